@@ -1,0 +1,36 @@
+include(CMakePackageConfigHelpers)
+
+set(META_MEMCACHE_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/meta_memcache"
+    CACHE STRING "Where to install meta_memcache's CMake package files")
+
+install(TARGETS meta_memcache
+        EXPORT meta_memcacheTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT meta_memcacheTargets
+        NAMESPACE meta_memcache::
+        DESTINATION ${META_MEMCACHE_CMAKE_DIR})
+
+# A static library carries its private link dependencies into the consumer's link.
+get_target_property(_mm_type meta_memcache TYPE)
+if(_mm_type STREQUAL "STATIC_LIBRARY")
+    set(META_MEMCACHE_STATIC ON)
+else()
+    set(META_MEMCACHE_STATIC OFF)
+endif()
+
+configure_package_config_file(
+    cmake/meta_memcacheConfig.cmake.in
+    "${PROJECT_BINARY_DIR}/meta_memcacheConfig.cmake"
+    INSTALL_DESTINATION ${META_MEMCACHE_CMAKE_DIR})
+write_basic_package_version_file(
+    "${PROJECT_BINARY_DIR}/meta_memcacheConfigVersion.cmake"
+    COMPATIBILITY SameMajorVersion)
+install(FILES
+        "${PROJECT_BINARY_DIR}/meta_memcacheConfig.cmake"
+        "${PROJECT_BINARY_DIR}/meta_memcacheConfigVersion.cmake"
+        cmake/Findsodium.cmake
+        DESTINATION ${META_MEMCACHE_CMAKE_DIR})

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace meta_memcache::detail {
+
+/// Keys of this many bytes or more go on the wire as their 18-byte BLAKE2b digest
+/// (meta-memcache-py's rule: 250 * 3 / 4, so a base64'd key always fits in 250).
+inline constexpr std::size_t hashed_key_threshold = 187;
+/// memcached's key length limit (on the wire, after base64).
+inline constexpr std::size_t max_wire_key_size = 250;
+/// Size of the BLAKE2b digest that stands in for a long key.
+inline constexpr std::size_t key_digest_size = 18;
+
+/// A key as it goes on the wire: raw, or base64 with the `b` flag.
+struct WireKey {
+    std::array<char, max_wire_key_size> data{};
+    std::size_t size = 0;
+    bool base64 = false;  ///< send the `b` flag
+
+    [[nodiscard]] std::string_view view() const noexcept { return {data.data(), size}; }
+};
+
+/// True when a key byte must not appear in a raw (non-base64) wire key.
+[[nodiscard]] constexpr bool is_binary_key_byte(unsigned char c) noexcept {
+    return c <= 0x20 || c > 0x7E;
+}
+
+/// Encodes `prefix + key` exactly as meta-memcache-py does: an empty key is rejected; 187
+/// bytes or more become the BLAKE2b-18 digest; any byte <= 0x20 or > 0x7E makes it binary,
+/// sent as standard padded base64 with `b`; otherwise the bytes go unchanged.
+/// Allocates nothing. @throws InvalidInputError for an empty key.
+void encode_key(std::string_view key, WireKey& out, std::string_view prefix = {});
+
+/// Standard padded base64 (RFC 4648). Appends to `out`.
+void base64_encode(std::string_view in, std::string& out);
+/// Decodes standard padded base64; false if `in` is not valid base64.
+[[nodiscard]] bool base64_decode(std::string_view in, std::string& out);
+
+}  // namespace meta_memcache::detail

@@ -1,0 +1,291 @@
+#pragma once
+
+#include <meta_memcache/detail/key_encoding.hpp>
+#include <meta_memcache/error.hpp>
+#include <meta_memcache/request_flags.hpp>
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace meta_memcache::detail {
+
+/// The five meta commands a client sends.
+enum class MetaCommand : std::uint8_t { get, set, del, arithmetic, noop };
+
+/// The two-letter name of a command ("mg", "ms", "md", "ma", "mn").
+[[nodiscard]] constexpr std::string_view command_name(MetaCommand c) noexcept {
+    switch (c) {
+        case MetaCommand::get:
+            return "mg";
+        case MetaCommand::set:
+            return "ms";
+        case MetaCommand::del:
+            return "md";
+        case MetaCommand::arithmetic:
+            return "ma";
+        case MetaCommand::noop:
+            return "mn";
+    }
+    return "??";
+}
+
+/// Upper bound of an encoded request line (command, key, size and every flag, "\r\n").
+/// 2 + 1 + 250 + 1 + 20 + 2 + 11*2 + 3*21 + 12 + 3*22 + 33 + 3 + 2 < 512.
+inline constexpr std::size_t max_request_line = 512;
+/// The largest datalen memcached 1.6.18 accepts on ms.
+inline constexpr std::uint64_t max_datalen = 2'147'483'645;
+/// The largest TTL memcached parses (a 32-bit signed integer).
+inline constexpr std::int64_t max_ttl = std::numeric_limits<std::int32_t>::max();
+/// memcached 1.6.18 accepts at most 16 flag tokens on ms and 17 on mg, md and ma.
+inline constexpr std::size_t max_flag_tokens_set = 16;
+inline constexpr std::size_t max_flag_tokens_other = 17;
+
+namespace encoder_impl {
+
+struct Writer {
+    char* p;
+
+    void put(char c) noexcept { *p++ = c; }
+    void put(std::string_view s) noexcept {
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+    }
+    template <class Int>
+    void number(Int v) noexcept {
+        p = std::to_chars(p, p + 24, v).ptr;
+    }
+    void flag(char f) noexcept {
+        put(' ');
+        put(f);
+    }
+    template <class Int>
+    void flag(char f, Int v) noexcept {
+        flag(f);
+        number(v);
+    }
+};
+
+[[noreturn]] inline void invalid(MetaCommand cmd, std::string_view what) {
+    std::string msg(command_name(cmd));
+    msg += ": ";
+    msg += what;
+    throw InvalidInputError(msg);
+}
+
+inline void check_ttl(MetaCommand cmd, const std::optional<std::int64_t>& ttl, char flag) {
+    if (ttl && (*ttl < 0 || *ttl > max_ttl)) {
+        std::string what = "TTL flag ";
+        what += flag;
+        what += " is ";
+        what += std::to_string(*ttl);
+        what += ", outside 0..2147483647 seconds";
+        invalid(cmd, what);
+    }
+}
+
+inline void forbid(MetaCommand cmd, bool present, std::string_view flag_desc) {
+    if (present) {
+        std::string what(flag_desc);
+        what += " does not apply to this command";
+        invalid(cmd, what);
+    }
+}
+
+}  // namespace encoder_impl
+
+/// Checks that `flags` make sense for `cmd` as memcached 1.6.18 reads them: TTLs within
+/// 0..2^31-1, no flag the command would reject or silently ignore, a mode that belongs to
+/// the command, I on md only with nothing contradicting it, and the flag-count limit.
+/// @throws InvalidInputError naming the command and the offending flag.
+inline void validate_request(MetaCommand cmd, const RequestFlags& f) {
+    using encoder_impl::check_ttl;
+    using encoder_impl::forbid;
+    check_ttl(cmd, f.cache_ttl, 'T');
+    check_ttl(cmd, f.recache_ttl, 'R');
+    check_ttl(cmd, f.vivify_on_miss_ttl, 'N');
+
+    const bool any_return = f.return_client_flag || f.return_value || f.return_ttl ||
+                            f.return_size || f.return_last_access || f.return_fetched;
+    switch (cmd) {
+        case MetaCommand::get:
+            forbid(cmd, f.mark_stale, "mark_stale (I)");
+            forbid(cmd, f.client_flag.has_value(), "client_flag (F)");
+            forbid(cmd, f.ma_initial_value.has_value(), "ma_initial_value (J)");
+            forbid(cmd, f.ma_delta_value.has_value(), "ma_delta_value (D)");
+            forbid(cmd, f.cas_token.has_value(), "cas_token (C)");
+            forbid(cmd, f.mode.has_value(), "mode (M)");
+            break;
+        case MetaCommand::set:
+            forbid(cmd, any_return, "return flags other than c and k (f v t s l h)");
+            forbid(cmd, f.no_update_lru, "no_update_lru (u)");
+            forbid(cmd, f.recache_ttl.has_value(), "recache_ttl (R)");
+            forbid(cmd, f.vivify_on_miss_ttl.has_value(), "vivify_on_miss_ttl (N)");
+            forbid(cmd, f.ma_initial_value.has_value(), "ma_initial_value (J)");
+            forbid(cmd, f.ma_delta_value.has_value(), "ma_delta_value (D)");
+            if (f.mode && (*f.mode == Mode::increment || *f.mode == Mode::decrement)) {
+                encoder_impl::invalid(cmd, "mode (M) must be set, add, append, prepend or replace");
+            }
+            if (f.mark_stale && !f.cas_token) {
+                encoder_impl::invalid(cmd, "mark_stale (I) needs a cas_token (C)");
+            }
+            break;
+        case MetaCommand::del:
+            forbid(cmd, any_return, "return flags other than k (f c v t s l h)");
+            forbid(cmd, f.return_cas_token, "return_cas_token (c)");
+            forbid(cmd, f.no_update_lru, "no_update_lru (u)");
+            forbid(cmd, f.recache_ttl.has_value(), "recache_ttl (R)");
+            forbid(cmd, f.vivify_on_miss_ttl.has_value(), "vivify_on_miss_ttl (N)");
+            forbid(cmd, f.client_flag.has_value(), "client_flag (F)");
+            forbid(cmd, f.ma_initial_value.has_value(), "ma_initial_value (J)");
+            forbid(cmd, f.ma_delta_value.has_value(), "ma_delta_value (D)");
+            forbid(cmd, f.mode.has_value(), "mode (M)");
+            if (f.cache_ttl && !f.mark_stale) {
+                encoder_impl::invalid(cmd, "cache_ttl (T) only applies with mark_stale (I)");
+            }
+            break;
+        case MetaCommand::arithmetic:
+            forbid(
+                cmd,
+                f.return_client_flag || f.return_size || f.return_last_access || f.return_fetched,
+                "return flags f s l h");
+            forbid(cmd, f.no_update_lru, "no_update_lru (u)");
+            forbid(cmd, f.mark_stale, "mark_stale (I)");
+            forbid(cmd, f.recache_ttl.has_value(), "recache_ttl (R)");
+            forbid(cmd, f.client_flag.has_value(), "client_flag (F)");
+            if (f.mode && *f.mode != Mode::increment && *f.mode != Mode::decrement) {
+                encoder_impl::invalid(cmd, "mode (M) must be increment or decrement");
+            }
+            if (f.ma_initial_value && !f.vivify_on_miss_ttl) {
+                encoder_impl::invalid(
+                    cmd, "ma_initial_value (J) only applies with vivify_on_miss_ttl (N)");
+            }
+            break;
+        case MetaCommand::noop:
+            if (f != RequestFlags{}) {
+                encoder_impl::invalid(cmd, "mn takes no flags");
+            }
+            break;
+    }
+}
+
+/// Writes the request line of `cmd` for `key` with `flags` into `out`, which must hold
+/// max_request_line bytes, and returns the number of bytes written (ending in "\r\n").
+/// For ms, `value_size` is the datalen; the caller sends the value and "\r\n" after it.
+/// Does not validate (see validate_request) and allocates nothing.
+inline std::size_t encode_request_line(char* out,
+                                       MetaCommand cmd,
+                                       const WireKey& key,
+                                       const RequestFlags& f,
+                                       std::size_t value_size = 0) noexcept {
+    encoder_impl::Writer w{out};
+    w.put(command_name(cmd));
+    if (cmd == MetaCommand::noop) {
+        w.put("\r\n");
+        return static_cast<std::size_t>(w.p - out);
+    }
+    w.put(' ');
+    w.put(key.view());
+    if (cmd == MetaCommand::set) {
+        w.put(' ');
+        w.number(value_size);
+    }
+    if (key.base64) {
+        w.flag('b');
+    }
+    if (f.no_reply)
+        w.flag('q');
+    if (f.return_client_flag)
+        w.flag('f');
+    if (f.return_cas_token)
+        w.flag('c');
+    if (f.return_value)
+        w.flag('v');
+    if (f.return_ttl)
+        w.flag('t');
+    if (f.return_size)
+        w.flag('s');
+    if (f.return_last_access)
+        w.flag('l');
+    if (f.return_fetched)
+        w.flag('h');
+    if (f.return_key)
+        w.flag('k');
+    if (f.no_update_lru)
+        w.flag('u');
+    if (f.mark_stale)
+        w.flag('I');
+    if (f.cache_ttl)
+        w.flag('T', *f.cache_ttl);
+    if (f.recache_ttl)
+        w.flag('R', *f.recache_ttl);
+    if (f.vivify_on_miss_ttl)
+        w.flag('N', *f.vivify_on_miss_ttl);
+    if (f.client_flag)
+        w.flag('F', *f.client_flag);
+    if (f.ma_initial_value)
+        w.flag('J', *f.ma_initial_value);
+    if (f.ma_delta_value)
+        w.flag('D', *f.ma_delta_value);
+    if (f.cas_token)
+        w.flag('C', *f.cas_token);
+    if (f.opaque) {
+        w.flag('O');
+        w.put(f.opaque->view());
+    }
+    if (f.mode && *f.mode != Mode::set && *f.mode != Mode::increment) {
+        w.flag('M');
+        w.put(static_cast<char>(*f.mode));
+    }
+    w.put("\r\n");
+    return static_cast<std::size_t>(w.p - out);
+}
+
+/// Number of flag tokens (including `b`) a request line carries; memcached limits it.
+[[nodiscard]] inline std::size_t count_flag_tokens(const WireKey& key,
+                                                   const RequestFlags& f) noexcept {
+    std::size_t n = key.base64 ? std::size_t{1} : std::size_t{0};
+    for (bool b : {f.no_reply, f.return_client_flag, f.return_cas_token, f.return_value,
+                   f.return_ttl, f.return_size, f.return_last_access, f.return_fetched,
+                   f.return_key, f.no_update_lru, f.mark_stale}) {
+        n += b ? std::size_t{1} : std::size_t{0};
+    }
+    for (bool b :
+         {f.cache_ttl.has_value(), f.recache_ttl.has_value(), f.vivify_on_miss_ttl.has_value(),
+          f.client_flag.has_value(), f.ma_initial_value.has_value(), f.ma_delta_value.has_value(),
+          f.cas_token.has_value(), f.opaque.has_value()}) {
+        n += b ? std::size_t{1} : std::size_t{0};
+    }
+    n += (f.mode && *f.mode != Mode::set && *f.mode != Mode::increment) ? std::size_t{1}
+                                                                        : std::size_t{0};
+    return n;
+}
+
+/// Validates (see validate_request, plus the flag-count and datalen limits and the item
+/// size limit when `max_value_size` is given) and encodes a request line.
+/// @throws InvalidInputError naming the problem; nothing has been written to the wire.
+inline std::size_t encode_request(char* out,
+                                  MetaCommand cmd,
+                                  const WireKey& key,
+                                  const RequestFlags& f,
+                                  std::size_t value_size = 0,
+                                  std::size_t max_value_size = max_datalen) {
+    validate_request(cmd, f);
+    const std::size_t limit = cmd == MetaCommand::set ? max_flag_tokens_set : max_flag_tokens_other;
+    if (count_flag_tokens(key, f) > limit) {
+        encoder_impl::invalid(cmd, "too many flags for memcached (at most 16 on ms, 17 otherwise)");
+    }
+    if (cmd == MetaCommand::set && (value_size > max_value_size || value_size > max_datalen)) {
+        encoder_impl::invalid(
+            cmd,
+            "value of " + std::to_string(value_size) + " bytes is over the item size limit of " +
+                std::to_string(std::min<std::uint64_t>(max_value_size, max_datalen)) + " bytes");
+    }
+    return encode_request_line(out, cmd, key, f, value_size);
+}
+
+}  // namespace meta_memcache::detail

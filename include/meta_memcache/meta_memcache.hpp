@@ -1,0 +1,18 @@
+#pragma once
+
+/// Umbrella header: everything a user of meta_memcache needs.
+#include <meta_memcache/cache_client.hpp>
+#include <meta_memcache/connection_pool.hpp>
+#include <meta_memcache/error.hpp>
+#include <meta_memcache/hash_ring.hpp>
+#include <meta_memcache/key.hpp>
+#include <meta_memcache/policies.hpp>
+#include <meta_memcache/pool_options.hpp>
+#include <meta_memcache/request.hpp>
+#include <meta_memcache/request_flags.hpp>
+#include <meta_memcache/response_flags.hpp>
+#include <meta_memcache/responses.hpp>
+#include <meta_memcache/router.hpp>
+#include <meta_memcache/server_address.hpp>
+#include <meta_memcache/version.hpp>
+#include <meta_memcache/write_failure_event.hpp>

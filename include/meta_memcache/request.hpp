@@ -1,0 +1,42 @@
+#pragma once
+
+#include <meta_memcache/key.hpp>
+#include <meta_memcache/request_flags.hpp>
+
+#include <cstdint>
+#include <string_view>
+
+namespace meta_memcache {
+
+/// The meta command of a request.
+enum class MetaCommand : std::uint8_t {
+    get,         ///< mg
+    set,         ///< ms
+    del,         ///< md
+    arithmetic,  ///< ma
+};
+
+/// One meta request as routers see it: views only, valid for the call that carries it.
+struct Request {
+    MetaCommand command = MetaCommand::get;
+    KeyView key;
+    std::string_view value;  ///< the bytes to store (ms only)
+    RequestFlags flags;
+};
+
+/// True for the requests whose failure `on_write_failure` reports: every ms and md, and an
+/// mg that touches with 0 < T <= 50 (a short touch is used as a soft invalidation).
+[[nodiscard]] constexpr bool is_tracked_write(const Request& r) noexcept {
+    switch (r.command) {
+        case MetaCommand::set:
+        case MetaCommand::del:
+            return true;
+        case MetaCommand::get:
+            return r.flags.cache_ttl && *r.flags.cache_ttl > 0 && *r.flags.cache_ttl <= 50;
+        case MetaCommand::arithmetic:
+            return false;
+    }
+    return false;
+}
+
+}  // namespace meta_memcache

@@ -1,0 +1,525 @@
+#include "detail/connection.hpp"
+
+#include <meta_memcache/error.hpp>
+
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
+#if META_MEMCACHE_HAVE_TLS
+#include <asio/ssl/context.hpp>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#endif
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+namespace meta_memcache::detail {
+
+namespace {
+
+std::atomic<std::uint64_t> g_fork_generation{0};
+
+void on_fork_child() noexcept {
+    g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+struct ForkHook {
+    ForkHook() { pthread_atfork(nullptr, nullptr, &on_fork_child); }
+};
+
+int remaining_ms(Clock::time_point deadline) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
+}
+
+void set_blocking(int fd, bool blocking) {
+    const int fl = ::fcntl(fd, F_GETFL, 0);
+    ::fcntl(fd, F_SETFL, blocking ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK));
+}
+
+[[noreturn]] void fail(errc code, const std::string& name, const std::string& what) {
+    throw_error(code, what, name);
+}
+
+/// Waits for `events` on fd until the deadline; false on timeout.
+bool wait_fd(int fd, short events, Clock::time_point deadline) {
+    for (;;) {
+        pollfd p{fd, events, 0};
+        const int ms = remaining_ms(deadline);
+        if (ms == 0 && Clock::now() >= deadline)
+            return false;
+        const int rc = ::poll(&p, 1, ms);
+        if (rc > 0)
+            return true;
+        if (rc == 0)
+            return false;
+        if (errno != EINTR)
+            return true;  // let the next I/O call report the error
+    }
+}
+
+/// Connects a socket with asio under the deadline (resolve included) and returns its fd.
+int connect_socket(const ServerAddress& server,
+                   const std::string& name,
+                   std::chrono::milliseconds timeout,
+                   Clock::time_point deadline) {
+    asio::io_context io;
+    asio::error_code result = asio::error::would_block;
+    auto run = [&](auto& socket) {
+        io.run_for(deadline - Clock::now());
+        if (!io.stopped()) {
+            asio::error_code ignored;
+            socket.close(ignored);
+            io.run();
+            fail(errc::timeout, name,
+                 "connect did not complete within " + std::to_string(timeout.count()) + " ms");
+        }
+        if (result) {
+            fail(errc::connection_failed, name, "connect failed: " + result.message());
+        }
+        asio::error_code ec;
+        const int fd = socket.release(ec);
+        if (ec)
+            fail(errc::connection_failed, name, "socket release failed: " + ec.message());
+        return fd;
+    };
+    if (!server.unix_path.empty()) {
+        asio::local::stream_protocol::socket socket(io);
+        socket.async_connect(asio::local::stream_protocol::endpoint(server.unix_path),
+                             [&](const asio::error_code& ec) { result = ec; });
+        return run(socket);
+    }
+    asio::ip::tcp::socket socket(io);
+    asio::error_code addr_ec;
+    const auto address = asio::ip::make_address(server.host, addr_ec);
+    if (!addr_ec) {
+        socket.async_connect(asio::ip::tcp::endpoint(address, server.port),
+                             [&](const asio::error_code& ec) { result = ec; });
+        return run(socket);
+    }
+    asio::ip::tcp::resolver resolver(io);
+    resolver.async_resolve(
+        server.host, std::to_string(server.port),
+        [&](const asio::error_code& ec, const asio::ip::tcp::resolver::results_type& results) {
+            if (ec) {
+                result = ec;
+                return;
+            }
+            asio::async_connect(
+                socket, results,
+                [&](const asio::error_code& cec, const asio::ip::tcp::endpoint&) { result = cec; });
+        });
+    io.run_for(deadline - Clock::now());
+    if (!io.stopped()) {
+        resolver.cancel();
+        asio::error_code ignored;
+        socket.close(ignored);
+        io.run();
+        fail(errc::timeout, name,
+             "resolve and connect did not complete within " + std::to_string(timeout.count()) +
+                 " ms");
+    }
+    if (result) {
+        fail(errc::connection_failed, name, "connect failed: " + result.message());
+    }
+    asio::error_code ec;
+    const int fd = socket.release(ec);
+    if (ec)
+        fail(errc::connection_failed, name, "socket release failed: " + ec.message());
+    return fd;
+}
+
+#if META_MEMCACHE_HAVE_TLS
+
+// A socket BIO that never raises SIGPIPE and never blocks: OpenSSL's own uses write().
+int bio_write(BIO* b, const char* data, int len) {
+    BIO_clear_retry_flags(b);
+    const auto n = ::send(static_cast<int>(BIO_get_fd(b, nullptr)), data,
+                          static_cast<std::size_t>(len), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        BIO_set_retry_write(b);
+    }
+    return static_cast<int>(n);
+}
+
+int bio_read(BIO* b, char* data, int len) {
+    BIO_clear_retry_flags(b);
+    const auto n = ::recv(static_cast<int>(BIO_get_fd(b, nullptr)), data,
+                          static_cast<std::size_t>(len), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        BIO_set_retry_read(b);
+    }
+    return static_cast<int>(n);
+}
+
+int bio_puts(BIO* b, const char* s) {
+    return bio_write(b, s, static_cast<int>(std::strlen(s)));
+}
+
+long bio_ctrl(BIO* b, int cmd, long num, void* ptr) {
+    switch (cmd) {
+        case BIO_C_SET_FD:
+            BIO_set_data(
+                b, reinterpret_cast<void*>(static_cast<std::intptr_t>(*static_cast<int*>(ptr))));
+            BIO_set_init(b, 1);
+            return 1;
+        case BIO_C_GET_FD: {
+            const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b)));
+            if (ptr != nullptr)
+                *static_cast<int*>(ptr) = fd;
+            return fd;
+        }
+        case BIO_CTRL_FLUSH:
+            return 1;
+        default:
+            (void)num;
+            return 0;
+    }
+}
+
+BIO_METHOD* nosigpipe_method() {
+    static BIO_METHOD* method = [] {
+        BIO_METHOD* m =
+            BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                         "meta_memcache socket");
+        BIO_meth_set_write(m, bio_write);
+        BIO_meth_set_read(m, bio_read);
+        BIO_meth_set_puts(m, bio_puts);
+        BIO_meth_set_ctrl(m, bio_ctrl);
+        return m;
+    }();
+    return method;
+}
+
+std::string tls_error_text() {
+    std::string out;
+    while (const unsigned long e = ERR_get_error()) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof buf);
+        if (!out.empty())
+            out += "; ";
+        out += buf;
+    }
+    return out.empty() ? "unknown TLS error" : out;
+}
+
+#endif  // META_MEMCACHE_HAVE_TLS
+
+}  // namespace
+
+std::uint64_t fork_generation() noexcept {
+    static const ForkHook hook;
+    return g_fork_generation.load(std::memory_order_relaxed);
+}
+
+#if META_MEMCACHE_HAVE_TLS
+struct TlsContext::Impl {
+    asio::ssl::context ctx{asio::ssl::context::tls_client};
+    TlsOptions options;
+};
+
+TlsContext::TlsContext(const TlsOptions& options) : impl_(std::make_unique<Impl>()) {
+    impl_->options = options;
+    auto& ctx = impl_->ctx;
+    asio::error_code ec;
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1,
+                    ec);
+    if (options.verify_peer) {
+        ctx.set_verify_mode(asio::ssl::verify_peer, ec);
+        if (!options.ca_file.empty()) {
+            ctx.load_verify_file(options.ca_file, ec);
+            if (ec) {
+                throw TransportError(errc::tls_error,
+                                     "cannot load CA file " + options.ca_file + ": " + ec.message(),
+                                     {});
+            }
+        } else {
+            ctx.set_default_verify_paths(ec);
+        }
+    } else {
+        ctx.set_verify_mode(asio::ssl::verify_none, ec);
+    }
+    if (!options.cert_file.empty()) {
+        ctx.use_certificate_chain_file(options.cert_file, ec);
+        if (ec) {
+            throw TransportError(
+                errc::tls_error,
+                "cannot load certificate " + options.cert_file + ": " + ec.message(), {});
+        }
+        ctx.use_private_key_file(options.key_file.empty() ? options.cert_file : options.key_file,
+                                 asio::ssl::context::pem, ec);
+        if (ec) {
+            throw TransportError(
+                errc::tls_error,
+                "cannot load private key " + options.key_file + ": " + ec.message(), {});
+        }
+    }
+}
+#else
+struct TlsContext::Impl {};
+TlsContext::TlsContext(const TlsOptions&) {
+    throw InvalidInputError("TLS requested but meta_memcache was built without TLS support");
+}
+#endif
+TlsContext::~TlsContext() = default;
+
+Connection::Connection(int fd, void* ssl, std::size_t read_buffer_size)
+    : rbuf(read_buffer_size), fork_generation(detail::fork_generation()), fd_(fd), ssl_(ssl) {
+    wbuf.reserve(1024);
+    segments.reserve(8);
+    iov.reserve(8);
+}
+
+Connection::~Connection() {
+#if META_MEMCACHE_HAVE_TLS
+    if (ssl_ != nullptr) {
+        SSL_free(static_cast<SSL*>(ssl_));  // no close_notify: the socket may be gone
+    }
+#endif
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+std::unique_ptr<Connection> Connection::open(const ServerAddress& server,
+                                             const std::string& name,
+                                             const PoolOptions& options,
+                                             TlsContext* tls,
+                                             Clock::time_point deadline) {
+    const int fd = connect_socket(server, name, options.connection_timeout, deadline);
+    std::unique_ptr<Connection> conn(new Connection(fd, nullptr, options.read_buffer_size));
+    if (server.unix_path.empty() && options.no_delay) {
+        const int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    // The first read of a request blocks in the kernel, bounded by recv_timeout, so a
+    // prompt answer needs no poll(); every other wait is a poll() under the deadline.
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(options.recv_timeout);
+    timeval tv{static_cast<time_t>(us.count() / 1000000),
+               static_cast<suseconds_t>(us.count() % 1000000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    set_blocking(fd, true);
+
+    if (tls != nullptr) {
+#if META_MEMCACHE_HAVE_TLS
+        auto& timpl = tls->impl();
+        SSL* ssl = SSL_new(timpl.ctx.native_handle());
+        if (ssl == nullptr)
+            fail(errc::tls_error, name, "SSL_new: " + tls_error_text());
+        conn->ssl_ = ssl;
+        BIO* bio = BIO_new(nosigpipe_method());
+        int bfd = fd;
+        BIO_ctrl(bio, BIO_C_SET_FD, 0, &bfd);
+        SSL_set_bio(ssl, bio, bio);
+        const std::string& sni =
+            timpl.options.server_name.empty() ? server.host : timpl.options.server_name;
+        if (!sni.empty() && server.unix_path.empty()) {
+            asio::error_code ec;
+            asio::ip::make_address(sni, ec);
+            if (ec) {  // SNI is for names only (SSL_set_tlsext_host_name, without its C cast)
+                SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                         const_cast<char*>(sni.c_str()));
+            }
+            if (timpl.options.verify_peer) {
+                if (!ec) {
+                    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sni.c_str());
+                } else {
+                    SSL_set1_host(ssl, sni.c_str());
+                }
+            }
+        }
+        for (;;) {
+            ERR_clear_error();
+            const int rc = SSL_connect(ssl);
+            if (rc == 1)
+                break;
+            const int err = SSL_get_error(ssl, rc);
+            if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+                if (!wait_fd(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+                    fail(errc::timeout, name,
+                         "TLS handshake did not complete within " +
+                             std::to_string(options.connection_timeout.count()) + " ms");
+                }
+                continue;
+            }
+            std::string why = tls_error_text();
+            const long verify = SSL_get_verify_result(ssl);
+            if (verify != X509_V_OK) {
+                why = std::string("certificate verification failed: ") +
+                      X509_verify_cert_error_string(verify);
+            }
+            fail(errc::tls_error, name, "TLS handshake failed: " + why);
+        }
+#else
+        fail(errc::tls_error, name, "built without TLS support");
+#endif
+    }
+
+    if (!options.auth.username.empty()) {
+        // ASCII auth: a fake set, alone, and its answer before anything else (memcached
+        // 1.6.18 drops replies to requests pipelined before authentication).
+        const std::string payload = options.auth.username + " " + options.auth.password;
+        const std::string req =
+            "set auth 0 0 " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+        std::size_t sent = 0;
+        while (sent < req.size()) {
+            iovec v{const_cast<char*>(req.data() + sent), req.size() - sent};
+            const IoResult r = conn->write_some(&v, 1);
+            if (r.status == IoStatus::ok) {
+                sent += r.bytes;
+            } else if (r.status == IoStatus::would_block) {
+                if (!wait_fd(fd, POLLOUT, deadline)) {
+                    fail(errc::timeout, name, "authentication timed out");
+                }
+            } else {
+                fail(errc::connection_closed, name, "connection lost during authentication");
+            }
+        }
+        std::string line;
+        while (line.find("\r\n") == std::string::npos) {
+            char buf[256];
+            const IoResult r = conn->read_some(buf, sizeof buf);
+            if (r.status == IoStatus::ok) {
+                line.append(buf, r.bytes);
+                if (line.size() > 1024)
+                    break;
+            } else if (r.status == IoStatus::would_block) {
+                if (!wait_fd(fd, r.want_write ? POLLOUT : POLLIN, deadline)) {
+                    fail(errc::timeout, name, "authentication timed out");
+                }
+            } else {
+                fail(errc::connection_closed, name, "connection lost during authentication");
+            }
+        }
+        if (line.rfind("STORED\r\n", 0) != 0) {
+            const auto end = line.find("\r\n");
+            fail(errc::authentication_failed, name,
+                 "server refused the credentials of user \"" + options.auth.username +
+                     "\": " + line.substr(0, end));
+        }
+    }
+    return conn;
+}
+
+IoResult Connection::write_some(const iovec* v, int iovcnt) noexcept {
+#if META_MEMCACHE_HAVE_TLS
+    if (ssl_ != nullptr) {
+        auto* ssl = static_cast<SSL*>(ssl_);
+        // SSL_write takes one buffer; write the first non-empty segment.
+        int i = 0;
+        while (i < iovcnt && v[i].iov_len == 0)
+            ++i;
+        if (i == iovcnt)
+            return {IoStatus::ok, 0, 0, false};
+        ERR_clear_error();
+        std::size_t written = 0;
+        const int rc = SSL_write_ex(ssl, v[i].iov_base, v[i].iov_len, &written);
+        if (rc == 1)
+            return {IoStatus::ok, written, 0, false};
+        const int err = SSL_get_error(ssl, rc);
+        if (err == SSL_ERROR_WANT_WRITE)
+            return {IoStatus::would_block, 0, 0, false};
+        if (err == SSL_ERROR_WANT_READ)
+            return {IoStatus::would_block, 0, 0, false};
+        if (err == SSL_ERROR_ZERO_RETURN)
+            return {IoStatus::eof, 0, 0, false};
+        return {IoStatus::error, 0, errno ? errno : EPROTO, false};
+    }
+#endif
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(v);
+    msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
+    for (;;) {
+        const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0)
+            return {IoStatus::ok, static_cast<std::size_t>(n), 0, false};
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return {IoStatus::would_block, 0, 0, false};
+        return {IoStatus::error, 0, errno, false};
+    }
+}
+
+IoResult Connection::read_some(char* buf, std::size_t n) noexcept {
+#if META_MEMCACHE_HAVE_TLS
+    if (ssl_ != nullptr) {
+        auto* ssl = static_cast<SSL*>(ssl_);
+        ERR_clear_error();
+        std::size_t got = 0;
+        const int rc = SSL_read_ex(ssl, buf, n, &got);
+        if (rc == 1)
+            return {IoStatus::ok, got, 0, false};
+        const int err = SSL_get_error(ssl, rc);
+        if (err == SSL_ERROR_WANT_READ)
+            return {IoStatus::would_block, 0, 0, false};
+        if (err == SSL_ERROR_WANT_WRITE)
+            return {IoStatus::would_block, 0, 0, true};
+        if (err == SSL_ERROR_ZERO_RETURN)
+            return {IoStatus::eof, 0, 0, false};
+        if (err == SSL_ERROR_SYSCALL && errno == 0)
+            return {IoStatus::eof, 0, 0, false};
+        return {IoStatus::error, 0, errno ? errno : EPROTO, false};
+    }
+#endif
+    for (;;) {
+        const ssize_t got = ::recv(fd_, buf, n, MSG_DONTWAIT);
+        if (got > 0)
+            return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
+        if (got == 0)
+            return {IoStatus::eof, 0, 0, false};
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return {IoStatus::would_block, 0, 0, false};
+        return {IoStatus::error, 0, errno, false};
+    }
+}
+
+IoResult Connection::read_wait(char* buf, std::size_t n) noexcept {
+    if (ssl_ != nullptr) {
+        return read_some(buf, n);
+    }
+    for (;;) {
+        const ssize_t got = ::recv(fd_, buf, n, 0);
+        if (got > 0)
+            return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
+        if (got == 0)
+            return {IoStatus::eof, 0, 0, false};
+        if (errno == EINTR)
+            continue;
+        // SO_RCVTIMEO expired: report "would block" and let the caller check its deadline.
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return {IoStatus::would_block, 0, 0, false};
+        return {IoStatus::error, 0, errno, false};
+    }
+}
+
+bool Connection::looks_dead() noexcept {
+    char c = 0;
+    const ssize_t got = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (got == 0)
+        return true;  // closed by the server
+    if (got > 0)
+        return ssl_ == nullptr;  // stray bytes: out of step (TLS may
+                                 // have a session ticket waiting)
+    return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
+}  // namespace meta_memcache::detail

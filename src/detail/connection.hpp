@@ -1,0 +1,107 @@
+#pragma once
+
+#include <meta_memcache/pool_options.hpp>
+#include <meta_memcache/server_address.hpp>
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace meta_memcache::detail {
+
+using Clock = std::chrono::steady_clock;
+
+/// Outcome of one non-blocking transport call.
+enum class IoStatus : std::uint8_t { ok, would_block, eof, error };
+
+struct IoResult {
+    IoStatus status = IoStatus::ok;
+    std::size_t bytes = 0;
+    int error = 0;            ///< errno (or a TLS error note in tls_error) when status == error
+    bool want_write = false;  ///< TLS: the read must wait for the socket to be writable
+};
+
+class TlsContext;
+
+/// A part of a request batch to write: bytes in the connection's write buffer (ext ==
+/// nullptr, at `offset`) or the caller's own bytes (a large value, sent without copying).
+struct Segment {
+    const char* ext = nullptr;
+    std::size_t offset = 0;
+    std::size_t size = 0;
+};
+
+/// One socket to one server (TCP, unix or TLS) with its reusable buffers.
+/// Not thread-safe: the pool hands a connection to one request at a time.
+class Connection {
+public:
+    /// Connects, completes the TLS handshake and authenticates, all before `deadline`.
+    /// @throws TransportError (connection_failed, timeout, tls_error, authentication_failed)
+    static std::unique_ptr<Connection> open(const ServerAddress& server,
+                                            const std::string& name,
+                                            const PoolOptions& options,
+                                            TlsContext* tls,
+                                            Clock::time_point deadline);
+
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    /// Writes as much of `iov` as the socket takes now (never blocks, never SIGPIPEs).
+    IoResult write_some(const iovec* iov, int iovcnt) noexcept;
+    /// Reads what is there now, into `buf`.
+    IoResult read_some(char* buf, std::size_t n) noexcept;
+    /// Plain sockets: one blocking read bounded by the socket's receive timeout (the
+    /// request's recv_timeout), so a prompt answer costs one system call. TLS: read_some.
+    IoResult read_wait(char* buf, std::size_t n) noexcept;
+    /// True when the server closed the connection (or sent unexpected bytes) while idle.
+    [[nodiscard]] bool looks_dead() noexcept;
+
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] bool is_tls() const noexcept { return ssl_ != nullptr; }
+
+    // Reusable per-connection state, owned here so requests allocate nothing.
+    std::vector<char> rbuf;             ///< read buffer, read_buffer_size bytes
+    std::size_t rpos = 0;               ///< first unconsumed byte in rbuf
+    std::size_t rend = 0;               ///< end of the bytes read into rbuf
+    std::string wbuf;                   ///< encoded request lines and small values
+    std::vector<Segment> segments;      ///< what to write, in order
+    std::vector<iovec> iov;             ///< segments as iovecs for writev
+    unsigned pending_fences = 0;        ///< mn answers still to drain (no_reply writes)
+    Clock::time_point last_used{};      ///< when the connection was last released
+    std::uint64_t fork_generation = 0;  ///< the process generation that opened it
+
+private:
+    Connection(int fd, void* ssl, std::size_t read_buffer_size);
+
+    int fd_ = -1;
+    void* ssl_ = nullptr;  // SSL*, kept opaque so OpenSSL stays in connection.cpp
+};
+
+/// A TLS client context (asio::ssl::context over OpenSSL) shared by a pool's connections.
+class TlsContext {
+public:
+    /// @throws TransportError(tls_error) when a CA, certificate or key cannot be loaded.
+    explicit TlsContext(const TlsOptions& options);
+    ~TlsContext();
+    TlsContext(const TlsContext&) = delete;
+    TlsContext& operator=(const TlsContext&) = delete;
+
+    struct Impl;
+    Impl& impl() noexcept { return *impl_; }
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Incremented in every child process after fork(); a connection from an older
+/// generation belongs to the parent and is never used.
+std::uint64_t fork_generation() noexcept;
+
+}  // namespace meta_memcache::detail

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what is missing, then configures, builds and runs the whole suite:
+#   1. formatting check (clang-format)
+#   2. dev workflow: Debug, -Werror; unit, integration (real memcached) and package tests
+#   3. asan workflow: the whole suite under AddressSanitizer + UBSan
+#   4. tsan: the pool and client tests under ThreadSanitizer
+#   5. fuzz: the response-parser fuzzer and the encoder round-trip fuzzer, bounded time
+# Exits non-zero on any failure. Usage: tests/run.sh [--quick]   (--quick: step 2 only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+# shellcheck source=tests/deps.sh
+source tests/deps.sh
+meta_memcache_install "${meta_memcache_core_packages[@]}" "${meta_memcache_test_packages[@]}"
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=$(nproc)
+step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
+
+step "clang-format"
+find include src tests examples -name '*.hpp' -o -name '*.cpp' | grep -v '/build/' |
+    xargs clang-format --dry-run --Werror
+
+step "dev: configure, build, unit + integration + package tests"
+cmake --workflow --preset dev
+
+if [ "$quick" -eq 1 ]; then
+    echo "quick run passed in $(( $(date +%s) - started )) s"
+    exit 0
+fi
+
+step "asan: the whole suite under AddressSanitizer and UBSan"
+cmake --workflow --preset asan
+
+step "tsan: pool and client tests under ThreadSanitizer"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan --target meta_memcache_integration_tests
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+    build/tsan/tests/meta_memcache_integration_tests "[pool],[client],[concurrency]"
+
+if [ -f tests/fuzz/CMakeLists.txt ]; then
+    step "fuzz: parser (60 s) and encoder round trip (30 s)"
+    cmake --preset fuzz >/dev/null
+    cmake --build --preset fuzz --target fuzz_response_parser fuzz_request_roundtrip
+    mkdir -p build/fuzz/corpus/parser build/fuzz/corpus/roundtrip
+    build/fuzz/tests/fuzz/fuzz_response_parser -max_total_time=60 -rss_limit_mb=1024 \
+        -print_final_stats=1 build/fuzz/corpus/parser "$root/tests/fuzz/corpus/parser"
+    build/fuzz/tests/fuzz/fuzz_request_roundtrip -max_total_time=30 -rss_limit_mb=1024 \
+        -print_final_stats=1 build/fuzz/corpus/roundtrip
+fi
+
+echo "all passed in $(( $(date +%s) - started )) s"

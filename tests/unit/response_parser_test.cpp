@@ -1,0 +1,267 @@
+#include <meta_memcache/detail/response_parser.hpp>
+
+#include "catch.hpp"
+
+#include <string>
+#include <vector>
+
+using namespace meta_memcache;
+using detail::ParseStatus;
+using detail::ResponseCode;
+using detail::ResponseHeader;
+
+namespace {
+
+struct Parsed {
+    ResponseHeader h;
+    std::string value;
+    std::size_t length = 0;
+};
+
+Parsed parse_all(std::string_view in, const detail::ParserLimits& limits = {}) {
+    Parsed p;
+    std::string_view v;
+    const auto r = detail::parse_response(in, p.h, v, limits);
+    REQUIRE(r.status == ParseStatus::complete);
+    p.value = std::string(v);
+    p.length = r.length;
+    return p;
+}
+
+/// Feeds `stream` one byte at a time, as a socket might deliver it, and returns every
+/// response parsed (incomplete until the last byte of each).
+std::vector<Parsed> parse_split(std::string_view stream, std::size_t chunk) {
+    std::vector<Parsed> out;
+    std::string buf;
+    std::size_t fed = 0;
+    while (fed < stream.size() || !buf.empty()) {
+        if (fed < stream.size()) {
+            const std::size_t n = std::min(chunk, stream.size() - fed);
+            buf.append(stream.substr(fed, n));
+            fed += n;
+        }
+        for (;;) {
+            Parsed p;
+            std::string_view v;
+            const auto r = detail::parse_response(buf, p.h, v);
+            REQUIRE(r.status != ParseStatus::invalid);
+            if (r.status == ParseStatus::incomplete)
+                break;
+            p.value = std::string(v);
+            p.length = r.length;
+            out.push_back(p);
+            buf.erase(0, r.length);
+        }
+        if (fed == stream.size() && !buf.empty()) {
+            FAIL("bytes left over: " << buf);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("every response code parses", "[parser]") {
+    CHECK(parse_all("HD\r\n").h.code == ResponseCode::header);
+    CHECK(parse_all("EN\r\n").h.code == ResponseCode::miss);
+    CHECK(parse_all("NF\r\n").h.code == ResponseCode::not_found);
+    CHECK(parse_all("NS\r\n").h.code == ResponseCode::not_stored);
+    CHECK(parse_all("EX\r\n").h.code == ResponseCode::exists);
+    CHECK(parse_all("MN\r\n").h.code == ResponseCode::noop);
+    const auto me = parse_all("ME mekey exp=-100 la=0 cas=87 fetch=no cls=1 size=71\r\n");
+    CHECK(me.h.code == ResponseCode::debug);
+    CHECK(me.h.message == "mekey exp=-100 la=0 cas=87 fetch=no cls=1 size=71");
+    const auto va = parse_all("VA 5 f42 t100 s5 c2 kk1 h0 l0 Oabc\r\nhello\r\n");
+    CHECK(va.h.code == ResponseCode::value);
+    CHECK(va.value == "hello");
+    CHECK(va.length == 43);
+}
+
+TEST_CASE("error lines carry their message", "[parser]") {
+    const auto ce = parse_all("CLIENT_ERROR bad command line format\r\n");
+    CHECK(ce.h.code == ResponseCode::client_error);
+    CHECK(ce.h.message == "bad command line format");
+    const auto se = parse_all("SERVER_ERROR object too large for cache\r\n");
+    CHECK(se.h.code == ResponseCode::server_error);
+    CHECK(se.h.message == "object too large for cache");
+    CHECK(parse_all("ERROR\r\n").h.code == ResponseCode::error);
+}
+
+TEST_CASE("every response flag lands in ResponseFlags", "[parser]") {
+    const auto p =
+        parse_all("VA 5 f42 t100 s5 c18446744073709551615 kk1 h1 l7 Oabc Z X W\r\nhello\r\n");
+    const ResponseFlags& f = p.h.flags;
+    CHECK(f.client_flag == 42u);
+    CHECK(f.ttl == 100);
+    CHECK(f.real_size == 5u);
+    CHECK(f.cas_token == 18446744073709551615ull);
+    CHECK(p.h.key == "k1");
+    CHECK(f.fetched == true);
+    CHECK(f.last_access == 7u);
+    REQUIRE(f.opaque);
+    CHECK(f.opaque->view() == "abc");
+    CHECK(f.stale);
+    CHECK(f.win == true);  // W after Z: memcached never sends both, the last one wins
+}
+
+TEST_CASE("ttl -1 means never expires, and any negative TTL reads as -1", "[parser]") {
+    CHECK(parse_all("HD t-1\r\n").h.flags.ttl == -1);
+    CHECK(parse_all("HD t-100\r\n").h.flags.ttl == -1);
+    CHECK(parse_all("HD t4294967177\r\n").h.flags.ttl == 4294967177LL);
+}
+
+TEST_CASE("win, lost-win and stale flags", "[parser]") {
+    CHECK(parse_all("VA 0 c11 t30 W\r\n\r\n").h.flags.win == true);
+    const auto z = parse_all("VA 3 c14 t30 Z X\r\nold\r\n");
+    CHECK(z.h.flags.win == false);
+    CHECK(z.h.flags.stale);
+    CHECK_FALSE(parse_all("HD\r\n").h.flags.win.has_value());
+}
+
+TEST_CASE("a key returned with b is marked base64", "[parser]") {
+    const auto p = parse_all("VA 3 kZm9v b\r\nabc\r\n");
+    CHECK(p.h.key == "Zm9v");
+    CHECK(p.h.key_base64);
+    CHECK_FALSE(parse_all("EN knokey Oxyz\r\n").h.key_base64);
+}
+
+TEST_CASE("a value of 0 bytes is a value", "[parser]") {
+    const auto p = parse_all("VA 0\r\n\r\n");
+    CHECK(p.h.code == ResponseCode::value);
+    CHECK(p.value.empty());
+    CHECK(p.length == 8);
+}
+
+TEST_CASE("extra and trailing spaces are tolerated", "[parser]") {
+    CHECK(parse_all("HD \r\n").h.code == ResponseCode::header);
+    CHECK(parse_all("HD  Oxx  c5 \r\n").h.flags.cas_token == 5u);
+    CHECK(parse_all("EN O1\r\n").h.flags.opaque->view() == "1");
+}
+
+TEST_CASE("unknown flags are skipped for forward compatibility", "[parser]") {
+    const auto p = parse_all("HD Q7 c5 Yzz\r\n");
+    CHECK(p.h.flags.cas_token == 5u);
+}
+
+TEST_CASE("counter values with trailing space padding parse", "[parser]") {
+    std::uint64_t v = 0;
+    CHECK(detail::parse_counter("5  ", v));
+    CHECK(v == 5);
+    CHECK(detail::parse_counter("18446744073709551615", v));
+    CHECK(v == 18446744073709551615ull);
+    CHECK_FALSE(detail::parse_counter("abc", v));
+    CHECK_FALSE(detail::parse_counter("", v));
+    CHECK_FALSE(detail::parse_counter(" 5", v));
+    CHECK_FALSE(detail::parse_counter("18446744073709551616", v));
+}
+
+TEST_CASE("every canned response parses identically when split at every byte", "[parser]") {
+    const std::string stream =
+        "HD\r\n"
+        "VA 5 f42 t100 s5 c2 kk1 h0 l0 Oabc\r\nhello\r\n"
+        "EN knokey Oxyz\r\n"
+        "VA 0 c11 t30 W\r\n\r\n"
+        "VA 3 c14 t30 Z X\r\nold\r\n"
+        "NS\r\nEX c0\r\nNF kd1 O9\r\nMN\r\n"
+        "VA 7\r\na\r\nb\r\nc\r\n"  // a value containing \r\n
+        "CLIENT_ERROR bad data chunk\r\n"
+        "SERVER_ERROR out of memory\r\n"
+        "ERROR\r\n"
+        "VA 3 s3\r\n5  \r\n";
+    const auto whole = parse_split(stream, stream.size());
+    REQUIRE(whole.size() == 14);
+    CHECK(whole[9].value == "a\r\nb\r\nc");
+    CHECK(whole[13].value == "5  ");
+    for (std::size_t chunk : {1u, 2u, 3u, 7u, 13u}) {
+        const auto split = parse_split(stream, chunk);
+        REQUIRE(split.size() == whole.size());
+        for (std::size_t i = 0; i < whole.size(); ++i) {
+            CHECK(split[i].h.code == whole[i].h.code);
+            CHECK(split[i].value == whole[i].value);
+            CHECK(split[i].h.flags == whole[i].h.flags);
+            CHECK(split[i].length == whole[i].length);
+        }
+    }
+    // And every single split point of the whole stream into two reads.
+    for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+        std::string buf(stream.substr(0, cut));
+        std::size_t got = 0;
+        std::size_t fed = cut;
+        for (int round = 0; round < 2; ++round) {
+            for (;;) {
+                ResponseHeader h;
+                std::string_view v;
+                const auto r = detail::parse_response(buf, h, v);
+                REQUIRE(r.status != ParseStatus::invalid);
+                if (r.status == ParseStatus::incomplete)
+                    break;
+                REQUIRE(got < whole.size());
+                CHECK(h.code == whole[got].h.code);
+                CHECK(std::string(v) == whole[got].value);
+                ++got;
+                buf.erase(0, r.length);
+            }
+            buf += stream.substr(fed);
+            fed = stream.size();
+        }
+        CHECK(got == whole.size());
+    }
+}
+
+TEST_CASE("a value block not ending in CRLF is a lying length", "[parser][malformed]") {
+    ResponseHeader h;
+    std::string_view v;
+    auto r = detail::parse_response("VA 3\r\nhello\r\n", h, v);
+    CHECK(r.status == ParseStatus::invalid);
+    CHECK(std::string(r.error).find("lying length") != std::string::npos);
+    r = detail::parse_response("VA 10\r\nhello\r\n", h, v);
+    CHECK(r.status == ParseStatus::incomplete);  // waits: never reads past the input
+}
+
+TEST_CASE("a line without CRLF is incomplete until the limit, then an error",
+          "[parser][malformed]") {
+    ResponseHeader h;
+    detail::ParserLimits limits;
+    limits.max_line = 64;
+    CHECK(detail::parse_header(std::string(63, 'H'), h, limits).status == ParseStatus::incomplete);
+    const auto r = detail::parse_header(std::string(64, 'H'), h, limits);
+    CHECK(r.status == ParseStatus::invalid);
+    CHECK(std::string(r.error).find("longer than the limit") != std::string::npos);
+    CHECK(detail::parse_header("HD\n", h).status == ParseStatus::invalid);
+}
+
+TEST_CASE("unknown codes and malformed lines are protocol errors", "[parser][malformed]") {
+    ResponseHeader h;
+    CHECK(detail::parse_header("ZZ\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("STORED\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("VA\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("VA abc\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("VA -1\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD c\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD c99999999999999999999\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD h2\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD Wx\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD f4294967296\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header(std::string("HD O") + std::string(32, 'o') + "\r\n", h).status ==
+          ParseStatus::invalid);
+    CHECK(detail::parse_header("\r\n", h).status == ParseStatus::invalid);
+}
+
+TEST_CASE("a value over the configured size limit is a protocol error", "[parser][malformed]") {
+    ResponseHeader h;
+    detail::ParserLimits limits;
+    limits.max_value_size = 100;
+    CHECK(detail::parse_header("VA 100\r\n", h, limits).status == ParseStatus::complete);
+    CHECK(detail::parse_header("VA 101\r\n", h, limits).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("VA 99999999999999999999999\r\n", h, limits).status ==
+          ParseStatus::invalid);
+}
+
+TEST_CASE("too many flags on one line is a protocol error", "[parser][malformed]") {
+    ResponseHeader h;
+    std::string line = "HD";
+    for (int i = 0; i < 32; ++i)
+        line += " W";
+    CHECK(detail::parse_header(line + "\r\n", h).status == ParseStatus::complete);
+    CHECK(detail::parse_header(line + " W\r\n", h).status == ParseStatus::invalid);
+}
