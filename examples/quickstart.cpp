@@ -40,7 +40,7 @@ int main() {
         std::printf("get quickstart:greeting -> %s\n",
                     cache.get("quickstart:greeting") ? "(hit?!)" : "(miss)");
 
-        for (const auto& s : cache.get_counters()) {
+        for (const auto& s : cache.get_counters().servers) {
             std::printf("server %s: %llu connection(s) opened, %llu error(s)\n", s.server.c_str(),
                         static_cast<unsigned long long>(s.counters.total_created),
                         static_cast<unsigned long long>(s.counters.total_errors));

@@ -1,12 +1,44 @@
 #include <meta_memcache/cache_client.hpp>
+#include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/error.hpp>
 
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
 namespace meta_memcache {
+
+namespace {
+
+/// Transparent hashing so a domain is looked up without building a std::string.
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+
+struct AtomicDomainCounters {
+    std::atomic<std::uint64_t> hits{0};
+    std::atomic<std::uint64_t> misses{0};
+};
+
+}  // namespace
 
 struct CacheClient::State {
     std::shared_ptr<Router> router;
     ClientOptions options;
     WriteFailureEvent on_write_failure;
+
+    AtomicDomainCounters no_domain;
+    mutable std::mutex domains_mu;
+    std::unordered_map<std::string,
+                       std::unique_ptr<AtomicDomainCounters>,
+                       StringHash,
+                       std::equal_to<>>
+        domains;
 
     [[nodiscard]] ExecContext context(const FailureHandling& fh) const {
         ExecContext ctx;
@@ -27,14 +59,11 @@ struct CacheClient::State {
 
     /// Throws the failure a response stands for, when the call raises.
     void check(const Response& r, const FailureHandling& fh) const {
-        if (!raise(fh))
+        if (!is_error_response(r) || !raise(fh))
             return;
-        if (const auto* m = std::get_if<Miss>(&r); m != nullptr && m->error) {
+        if (const auto* m = std::get_if<Miss>(&r))
             std::rethrow_exception(m->error);
-        }
-        if (const auto* n = std::get_if<NotStored>(&r); n != nullptr && n->error) {
-            std::rethrow_exception(n->error);
-        }
+        std::rethrow_exception(std::get<NotStored>(r).error);
     }
 
     Response exec1(const Request& req, const FailureHandling& fh) {
@@ -44,12 +73,36 @@ struct CacheClient::State {
         check(out, fh);
         return out;
     }
+
+    AtomicDomainCounters& domain(std::string_view name) {
+        if (name.empty())
+            return no_domain;
+        std::lock_guard lk(domains_mu);
+        auto it = domains.find(name);
+        if (it == domains.end()) {
+            it = domains.emplace(std::string(name), std::make_unique<AtomicDomainCounters>()).first;
+        }
+        return *it->second;
+    }
+
+    void count(KeyView key, bool hit) {
+        auto& d = domain(key.domain);
+        (hit ? d.hits : d.misses).fetch_add(1, std::memory_order_relaxed);
+    }
+
+    void wait(std::chrono::milliseconds d) const {
+        if (options.lease_wait) {
+            options.lease_wait(d);
+        } else {
+            std::this_thread::sleep_for(d);
+        }
+    }
 };
 
 namespace {
 
-[[noreturn]] void unexpected(std::string_view command) {
-    throw ProtocolError("unexpected answer type to " + std::string(command), {});
+[[noreturn]] void unexpected(std::string_view what) {
+    throw ProtocolError("unexpected answer: " + std::string(what), {});
 }
 
 WriteResponse to_write(Response&& r, std::string_view command) {
@@ -57,9 +110,9 @@ WriteResponse to_write(Response&& r, std::string_view command) {
         [&](auto&& v) -> WriteResponse {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, Value>) {
-                unexpected(command);
+                unexpected(std::string("VA to ") + std::string(command));
             } else {
-                return WriteResponse{std::move(v)};
+                return WriteResponse{std::forward<decltype(v)>(v)};
             }
         },
         std::move(r));
@@ -71,11 +124,11 @@ ReadResponse to_read(Response&& r) {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, Miss> || std::is_same_v<T, Value> ||
                           std::is_same_v<T, Success>) {
-                return ReadResponse{std::move(v)};
+                return ReadResponse{std::forward<decltype(v)>(v)};
             } else if constexpr (std::is_same_v<T, NotStored>) {
                 return ReadResponse{Miss{std::move(v.error)}};
             } else {
-                unexpected("mg");
+                unexpected("EX to mg");
             }
         },
         std::move(r));
@@ -97,18 +150,109 @@ Mode to_mode(SetMode m) noexcept {
     return Mode::set;
 }
 
+/// The reference client's read flags: f v t l h (+ c), plus touch and recache.
+RequestFlags read_flags(const GetOptions& o, bool cas) {
+    RequestFlags f;
+    f.return_client_flag = true;
+    f.return_cas_token = cas;
+    f.return_value = true;
+    f.return_ttl = true;
+    f.return_last_access = true;
+    f.return_fetched = true;
+    if (o.touch_ttl && *o.touch_ttl >= 0)
+        f.cache_ttl = *o.touch_ttl;
+    if (o.recache_policy)
+        f.recache_ttl = o.recache_policy->ttl;
+    return f;
+}
+
+/// What a read means to the caller: W -> won (no value), an empty value with Z -> a lease
+/// placeholder (no value), anything else carrying data -> a hit (a stale value served
+/// while someone else recomputes included).
+CasValue interpret(ReadResponse&& r) {
+    CasValue out;
+    if (auto* v = std::get_if<Value>(&r)) {
+        out.cas_token = v->flags.cas_token;
+        if (v->flags.win == true) {
+            out.won = true;
+        } else if (!(v->data.empty() && v->flags.win == false)) {
+            out.value = std::move(v->data);
+        }
+        return out;
+    }
+    if (std::holds_alternative<Success>(r))
+        unexpected("HD to mg with v");
+    return out;
+}
+
+RequestFlags set_flags(const SetOptions& o) {
+    RequestFlags f;
+    f.no_reply = o.no_reply;
+    f.client_flag = 16;  // bytes, in meta-memcache-py's layout
+    f.cas_token = o.cas_token;
+    if (o.cas_token && o.stale_policy && o.stale_policy->mark_stale_on_cas_mismatch) {
+        f.mark_stale = true;
+    }
+    if (o.mode != SetMode::set)
+        f.mode = to_mode(o.mode);
+    return f;
+}
+
+RequestFlags delete_flags(const DeleteOptions& o) {
+    RequestFlags f;
+    f.no_reply = o.no_reply;
+    f.cas_token = o.cas_token;
+    if (o.stale_policy && o.stale_policy->mark_stale_on_deletion_ttl > 0) {
+        f.mark_stale = true;
+        f.cache_ttl = o.stale_policy->mark_stale_on_deletion_ttl;
+    }
+    return f;
+}
+
+RequestFlags delta_flags(std::int64_t delta, const DeltaOptions& o) {
+    RequestFlags f;
+    f.no_reply = o.no_reply;
+    f.ma_delta_value =
+        delta < 0 ? 0 - static_cast<std::uint64_t>(delta) : static_cast<std::uint64_t>(delta);
+    if (delta < 0)
+        f.mode = Mode::decrement;
+    if (o.refresh_ttl)
+        f.cache_ttl = *o.refresh_ttl;
+    f.cas_token = o.cas_token;
+    return f;
+}
+
+std::optional<std::int64_t> counter_value(ArithmeticResponse&& r) {
+    auto* v = std::get_if<Value>(&r);
+    if (v == nullptr)
+        return std::nullopt;
+    std::uint64_t n = 0;
+    if (!detail::parse_counter(v->data, n)) {
+        throw ProtocolError("counter value \"" + v->data + "\" is not a number", {});
+    }
+    if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        throw ProtocolError("counter value " + v->data + " does not fit in int64", {});
+    }
+    return static_cast<std::int64_t>(n);
+}
+
 }  // namespace
 
 CacheClient::CacheClient(std::shared_ptr<Router> router, ClientOptions options)
     : s_(std::make_unique<State>()) {
     if (!router)
         throw InvalidInputError("CacheClient needs a router");
+    if (options.max_item_size < 1024) {
+        throw InvalidInputError("ClientOptions: max_item_size must be at least 1024 bytes");
+    }
     s_->router = std::move(router);
     s_->options = std::move(options);
 }
 CacheClient::~CacheClient() = default;
 CacheClient::CacheClient(CacheClient&&) noexcept = default;
 CacheClient& CacheClient::operator=(CacheClient&&) noexcept = default;
+
+// ---- meta commands ----------------------------------------------------------------------
 
 ReadResponse CacheClient::meta_get(KeyView key,
                                    const RequestFlags& flags,
@@ -155,56 +299,224 @@ ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
                                                 const FailureHandling& failure) {
     Response r = s_->exec1(Request{MetaCommand::arithmetic, key, {}, flags}, failure);
     return std::visit(
-        [](auto&& v) -> ArithmeticResponse { return ArithmeticResponse{std::move(v)}; },
+        [](auto&& v) -> ArithmeticResponse {
+            return ArithmeticResponse{std::forward<decltype(v)>(v)};
+        },
         std::move(r));
 }
+
+// ---- writes -------------------------------------------------------------------------------
 
 bool CacheClient::set(KeyView key,
                       std::string_view value,
                       std::int64_t ttl,
                       const SetOptions& options) {
-    RequestFlags f;
-    f.no_reply = options.no_reply;
-    f.client_flag = 16;  // bytes, in meta-memcache-py's layout
-    f.cas_token = options.cas_token;
-    if (options.cas_token && options.stale_policy &&
-        options.stale_policy->mark_stale_on_cas_mismatch) {
-        f.mark_stale = true;
-    }
-    if (options.mode != SetMode::set)
-        f.mode = to_mode(options.mode);
-    const WriteResponse r = meta_set(key, value, ttl, f);
-    return std::holds_alternative<Success>(r);
+    return std::holds_alternative<Success>(
+        meta_set(key, value, ttl, set_flags(options), options.failure));
 }
 
-std::optional<std::string> CacheClient::get(KeyView key) {
-    RequestFlags f;
-    f.return_client_flag = true;
-    f.return_value = true;
-    f.return_ttl = true;
-    f.return_last_access = true;
-    f.return_fetched = true;
-    ReadResponse r = meta_get(key, f);
-    if (auto* v = std::get_if<Value>(&r)) {
-        return std::move(v->data);
+std::optional<std::uint64_t> CacheClient::set_cas(KeyView key,
+                                                  std::string_view value,
+                                                  std::int64_t ttl,
+                                                  const SetOptions& options) {
+    if (options.no_reply) {
+        throw InvalidInputError("set_cas: no_reply cannot return a CAS token");
     }
+    RequestFlags f = set_flags(options);
+    f.return_cas_token = true;
+    const WriteResponse r = meta_set(key, value, ttl, f, options.failure);
+    if (const auto* s = std::get_if<Success>(&r))
+        return s->flags.cas_token;
     return std::nullopt;
 }
 
-bool CacheClient::del(KeyView key) {
-    return std::holds_alternative<Success>(meta_delete(key));
+bool CacheClient::refill(KeyView key, std::string_view value, std::int64_t ttl, bool no_reply) {
+    SetOptions o;
+    o.mode = SetMode::add;
+    o.no_reply = no_reply;
+    o.failure.track_write_failures = false;
+    return set(key, value, ttl, o);
 }
+
+bool CacheClient::del(KeyView key, const DeleteOptions& options) {
+    return std::holds_alternative<Success>(
+        meta_delete(key, delete_flags(options), options.failure));
+}
+
+bool CacheClient::invalidate(KeyView key, const DeleteOptions& options) {
+    const WriteResponse r = meta_delete(key, delete_flags(options), options.failure);
+    if (std::holds_alternative<Success>(r))
+        return true;
+    const auto* m = std::get_if<Miss>(&r);
+    return m != nullptr && !m->is_error();
+}
+
+bool CacheClient::touch(KeyView key,
+                        std::int64_t ttl,
+                        bool no_reply,
+                        const FailureHandling& failure) {
+    RequestFlags f;
+    f.cache_ttl = ttl;
+    f.no_reply = no_reply;
+    return std::holds_alternative<Success>(meta_get(key, f, failure));
+}
+
+// ---- reads --------------------------------------------------------------------------------
+
+std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& options) {
+    return get_cas(key, options).value;
+}
+
+CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
+    CasValue out = interpret(meta_get(key, read_flags(options, true), options.failure));
+    s_->count(key, out.value.has_value());
+    return out;
+}
+
+std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
+                                                 const GetOptions& options) {
+    std::vector<ReadResponse> rs = meta_multiget(keys, read_flags(options, true), options.failure);
+    std::vector<CasValue> out;
+    out.reserve(rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        out.push_back(interpret(std::move(rs[i])));
+        s_->count(keys[i], out.back().value.has_value());
+    }
+    return out;
+}
+
+std::vector<std::optional<std::string>> CacheClient::multi_get(std::span<const KeyView> keys,
+                                                               const GetOptions& options) {
+    std::vector<CasValue> cv = multi_get_cas(keys, options);
+    std::vector<std::optional<std::string>> out;
+    out.reserve(cv.size());
+    for (auto& c : cv)
+        out.push_back(std::move(c.value));
+    return out;
+}
+
+CasValue CacheClient::get_or_lease_cas(KeyView key,
+                                       const LeasePolicy& lease,
+                                       const GetOptions& options) {
+    if (lease.miss_retries == 0) {
+        throw InvalidInputError("LeasePolicy: miss_retries must be at least 1");
+    }
+    if (lease.ttl <= 0)
+        throw InvalidInputError("LeasePolicy: ttl must be positive");
+    if (lease.wait_backoff_factor < 1.0) {
+        throw InvalidInputError("LeasePolicy: wait_backoff_factor must be at least 1");
+    }
+    RequestFlags f = read_flags(options, true);
+    f.vivify_on_miss_ttl = lease.ttl;
+    for (unsigned attempt = 1; attempt <= lease.miss_retries; ++attempt) {
+        if (attempt > 1) {
+            const double ms = static_cast<double>(lease.miss_retry_wait.count()) *
+                              std::pow(lease.wait_backoff_factor, static_cast<double>(attempt - 2));
+            const auto wait = std::min(lease.miss_max_retry_wait,
+                                       std::chrono::milliseconds(static_cast<std::int64_t>(ms)));
+            s_->wait(wait);
+        }
+        ReadResponse r = meta_get(key, f, options.failure);
+        if (const auto* m = std::get_if<Miss>(&r)) {
+            if (m->is_error())
+                break;  // the server failed and raising is off: no lease
+            continue;   // cannot happen with N; try again
+        }
+        auto* v = std::get_if<Value>(&r);
+        if (v == nullptr)
+            unexpected("HD to mg with v");
+        const bool placeholder = v->data.empty() && v->flags.win == false;
+        if (placeholder && attempt < lease.miss_retries)
+            continue;  // someone else fills it
+        CasValue out = interpret(std::move(r));
+        s_->count(key, out.value.has_value());
+        return out;
+    }
+    s_->count(key, false);
+    return {};
+}
+
+std::optional<std::string> CacheClient::get_or_lease(KeyView key,
+                                                     const LeasePolicy& lease,
+                                                     const GetOptions& options) {
+    return get_or_lease_cas(key, lease, options).value;
+}
+
+bool CacheClient::release_lease(KeyView key, std::uint64_t cas_token) {
+    DeleteOptions o;
+    o.cas_token = cas_token;
+    o.failure.track_write_failures = false;
+    return del(key, o);
+}
+
+// ---- counters -----------------------------------------------------------------------------
+
+bool CacheClient::delta(KeyView key, std::int64_t delta, const DeltaOptions& options) {
+    return std::holds_alternative<Success>(
+        meta_arithmetic(key, delta_flags(delta, options), options.failure));
+}
+
+bool CacheClient::delta_initialize(KeyView key,
+                                   std::int64_t delta,
+                                   std::uint64_t initial_value,
+                                   std::int64_t initial_ttl,
+                                   const DeltaOptions& options) {
+    RequestFlags f = delta_flags(delta, options);
+    f.vivify_on_miss_ttl = initial_ttl;
+    f.ma_initial_value = initial_value;
+    const ArithmeticResponse r = meta_arithmetic(key, f, options.failure);
+    // memcached 1.6.18 answers an auto-created item even under q (a VA or HD).
+    return std::holds_alternative<Success>(r) || std::holds_alternative<Value>(r);
+}
+
+std::optional<std::int64_t> CacheClient::delta_and_get(KeyView key,
+                                                       std::int64_t delta,
+                                                       const DeltaOptions& options) {
+    if (options.no_reply)
+        throw InvalidInputError("delta_and_get: no_reply returns no value");
+    RequestFlags f = delta_flags(delta, options);
+    f.return_value = true;
+    return counter_value(meta_arithmetic(key, f, options.failure));
+}
+
+std::optional<std::int64_t> CacheClient::delta_initialize_and_get(KeyView key,
+                                                                  std::int64_t delta,
+                                                                  std::uint64_t initial_value,
+                                                                  std::int64_t initial_ttl,
+                                                                  const DeltaOptions& options) {
+    if (options.no_reply) {
+        throw InvalidInputError("delta_initialize_and_get: no_reply returns no value");
+    }
+    RequestFlags f = delta_flags(delta, options);
+    f.return_value = true;
+    f.vivify_on_miss_ttl = initial_ttl;
+    f.ma_initial_value = initial_value;
+    return counter_value(meta_arithmetic(key, f, options.failure));
+}
+
+// ---- events and counters ----------------------------------------------------------------
 
 WriteFailureEvent& CacheClient::on_write_failure() noexcept {
     return s_->on_write_failure;
 }
 
-std::vector<ServerCounters> CacheClient::get_counters() const {
-    return s_->router->get_counters();
+ClientCounters CacheClient::get_counters() const {
+    ClientCounters out;
+    out.servers = s_->router->get_counters();
+    out.domains[""] = DomainCounters{s_->no_domain.hits.load(), s_->no_domain.misses.load()};
+    std::lock_guard lk(s_->domains_mu);
+    for (const auto& [name, c] : s_->domains) {
+        out.domains[name] = DomainCounters{c->hits.load(), c->misses.load()};
+    }
+    return out;
 }
 
 Router& CacheClient::router() noexcept {
     return *s_->router;
+}
+
+const ClientOptions& CacheClient::options() const noexcept {
+    return s_->options;
 }
 
 CacheClient cache_client_from_servers(const std::vector<ServerAddress>& servers,

@@ -10,7 +10,10 @@
 #include <meta_memcache/server_address.hpp>
 #include <meta_memcache/write_failure_event.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -20,22 +23,86 @@
 
 namespace meta_memcache {
 
+/// Values larger than one memcached item, split into chunks (opt-in, as libmc's do_split).
+/// The key holds a small index naming a version stamp, the chunk count, the total size
+/// and a checksum; the chunks live under keys derived from the key and that version, on
+/// the key's server. A reader therefore only ever reads chunks of the write its index
+/// names, never a mix of two writes, and a missing or mismatched chunk reads as a miss.
+struct LargeValueOptions {
+    bool enabled = false;        ///< split values over `chunk_size` instead of rejecting them
+    std::size_t chunk_size = 0;  ///< bytes per chunk; 0: max_item_size minus 1 KiB
+    std::size_t max_value_size = 64 * 1024 * 1024;  ///< larger values are rejected
+};
+
 /// Client-wide settings (pool settings are per server, in PoolOptions).
 struct ClientOptions {
-    /// Prepended to every key on the wire (libmc's PREFIX); routing is unaffected.
-    std::string key_prefix;
-    /// The servers' item size limit (memcached -I); larger values are rejected up front.
+    /// Prepended to every key on the wire (libmc's PREFIX); the routing key is unaffected.
+    std::string key_prefix{};
+    /// The servers' item size limit (memcached -I); larger values are rejected up front
+    /// (or split, with large_values.enabled).
     std::size_t max_item_size = 1024 * 1024;
     /// Default for calls whose FailureHandling does not say; empty: the router's default.
-    std::optional<bool> raise_on_server_error;
+    std::optional<bool> raise_on_server_error{};
+    /// How get_or_lease waits between attempts (std::this_thread::sleep_for by default);
+    /// replace it to use your own scheduler or a fake clock in tests.
+    std::function<void(std::chrono::milliseconds)> lease_wait{};
+    /// Values larger than an item.
+    LargeValueOptions large_values{};
 };
 
 /// Options of `set`.
 struct SetOptions {
-    SetMode mode = SetMode::set;              ///< set, add, replace, append, prepend
-    std::optional<std::uint64_t> cas_token;   ///< store only if the item's CAS matches
-    bool no_reply = false;                    ///< do not wait for the answer (mn-fenced)
-    std::optional<StalePolicy> stale_policy;  ///< with cas_token: store stale on mismatch
+    SetMode mode = SetMode::set;                ///< set, add, replace, append, prepend
+    std::optional<std::uint64_t> cas_token{};   ///< store only if the item's CAS matches
+    bool no_reply = false;                      ///< do not wait for the answer (mn-fenced)
+    std::optional<StalePolicy> stale_policy{};  ///< with cas_token: store stale on mismatch
+    FailureHandling failure{};                  ///< what a server failure does
+};
+
+/// Options of `del` and `invalidate`.
+struct DeleteOptions {
+    std::optional<std::uint64_t> cas_token{};   ///< delete only if the item's CAS matches
+    bool no_reply = false;                      ///< do not wait for the answer (mn-fenced)
+    std::optional<StalePolicy> stale_policy{};  ///< mark stale instead of deleting
+    FailureHandling failure{};
+};
+
+/// Options of the reads.
+struct GetOptions {
+    std::optional<std::int64_t> touch_ttl{};        ///< also set the TTL (T) on a hit
+    std::optional<RecachePolicy> recache_policy{};  ///< early recache (R)
+    FailureHandling failure{};
+};
+
+/// Options of the counter commands.
+struct DeltaOptions {
+    std::optional<std::int64_t> refresh_ttl{};  ///< also set the TTL (T) on success
+    bool no_reply = false;                      ///< not for the *_and_get forms
+    std::optional<std::uint64_t> cas_token{};   ///< apply only if the CAS matches
+    FailureHandling failure{};
+};
+
+/// A value with its CAS token. `won` means this caller was handed the right to recompute
+/// (a lease on a miss, an early recache, a stale item): `value` is then empty (or the
+/// stale value for a stale win is withheld, as the reference client does) and `cas_token`
+/// guards the caller's `set`.
+struct CasValue {
+    std::optional<std::string> value{};
+    std::optional<std::uint64_t> cas_token{};
+    bool won = false;
+};
+
+/// Hits and misses of reads, per key domain.
+struct DomainCounters {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    friend bool operator==(const DomainCounters&, const DomainCounters&) = default;
+};
+
+/// What get_counters() reports.
+struct ClientCounters {
+    std::vector<ServerCounters> servers{};            ///< pool counters per server
+    std::map<std::string, DomainCounters> domains{};  ///< by Key domain ("" = no domain)
 };
 
 /// The synchronous, thread-safe memcached client: high-level commands over the meta
@@ -82,27 +149,98 @@ public:
                                        const RequestFlags& flags = {},
                                        const FailureHandling& failure = {});
 
-    // ---- high-level commands ----------------------------------------------------------
+    // ---- writes -------------------------------------------------------------------------
 
-    /// Stores `value` for `ttl` seconds. True when stored (NS, EX, NF: false).
+    /// Stores `value` (bytes) for `ttl` seconds (0 = never expires). True when stored;
+    /// false on NS (add/replace/append/prepend), EX (CAS mismatch) or NF. With no_reply,
+    /// true once sent.
     bool set(KeyView key, std::string_view value, std::int64_t ttl, const SetOptions& options = {});
-    /// The value, or nothing on a miss.
-    std::optional<std::string> get(KeyView key);
-    /// Deletes the key. True when it was there.
-    bool del(KeyView key);
+    /// set, returning the CAS token of the stored item (nothing when not stored).
+    std::optional<std::uint64_t> set_cas(KeyView key,
+                                         std::string_view value,
+                                         std::int64_t ttl,
+                                         const SetOptions& options = {});
+    /// Adds `value` only if the key is absent, without tracking write failures: for
+    /// populating the cache after a miss (a failed refill needs no invalidation).
+    bool refill(KeyView key, std::string_view value, std::int64_t ttl, bool no_reply = false);
+    /// Deletes the key (or marks it stale, with a StalePolicy). True when it was there.
+    bool del(KeyView key, const DeleteOptions& options = {});
+    /// Like del, but true also when the key was already gone: "not in the cache now".
+    bool invalidate(KeyView key, const DeleteOptions& options = {});
+    /// Sets a new TTL. True when the key was there.
+    bool touch(KeyView key,
+               std::int64_t ttl,
+               bool no_reply = false,
+               const FailureHandling& failure = {});
+
+    // ---- reads --------------------------------------------------------------------------
+
+    /// The value, or nothing on a miss, on a lease placeholder, or when this caller won
+    /// an early recache (it should recompute and set).
+    std::optional<std::string> get(KeyView key, const GetOptions& options = {});
+    /// The value with its CAS token (see CasValue).
+    CasValue get_cas(KeyView key, const GetOptions& options = {});
+    /// Many keys at once, all servers in parallel; results in the order of `keys`.
+    std::vector<std::optional<std::string>> multi_get(std::span<const KeyView> keys,
+                                                      const GetOptions& options = {});
+    std::vector<std::optional<std::string>> multi_get(std::initializer_list<KeyView> keys,
+                                                      const GetOptions& options = {}) {
+        return multi_get(std::span<const KeyView>(keys.begin(), keys.size()), options);
+    }
+    /// multi_get with CAS tokens.
+    std::vector<CasValue> multi_get_cas(std::span<const KeyView> keys,
+                                        const GetOptions& options = {});
+
+    /// Stampede protection: on a miss exactly one caller across all clients wins a lease
+    /// (gets nothing, computes, and sets); the others wait and retry per `lease`, getting
+    /// the winner's value or, when out of retries, nothing.
+    std::optional<std::string> get_or_lease(KeyView key,
+                                            const LeasePolicy& lease = {},
+                                            const GetOptions& options = {});
+    /// get_or_lease with the CAS token: a winner (won = true) sets with it.
+    CasValue get_or_lease_cas(KeyView key,
+                              const LeasePolicy& lease = {},
+                              const GetOptions& options = {});
+    /// Gives a won lease back (deletes the placeholder if its CAS still matches), for a
+    /// winner that failed to compute the value, so the next caller can win at once.
+    bool release_lease(KeyView key, std::uint64_t cas_token);
+
+    // ---- counters -----------------------------------------------------------------------
+
+    /// Adds `delta` (negative: subtracts; memcached stops at 0). True when the key existed.
+    bool delta(KeyView key, std::int64_t delta, const DeltaOptions& options = {});
+    /// Like delta, creating the counter with `initial_value` and `initial_ttl` when
+    /// missing (the delta is then not applied, as memcached does).
+    bool delta_initialize(KeyView key,
+                          std::int64_t delta,
+                          std::uint64_t initial_value,
+                          std::int64_t initial_ttl,
+                          const DeltaOptions& options = {});
+    /// delta, returning the new value (nothing when the key does not exist).
+    std::optional<std::int64_t> delta_and_get(KeyView key,
+                                              std::int64_t delta,
+                                              const DeltaOptions& options = {});
+    /// delta_initialize, returning the new value.
+    std::optional<std::int64_t> delta_initialize_and_get(KeyView key,
+                                                         std::int64_t delta,
+                                                         std::uint64_t initial_value,
+                                                         std::int64_t initial_ttl,
+                                                         const DeltaOptions& options = {});
 
     // ---- events and counters ------------------------------------------------------------
 
     /// Subscribers get the key of every write that failed on its server.
     WriteFailureEvent& on_write_failure() noexcept;
-    /// Pool counters of every server the router holds.
-    [[nodiscard]] std::vector<ServerCounters> get_counters() const;
+    /// Pool counters of every server the router holds, and hits/misses per key domain.
+    [[nodiscard]] ClientCounters get_counters() const;
     /// The router this client sends through.
     [[nodiscard]] Router& router() noexcept;
+    /// The options the client was built with.
+    [[nodiscard]] const ClientOptions& options() const noexcept;
 
 private:
     struct State;
-    std::unique_ptr<State> s_;
+    std::unique_ptr<State> s_{};
 };
 
 /// A client sharding over `servers` with a HashRing (uhashring placement by default, as

@@ -19,7 +19,7 @@ struct ExecContext {
     /// Where failed writes are reported; null: nowhere.
     const WriteFailureEvent* on_write_failure = nullptr;
     /// Prepended to every key on the wire (not to routing keys).
-    std::string_view key_prefix;
+    std::string_view key_prefix{};
     /// The servers' item size limit (memcached -I, 1 MiB by default). A value that would
     /// not fit beside its key and item header (value + key + 63 bytes) is rejected before
     /// anything is sent.
@@ -54,7 +54,7 @@ public:
     [[nodiscard]] Impl& impl() noexcept { return *impl_; }
 
 private:
-    std::unique_ptr<Impl> impl_;
+    std::unique_ptr<Impl> impl_{};
 };
 
 /// Sends `requests[i]` to `pools[i]` and stores its answer in `responses[i]`. All pools'

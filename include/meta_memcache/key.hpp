@@ -40,18 +40,18 @@ public:
     friend bool operator==(const Key&, const Key&) = default;
 
 private:
-    std::string key_;
-    std::string routing_key_;
-    std::string domain_;
+    std::string key_{};
+    std::string routing_key_{};
+    std::string domain_{};
     bool disable_compression_ = false;
 };
 
 /// A non-owning view of a key, what every command takes: build one from a Key, a
 /// std::string, a string_view or a C string. It must not outlive what it views.
 struct KeyView {
-    std::string_view key;          ///< the key's bytes
-    std::string_view routing_key;  ///< empty: route by `key`
-    std::string_view domain;       ///< empty: no domain
+    std::string_view key{};          ///< the key's bytes
+    std::string_view routing_key{};  ///< empty: route by `key`
+    std::string_view domain{};       ///< empty: no domain
     bool disable_compression = false;
 
     KeyView() = default;

@@ -39,7 +39,7 @@ struct StalePolicy {
 /// SERVER_ERROR). Invalid input always throws.
 struct FailureHandling {
     /// true: throw; false: the failure reads as a miss / false; empty: the router's default.
-    std::optional<bool> raise_on_server_error;
+    std::optional<bool> raise_on_server_error{};
     /// Report the key of a failed write to `on_write_failure` subscribers.
     bool track_write_failures = true;
 };

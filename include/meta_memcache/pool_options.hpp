@@ -9,18 +9,18 @@ namespace meta_memcache {
 
 /// TLS settings for servers started with `memcached -Z`. Verification is on by default.
 struct TlsOptions {
-    bool enabled = false;     ///< connect with TLS
-    bool verify_peer = true;  ///< verify the server certificate and host name
-    std::string ca_file;      ///< PEM CA bundle; empty: the system's default paths
-    std::string cert_file;    ///< PEM client certificate, for mutual TLS
-    std::string key_file;     ///< PEM private key of cert_file
-    std::string server_name;  ///< name to verify and send as SNI; empty: the host
+    bool enabled = false;       ///< connect with TLS
+    bool verify_peer = true;    ///< verify the server certificate and host name
+    std::string ca_file{};      ///< PEM CA bundle; empty: the system's default paths
+    std::string cert_file{};    ///< PEM client certificate, for mutual TLS
+    std::string key_file{};     ///< PEM private key of cert_file
+    std::string server_name{};  ///< name to verify and send as SNI; empty: the host
 };
 
 /// ASCII authentication for servers started with `memcached -Y`. Empty username: none.
 struct AuthOptions {
-    std::string username;  ///< sent as the first request of every connection
-    std::string password;
+    std::string username{};  ///< sent as the first request of every connection
+    std::string password{};
 };
 
 /// How each server's connection pool behaves. Durations accept any std::chrono unit
@@ -55,9 +55,9 @@ struct PoolOptions {
     /// never used by the child).
     std::size_t after_fork_initial_pool_size = 0;
     /// TLS (servers started with -Z).
-    TlsOptions tls;
+    TlsOptions tls{};
     /// ASCII authentication (servers started with -Y).
-    AuthOptions auth;
+    AuthOptions auth{};
 
     /// @throws InvalidInputError naming the field that is out of range.
     void validate() const;

@@ -19,9 +19,9 @@ enum class MetaCommand : std::uint8_t {
 /// One meta request as routers see it: views only, valid for the call that carries it.
 struct Request {
     MetaCommand command = MetaCommand::get;
-    KeyView key;
-    std::string_view value;  ///< the bytes to store (ms only)
-    RequestFlags flags;
+    KeyView key{};
+    std::string_view value{};  ///< the bytes to store (ms only)
+    RequestFlags flags{};
 };
 
 /// True for the requests whose failure `on_write_failure` reports: every ms and md, and an

@@ -33,7 +33,7 @@ public:
 
     /// Copies a token already known to be at most max_size bytes, without checks.
     static Opaque unchecked(std::string_view token) noexcept {
-        Opaque o;
+        Opaque o{};
         o.size_ = static_cast<std::uint8_t>(token.size() < max_size ? token.size() : max_size);
         for (std::size_t i = 0; i < o.size_; ++i)
             o.data_[i] = token[i];
@@ -80,15 +80,15 @@ struct RequestFlags {
     bool return_key = false;          ///< k
     bool no_update_lru = false;       ///< u
     bool mark_stale = false;          ///< I: invalidate (md) or store stale on CAS mismatch (ms)
-    std::optional<std::int64_t> cache_ttl;           ///< T: TTL to set (ms), touch (mg, ma)
-    std::optional<std::int64_t> recache_ttl;         ///< R: win a recache below this TTL
-    std::optional<std::int64_t> vivify_on_miss_ttl;  ///< N: lease/auto-create with this TTL
-    std::optional<std::uint32_t> client_flag;        ///< F: 32-bit client flags (ms)
-    std::optional<std::uint64_t> ma_initial_value;   ///< J: initial value for ma with N
-    std::optional<std::uint64_t> ma_delta_value;     ///< D: delta for ma
-    std::optional<std::uint64_t> cas_token;          ///< C: compare-and-swap token
-    std::optional<Opaque> opaque;                    ///< O
-    std::optional<Mode> mode;                        ///< M (set/increment are not sent)
+    std::optional<std::int64_t> cache_ttl{};           ///< T: TTL to set (ms), touch (mg, ma)
+    std::optional<std::int64_t> recache_ttl{};         ///< R: win a recache below this TTL
+    std::optional<std::int64_t> vivify_on_miss_ttl{};  ///< N: lease/auto-create with this TTL
+    std::optional<std::uint32_t> client_flag{};        ///< F: 32-bit client flags (ms)
+    std::optional<std::uint64_t> ma_initial_value{};   ///< J: initial value for ma with N
+    std::optional<std::uint64_t> ma_delta_value{};     ///< D: delta for ma
+    std::optional<std::uint64_t> cas_token{};          ///< C: compare-and-swap token
+    std::optional<Opaque> opaque{};                    ///< O
+    std::optional<Mode> mode{};                        ///< M (set/increment are not sent)
 
     friend bool operator==(const RequestFlags&, const RequestFlags&) = default;
 };

@@ -10,16 +10,16 @@ namespace meta_memcache {
 
 /// The flags a meta response carried. Fields the request did not ask for stay empty.
 struct ResponseFlags {
-    std::optional<std::uint64_t> cas_token;    ///< c: 64-bit CAS of the item
-    std::optional<bool> fetched;               ///< h: fetched before this request
-    std::optional<std::uint32_t> last_access;  ///< l: seconds since last access
-    std::optional<std::int64_t> ttl;           ///< t: remaining TTL, -1 = never expires
-    std::optional<std::uint32_t> client_flag;  ///< f
-    std::optional<bool> win;                   ///< W (true) or Z (false): recache/lease token
-    bool stale = false;                        ///< X: the item is stale
-    std::optional<std::uint32_t> real_size;    ///< s: size of the value
-    std::optional<Opaque> opaque;              ///< O: the request's opaque, echoed
-    std::optional<std::string> key;            ///< k: the key, decoded from base64 if needed
+    std::optional<std::uint64_t> cas_token{};    ///< c: 64-bit CAS of the item
+    std::optional<bool> fetched{};               ///< h: fetched before this request
+    std::optional<std::uint32_t> last_access{};  ///< l: seconds since last access
+    std::optional<std::int64_t> ttl{};           ///< t: remaining TTL, -1 = never expires
+    std::optional<std::uint32_t> client_flag{};  ///< f
+    std::optional<bool> win{};                   ///< W (true) or Z (false): recache/lease token
+    bool stale = false;                          ///< X: the item is stale
+    std::optional<std::uint32_t> real_size{};    ///< s: size of the value
+    std::optional<Opaque> opaque{};              ///< O: the request's opaque, echoed
+    std::optional<std::string> key{};            ///< k: the key, decoded from base64 if needed
 
     friend bool operator==(const ResponseFlags&, const ResponseFlags&) = default;
 };

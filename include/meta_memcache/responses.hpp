@@ -12,25 +12,25 @@ namespace meta_memcache {
 /// to raise on server errors, a miss also stands in for a failed request: `error` then
 /// holds the exception that would have been thrown.
 struct Miss {
-    std::exception_ptr error;  ///< set when this miss stands for a server failure
+    std::exception_ptr error{};  ///< set when this miss stands for a server failure
     [[nodiscard]] bool is_error() const noexcept { return error != nullptr; }
 };
 
 /// HD: success without a value.
 struct Success {
-    ResponseFlags flags;
+    ResponseFlags flags{};
 };
 
 /// VA: a value (mg with v, ma with v). `data` holds the raw bytes as stored.
 struct Value {
-    ResponseFlags flags;
-    std::string data;
+    ResponseFlags flags{};
+    std::string data{};
 };
 
 /// NS: not stored (add on an existing key, replace/append/prepend on a missing one).
 /// Like Miss, it also stands in for a failed write when raising is off.
 struct NotStored {
-    std::exception_ptr error;  ///< set when this stands for a server failure
+    std::exception_ptr error{};  ///< set when this stands for a server failure
     [[nodiscard]] bool is_error() const noexcept { return error != nullptr; }
 };
 

@@ -14,9 +14,9 @@ namespace meta_memcache {
 
 /// The counters of one pool a router holds.
 struct ServerCounters {
-    std::string server;  ///< the server's name (alias or host:port)
-    std::string role;    ///< which of the router's groups: "primary", "gutter", ...
-    PoolCounters counters;
+    std::string server{};  ///< the server's name (alias or host:port)
+    std::string role{};    ///< which of the router's groups: "primary", "gutter", ...
+    PoolCounters counters{};
 };
 
 /// Decides which pool(s) each request goes to and what happens when a server fails.
@@ -82,7 +82,7 @@ public:
     [[nodiscard]] const HashRing& ring() const noexcept { return ring_; }
 
 private:
-    std::vector<std::unique_ptr<ConnectionPool>> pools_;
+    std::vector<std::unique_ptr<ConnectionPool>> pools_{};
     HashRing ring_;
 };
 

@@ -29,10 +29,10 @@ TEST_CASE("no connection exists until the first command", "[client][pool][integr
     // Each stats query is a connection of its own: count accepted connections.
     const auto before = std::stoi(server.stat("total_connections"));
     auto cache = cache_client_from_servers({server.address()});
-    CHECK(cache.get_counters().at(0).counters.total_created == 0);
+    CHECK(cache.get_counters().servers.at(0).counters.total_created == 0);
     CHECK(std::stoi(server.stat("total_connections")) == before + 1);
     cache.get("x");
-    CHECK(cache.get_counters().at(0).counters.total_created == 1);
+    CHECK(cache.get_counters().servers.at(0).counters.total_created == 1);
     CHECK(std::stoi(server.stat("total_connections")) == before + 3);
 }
 

@@ -10,5 +10,5 @@ int main() {
                 address.name().c_str(), ring.node_for("key"), ring.nodes().size());
     // A client is built lazily: no connection is made until the first command.
     auto client = meta_memcache::cache_client_from_servers({address});
-    return client.get_counters().size() == 1 && address.alias == "mc-1" ? 0 : 1;
+    return client.get_counters().servers.size() == 1 && address.alias == "mc-1" ? 0 : 1;
 }

@@ -147,8 +147,16 @@ bool MemcachedServer::wait_ready(std::chrono::milliseconds timeout) const {
             return false;  // it exited
         const int fd = connect_to(port_, unix_path_);
         if (fd >= 0) {
+            // Complete one request, so the server has accepted (and counted) this
+            // connection before the test starts; a TLS port only needs the TCP accept.
+            bool answered = options_.tls;
+            if (!answered && ::send(fd, "mn\r\n", 4, MSG_NOSIGNAL) == 4) {
+                pollfd p{fd, POLLIN, 0};
+                char buf[16];
+                answered = ::poll(&p, 1, 2000) == 1 && ::recv(fd, buf, sizeof buf, 0) > 0;
+            }
             ::close(fd);
-            return true;
+            if (answered) return true;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
