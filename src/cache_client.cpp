@@ -1,4 +1,6 @@
+#include "detail/large_values.hpp"
 #include <meta_memcache/cache_client.hpp>
+#include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/error.hpp>
 
@@ -23,6 +25,12 @@ struct StringHash {
 struct AtomicDomainCounters {
     std::atomic<std::uint64_t> hits{0};
     std::atomic<std::uint64_t> misses{0};
+};
+
+/// A read as the caller sees it, plus the client flag the value was stored with.
+struct Fetched {
+    CasValue cv;
+    std::uint32_t client_flag = 0;
 };
 
 }  // namespace
@@ -97,6 +105,27 @@ struct CacheClient::State {
             std::this_thread::sleep_for(d);
         }
     }
+
+    [[nodiscard]] std::size_t chunk_size() const noexcept {
+        const auto& lv = options.large_values;
+        return lv.chunk_size != 0 ? lv.chunk_size : options.max_item_size - 1024;
+    }
+
+    [[nodiscard]] bool splits(std::string_view value) const noexcept {
+        return options.large_values.enabled && value.size() > chunk_size();
+    }
+
+    std::optional<std::uint64_t> set_large(KeyView key,
+                                           std::string_view value,
+                                           std::int64_t ttl,
+                                           RequestFlags index_flags,
+                                           const FailureHandling& failure,
+                                           bool& stored);
+
+    void resolve_chunks(std::span<const KeyView> keys,
+                        std::span<Fetched> items,
+                        std::optional<std::int64_t> touch_ttl,
+                        const FailureHandling& failure);
 };
 
 namespace {
@@ -169,14 +198,15 @@ RequestFlags read_flags(const GetOptions& o, bool cas) {
 /// What a read means to the caller: W -> won (no value), an empty value with Z -> a lease
 /// placeholder (no value), anything else carrying data -> a hit (a stale value served
 /// while someone else recomputes included).
-CasValue interpret(ReadResponse&& r) {
-    CasValue out;
+Fetched interpret(ReadResponse&& r) {
+    Fetched out;
     if (auto* v = std::get_if<Value>(&r)) {
-        out.cas_token = v->flags.cas_token;
+        out.cv.cas_token = v->flags.cas_token;
+        out.client_flag = v->flags.client_flag.value_or(0);
         if (v->flags.win == true) {
-            out.won = true;
+            out.cv.won = true;
         } else if (!(v->data.empty() && v->flags.win == false)) {
-            out.value = std::move(v->data);
+            out.cv.value = std::move(v->data);
         }
         return out;
     }
@@ -238,12 +268,144 @@ std::optional<std::int64_t> counter_value(ArithmeticResponse&& r) {
 
 }  // namespace
 
+std::optional<std::uint64_t> CacheClient::State::set_large(KeyView key,
+                                                           std::string_view value,
+                                                           std::int64_t ttl,
+                                                           RequestFlags index_flags,
+                                                           const FailureHandling& failure,
+                                                           bool& stored) {
+    stored = false;
+    const auto& lv = options.large_values;
+    if (value.size() > lv.max_value_size) {
+        throw InvalidInputError("value of " + std::to_string(value.size()) +
+                                " bytes is over large_values.max_value_size (" +
+                                std::to_string(lv.max_value_size) + ")");
+    }
+    if (index_flags.mode &&
+        (*index_flags.mode == Mode::append || *index_flags.mode == Mode::prepend)) {
+        throw InvalidInputError("append and prepend cannot apply to a value split into chunks");
+    }
+    const std::size_t chunk = chunk_size();
+    detail::ChunkIndex idx;
+    idx.version = detail::new_chunk_version();
+    idx.count = static_cast<std::uint32_t>((value.size() + chunk - 1) / chunk);
+    idx.size = value.size();
+    idx.checksum = detail::value_checksum(value);
+    idx.chunk_size = chunk;
+
+    // Chunks outlive their index by a minute so a reader never finds the index alive and
+    // a chunk expired; they are unreachable without it, so their failures are not tracked.
+    RequestFlags cf;
+    cf.client_flag = 0;
+    if (ttl != 0)
+        cf.cache_ttl = std::min<std::int64_t>(ttl + 60, detail::max_ttl);
+    else
+        cf.cache_ttl = 0;
+    std::vector<std::string> keys(idx.count);
+    std::vector<Request> reqs(idx.count);
+    for (std::uint32_t i = 0; i < idx.count; ++i) {
+        keys[i] = detail::chunk_key(key.key, idx.version, i);
+    }
+    for (std::uint32_t i = 0; i < idx.count; ++i) {
+        reqs[i] = Request{MetaCommand::set, KeyView(keys[i], key.route(), key.domain),
+                          value.substr(static_cast<std::size_t>(i) * chunk, chunk), cf};
+    }
+    std::vector<Response> out(idx.count);
+    FailureHandling untracked = failure;
+    untracked.track_write_failures = false;
+    router->execute(reqs, out, context(untracked));
+    for (const Response& r : out) {
+        check(r, failure);
+        if (!std::holds_alternative<Success>(r))
+            return std::nullopt;
+    }
+    index_flags.client_flag = index_flags.client_flag.value_or(0) | detail::chunked_flag;
+    index_flags.cache_ttl = ttl;
+    const std::string index = detail::encode_chunk_index(idx);
+    Response r = exec1(Request{MetaCommand::set, key, index, index_flags}, failure);
+    if (const auto* ok = std::get_if<Success>(&r)) {
+        stored = true;
+        return ok->flags.cas_token;
+    }
+    return std::nullopt;
+}
+
+void CacheClient::State::resolve_chunks(std::span<const KeyView> keys,
+                                        std::span<Fetched> items,
+                                        std::optional<std::int64_t> touch_ttl,
+                                        const FailureHandling& failure) {
+    struct Job {
+        std::size_t item;
+        detail::ChunkIndex index;
+        std::size_t first;
+    };
+    std::vector<Job> jobs;
+    std::vector<std::string> ckeys;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        Fetched& f = items[i];
+        if (!f.cv.value || (f.client_flag & detail::chunked_flag) == 0)
+            continue;
+        auto idx = detail::parse_chunk_index(*f.cv.value);
+        f.client_flag &= ~detail::chunked_flag;
+        f.cv.value.reset();
+        if (!idx)
+            continue;  // not an index after all: a miss
+        jobs.push_back(Job{i, std::move(*idx), ckeys.size()});
+        for (std::uint32_t c = 0; c < jobs.back().index.count; ++c) {
+            ckeys.push_back(detail::chunk_key(keys[i].key, jobs.back().index.version, c));
+        }
+    }
+    if (jobs.empty())
+        return;
+    RequestFlags rf;
+    rf.return_value = true;
+    if (touch_ttl && *touch_ttl > 0)
+        rf.cache_ttl = std::min<std::int64_t>(*touch_ttl + 60, detail::max_ttl);
+    std::vector<Request> reqs;
+    reqs.reserve(ckeys.size());
+    for (const Job& j : jobs) {
+        for (std::uint32_t c = 0; c < j.index.count; ++c) {
+            reqs.push_back(
+                Request{MetaCommand::get,
+                        KeyView(ckeys[j.first + c], keys[j.item].route(), keys[j.item].domain),
+                        {},
+                        rf});
+        }
+    }
+    std::vector<Response> out(reqs.size());
+    FailureHandling untracked = failure;
+    untracked.track_write_failures = false;
+    router->execute(reqs, out, context(untracked));
+    for (const Job& j : jobs) {
+        std::string whole;
+        whole.reserve(static_cast<std::size_t>(j.index.size));
+        bool complete = true;
+        for (std::uint32_t c = 0; c < j.index.count && complete; ++c) {
+            const Response& r = out[j.first + c];
+            check(r, failure);
+            const auto* v = std::get_if<Value>(&r);
+            complete = v != nullptr;
+            if (complete)
+                whole += v->data;
+        }
+        if (complete && whole.size() == j.index.size &&
+            detail::value_checksum(whole) == j.index.checksum) {
+            items[j.item].cv.value = std::move(whole);
+        }
+    }
+}
+
 CacheClient::CacheClient(std::shared_ptr<Router> router, ClientOptions options)
     : s_(std::make_unique<State>()) {
     if (!router)
         throw InvalidInputError("CacheClient needs a router");
-    if (options.max_item_size < 1024) {
-        throw InvalidInputError("ClientOptions: max_item_size must be at least 1024 bytes");
+    if (options.max_item_size < 4096) {
+        throw InvalidInputError("ClientOptions: max_item_size must be at least 4096 bytes");
+    }
+    if (options.large_values.chunk_size > options.max_item_size - 1024) {
+        throw InvalidInputError(
+            "ClientOptions: large_values.chunk_size must leave 1 KiB of "
+            "max_item_size for the key and item header");
     }
     s_->router = std::move(router);
     s_->options = std::move(options);
@@ -311,6 +473,12 @@ bool CacheClient::set(KeyView key,
                       std::string_view value,
                       std::int64_t ttl,
                       const SetOptions& options) {
+    if (s_->splits(value)) {
+        bool stored = false;
+        RequestFlags f = set_flags(options);
+        s_->set_large(key, value, ttl, f, options.failure, stored);
+        return stored;
+    }
     return std::holds_alternative<Success>(
         meta_set(key, value, ttl, set_flags(options), options.failure));
 }
@@ -324,6 +492,10 @@ std::optional<std::uint64_t> CacheClient::set_cas(KeyView key,
     }
     RequestFlags f = set_flags(options);
     f.return_cas_token = true;
+    if (s_->splits(value)) {
+        bool stored = false;
+        return s_->set_large(key, value, ttl, f, options.failure, stored);
+    }
     const WriteResponse r = meta_set(key, value, ttl, f, options.failure);
     if (const auto* s = std::get_if<Success>(&r))
         return s->flags.cas_token;
@@ -368,19 +540,32 @@ std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& optio
 }
 
 CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
-    CasValue out = interpret(meta_get(key, read_flags(options, true), options.failure));
-    s_->count(key, out.value.has_value());
-    return out;
+    Fetched f = interpret(meta_get(key, read_flags(options, true), options.failure));
+    if ((f.client_flag & detail::chunked_flag) != 0) {
+        s_->resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&f, 1),
+                           options.touch_ttl, options.failure);
+    }
+    s_->count(key, f.cv.value.has_value());
+    return std::move(f.cv);
 }
 
 std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
                                                  const GetOptions& options) {
     std::vector<ReadResponse> rs = meta_multiget(keys, read_flags(options, true), options.failure);
+    std::vector<Fetched> fetched;
+    fetched.reserve(rs.size());
+    bool chunked = false;
+    for (auto& r : rs) {
+        fetched.push_back(interpret(std::move(r)));
+        chunked = chunked || (fetched.back().client_flag & detail::chunked_flag) != 0;
+    }
+    if (chunked)
+        s_->resolve_chunks(keys, fetched, options.touch_ttl, options.failure);
     std::vector<CasValue> out;
-    out.reserve(rs.size());
-    for (std::size_t i = 0; i < rs.size(); ++i) {
-        out.push_back(interpret(std::move(rs[i])));
-        s_->count(keys[i], out.back().value.has_value());
+    out.reserve(fetched.size());
+    for (std::size_t i = 0; i < fetched.size(); ++i) {
+        s_->count(keys[i], fetched[i].cv.value.has_value());
+        out.push_back(std::move(fetched[i].cv));
     }
     return out;
 }
@@ -428,9 +613,13 @@ CasValue CacheClient::get_or_lease_cas(KeyView key,
         const bool placeholder = v->data.empty() && v->flags.win == false;
         if (placeholder && attempt < lease.miss_retries)
             continue;  // someone else fills it
-        CasValue out = interpret(std::move(r));
-        s_->count(key, out.value.has_value());
-        return out;
+        Fetched got = interpret(std::move(r));
+        if ((got.client_flag & detail::chunked_flag) != 0) {
+            s_->resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&got, 1),
+                               options.touch_ttl, options.failure);
+        }
+        s_->count(key, got.cv.value.has_value());
+        return std::move(got.cv);
     }
     s_->count(key, false);
     return {};

@@ -1,0 +1,130 @@
+// Values larger than one item, split into chunks (ClientOptions::large_values).
+
+#include <meta_memcache/meta_memcache.hpp>
+
+#include "catch.hpp"
+#include "memcached_server.hpp"
+
+#include <atomic>
+#include <thread>
+
+using namespace meta_memcache;
+
+namespace {
+
+ClientOptions splitting() {
+    ClientOptions o;
+    o.large_values.enabled = true;
+    return o;
+}
+
+std::string pattern(std::size_t n, char seed) {
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i)
+        s[i] = static_cast<char>(seed + static_cast<char>(i % 23));
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("a value over the item size is split into chunks and read back whole",
+          "[client][large][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = cache_client_from_servers({server.address()}, {}, splitting());
+    const auto k = mmtest::unique_key("large");
+    const std::string value = pattern(5 * 1024 * 1024 + 123, 'a');
+    CHECK(cache.set(k, value, 60));
+    CHECK(cache.get(k) == value);
+    // A client that does not split can still read it.
+    auto plain = cache_client_from_servers({server.address()});
+    CHECK(plain.get(k) == value);
+    // The key itself holds only a small index.
+    const auto index = server.raw_get(k);
+    REQUIRE(index);
+    CHECK(index->size() < 100);
+    CHECK(index->rfind("MMCHUNK1 ", 0) == 0);
+}
+
+TEST_CASE("a large value works with CAS and in multi_get", "[client][large][integration]") {
+    mmtest::MemcachedCluster cluster(3);
+    auto cache = cache_client_from_servers(cluster.addresses(), {}, splitting());
+    const auto k = mmtest::unique_key("large-cas");
+    const std::string v1 = pattern(2 * 1024 * 1024, 'x');
+    const auto cas = cache.set_cas(k, v1, 60);
+    REQUIRE(cas);
+    const CasValue got = cache.get_cas(k);
+    CHECK(got.value == v1);
+    CHECK(got.cas_token == cas);
+    const std::string v2 = pattern(3 * 1024 * 1024, 'y');
+    CHECK(cache.set(k, v2, 60, {.cas_token = *cas}));
+    CHECK_FALSE(cache.set(k, v1, 60, {.cas_token = *cas}));
+    const auto small = mmtest::unique_key("small");
+    REQUIRE(cache.set(small, "s", 60));
+    const auto many = cache.multi_get({KeyView(k), KeyView(small), KeyView("absent-key")});
+    CHECK(many[0] == v2);
+    CHECK(many[1] == "s");
+    CHECK_FALSE(many[2]);
+}
+
+TEST_CASE("a missing chunk reads as a miss", "[client][large][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = cache_client_from_servers({server.address()}, {}, splitting());
+    const auto k = mmtest::unique_key("large-miss");
+    REQUIRE(cache.set(k, pattern(3 * 1024 * 1024, 'm'), 60));
+    const auto index = server.raw_get(k);
+    REQUIRE(index);
+    const std::string version = index->substr(9, index->find(' ', 9) - 9);
+    const std::string chunk1 = k + '\x1f' + version + '\x1f' + "1";
+    REQUIRE(std::holds_alternative<Success>(cache.meta_delete(chunk1)));
+    CHECK_FALSE(cache.get(k).has_value());
+}
+
+TEST_CASE("a concurrent overwrite is never read as a mix of two writes",
+          "[client][large][integration][concurrency]") {
+    mmtest::MemcachedServer server;
+    auto cache = cache_client_from_servers({server.address()}, {.max_connections = 8}, splitting());
+    const auto k = mmtest::unique_key("large-race");
+    const std::size_t n = 2 * 1024 * 1024 + 7;
+    REQUIRE(cache.set(k, std::string(n, 'a'), 60));
+    std::atomic<bool> stop{false};
+    std::atomic<int> reads{0};
+    std::atomic<int> mixed{0};
+    std::thread writer([&] {
+        for (int i = 0; i < 30; ++i)
+            cache.set(k, std::string(n, i % 2 ? 'b' : 'a'), 60);
+        stop = true;
+    });
+    std::vector<std::thread> readers;
+    for (int r = 0; r < 3; ++r) {
+        readers.emplace_back([&] {
+            while (!stop) {
+                const auto v = cache.get(k);
+                if (!v)
+                    continue;
+                ++reads;
+                if (v->size() != n || v->find_first_not_of((*v)[0]) != std::string::npos)
+                    ++mixed;
+            }
+        });
+    }
+    writer.join();
+    for (auto& t : readers)
+        t.join();
+    CHECK(reads > 0);
+    CHECK(mixed == 0);
+}
+
+TEST_CASE("without splitting a value over the item size is rejected; with it, the cap holds",
+          "[client][large][integration]") {
+    mmtest::MemcachedServer server;
+    auto plain = cache_client_from_servers({server.address()});
+    CHECK_THROWS_AS(plain.set("big", std::string(2 * 1024 * 1024, 'z'), 60), InvalidInputError);
+    ClientOptions capped = splitting();
+    capped.large_values.max_value_size = 3 * 1024 * 1024;
+    auto cache = cache_client_from_servers({server.address()}, {}, capped);
+    CHECK_THROWS_WITH(cache.set("big", std::string(4 * 1024 * 1024, 'z'), 60),
+                      Catch::Contains("large_values.max_value_size"));
+    CHECK_THROWS_WITH(
+        cache.set("big", std::string(2 * 1024 * 1024, 'z'), 60, {.mode = SetMode::append}),
+        Catch::Contains("append and prepend"));
+}
