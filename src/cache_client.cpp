@@ -2,7 +2,9 @@
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
+#include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/gutter_router.hpp>
 
 #include <atomic>
 #include <cmath>
@@ -713,6 +715,29 @@ CacheClient cache_client_from_servers(const std::vector<ServerAddress>& servers,
                                       ClientOptions client_options,
                                       HashMode mode) {
     return CacheClient(std::make_shared<ShardedRouter>(servers, std::move(pool_options), mode),
+                       std::move(client_options));
+}
+
+CacheClient cache_client_with_gutter_from_servers(const std::vector<ServerAddress>& servers,
+                                                  const std::vector<ServerAddress>& gutter,
+                                                  std::chrono::seconds gutter_ttl,
+                                                  PoolOptions pool_options,
+                                                  ClientOptions client_options,
+                                                  HashMode mode) {
+    auto primary = std::make_shared<ShardedRouter>(servers, pool_options, mode);
+    auto spare = std::make_shared<ShardedRouter>(gutter, std::move(pool_options), mode);
+    return CacheClient(
+        std::make_shared<GutterRouter>(std::move(primary), std::move(spare), gutter_ttl.count()),
+        std::move(client_options));
+}
+
+CacheClient ephemeral_cache_client_from_servers(const std::vector<ServerAddress>& servers,
+                                                std::chrono::seconds max_ttl,
+                                                PoolOptions pool_options,
+                                                ClientOptions client_options,
+                                                HashMode mode) {
+    auto inner = std::make_shared<ShardedRouter>(servers, std::move(pool_options), mode);
+    return CacheClient(std::make_shared<EphemeralRouter>(std::move(inner), max_ttl.count()),
                        std::move(client_options));
 }
 

@@ -250,4 +250,20 @@ CacheClient cache_client_from_servers(const std::vector<ServerAddress>& servers,
                                       ClientOptions client_options = {},
                                       HashMode mode = HashMode::uhashring);
 
+/// A client whose requests fail over to `gutter` servers (their own ring) while a primary
+/// server is down, with TTLs capped at `gutter_ttl` there (see GutterRouter).
+CacheClient cache_client_with_gutter_from_servers(const std::vector<ServerAddress>& servers,
+                                                  const std::vector<ServerAddress>& gutter,
+                                                  std::chrono::seconds gutter_ttl,
+                                                  PoolOptions pool_options = {},
+                                                  ClientOptions client_options = {},
+                                                  HashMode mode = HashMode::uhashring);
+
+/// A client whose every TTL is capped at `max_ttl` (see EphemeralRouter).
+CacheClient ephemeral_cache_client_from_servers(const std::vector<ServerAddress>& servers,
+                                                std::chrono::seconds max_ttl,
+                                                PoolOptions pool_options = {},
+                                                ClientOptions client_options = {},
+                                                HashMode mode = HashMode::uhashring);
+
 }  // namespace meta_memcache

@@ -3,7 +3,9 @@
 /// Umbrella header: everything a user of meta_memcache needs.
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/connection_pool.hpp>
+#include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/gutter_router.hpp>
 #include <meta_memcache/hash_ring.hpp>
 #include <meta_memcache/key.hpp>
 #include <meta_memcache/policies.hpp>

@@ -1,0 +1,116 @@
+#include <meta_memcache/ephemeral_router.hpp>
+#include <meta_memcache/error.hpp>
+#include <meta_memcache/gutter_router.hpp>
+
+#include <vector>
+
+namespace meta_memcache {
+
+void cap_ttls(RequestFlags& flags, std::int64_t max_ttl) noexcept {
+    for (auto* ttl : {&flags.cache_ttl, &flags.recache_ttl, &flags.vivify_on_miss_ttl}) {
+        if (*ttl && (**ttl == 0 || **ttl > max_ttl))
+            *ttl = max_ttl;
+    }
+}
+
+bool is_transport_failure(const Response& r) noexcept {
+    std::exception_ptr e;
+    if (const auto* m = std::get_if<Miss>(&r))
+        e = m->error;
+    if (const auto* n = std::get_if<NotStored>(&r))
+        e = n->error;
+    if (!e)
+        return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const TransportError&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+// ---- EphemeralRouter ----------------------------------------------------------------------
+
+EphemeralRouter::EphemeralRouter(std::shared_ptr<Router> inner, std::int64_t max_ttl)
+    : inner_(std::move(inner)), max_ttl_(max_ttl) {
+    if (!inner_)
+        throw InvalidInputError("EphemeralRouter needs a router");
+    if (max_ttl_ <= 0)
+        throw InvalidInputError("EphemeralRouter: max_ttl must be positive");
+}
+
+void EphemeralRouter::execute(std::span<const Request> requests,
+                              std::span<Response> responses,
+                              const ExecContext& ctx) {
+    if (requests.size() == 1) {
+        Request r = requests[0];
+        cap_ttls(r.flags, max_ttl_);
+        inner_->execute(std::span<const Request>(&r, 1), responses, ctx);
+        return;
+    }
+    std::vector<Request> capped(requests.begin(), requests.end());
+    for (Request& r : capped)
+        cap_ttls(r.flags, max_ttl_);
+    inner_->execute(capped, responses, ctx);
+}
+
+std::vector<ServerCounters> EphemeralRouter::get_counters() const {
+    return inner_->get_counters();
+}
+
+bool EphemeralRouter::default_raise_on_server_error() const {
+    return inner_->default_raise_on_server_error();
+}
+
+// ---- GutterRouter -------------------------------------------------------------------------
+
+GutterRouter::GutterRouter(std::shared_ptr<Router> primary,
+                           std::shared_ptr<Router> gutter,
+                           std::int64_t gutter_ttl)
+    : primary_(std::move(primary)), gutter_(std::move(gutter)), gutter_ttl_(gutter_ttl) {
+    if (!primary_ || !gutter_)
+        throw InvalidInputError("GutterRouter needs two routers");
+    if (gutter_ttl_ <= 0)
+        throw InvalidInputError("GutterRouter: gutter_ttl must be positive");
+}
+
+void GutterRouter::execute(std::span<const Request> requests,
+                           std::span<Response> responses,
+                           const ExecContext& ctx) {
+    primary_->execute(requests, responses, ctx);
+    std::vector<std::size_t> failed;
+    for (std::size_t i = 0; i < responses.size(); ++i) {
+        if (is_transport_failure(responses[i]))
+            failed.push_back(i);
+    }
+    if (failed.empty())
+        return;
+    std::vector<Request> again;
+    again.reserve(failed.size());
+    for (std::size_t i : failed) {
+        again.push_back(requests[i]);
+        cap_ttls(again.back().flags, gutter_ttl_);
+    }
+    std::vector<Response> out(failed.size());
+    ExecContext gctx = ctx;
+    gctx.track_write_failures = false;  // the primary's failure was reported already
+    gutter_->execute(again, out, gctx);
+    for (std::size_t k = 0; k < failed.size(); ++k)
+        responses[failed[k]] = std::move(out[k]);
+}
+
+std::vector<ServerCounters> GutterRouter::get_counters() const {
+    std::vector<ServerCounters> out = primary_->get_counters();
+    for (ServerCounters& c : gutter_->get_counters()) {
+        c.role = "gutter";
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+bool GutterRouter::default_raise_on_server_error() const {
+    return primary_->default_raise_on_server_error();
+}
+
+}  // namespace meta_memcache
