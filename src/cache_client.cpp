@@ -706,6 +706,10 @@ Router& CacheClient::router() noexcept {
     return *s_->router;
 }
 
+const Router& CacheClient::router() const noexcept {
+    return *s_->router;
+}
+
 const ClientOptions& CacheClient::options() const noexcept {
     return s_->options;
 }

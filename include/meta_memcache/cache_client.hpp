@@ -235,6 +235,7 @@ public:
     [[nodiscard]] ClientCounters get_counters() const;
     /// The router this client sends through.
     [[nodiscard]] Router& router() noexcept;
+    [[nodiscard]] const Router& router() const noexcept;
     /// The options the client was built with.
     [[nodiscard]] const ClientOptions& options() const noexcept;
 

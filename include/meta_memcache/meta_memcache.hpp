@@ -9,6 +9,7 @@
 #include <meta_memcache/gutter_router.hpp>
 #include <meta_memcache/hash_ring.hpp>
 #include <meta_memcache/key.hpp>
+#include <meta_memcache/migrating_cache_client.hpp>
 #include <meta_memcache/policies.hpp>
 #include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/request.hpp>

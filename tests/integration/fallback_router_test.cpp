@@ -5,6 +5,8 @@
 #include "catch.hpp"
 #include "memcached_server.hpp"
 
+#include <thread>
+
 using namespace meta_memcache;
 using namespace std::chrono_literals;
 
