@@ -18,5 +18,6 @@
 #include <meta_memcache/responses.hpp>
 #include <meta_memcache/router.hpp>
 #include <meta_memcache/server_address.hpp>
+#include <meta_memcache/shadow_router.hpp>
 #include <meta_memcache/version.hpp>
 #include <meta_memcache/write_failure_event.hpp>
