@@ -1,84 +1,388 @@
+#include "detail/ring_hash.hpp"
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/hash_ring.hpp>
 
-#define OPENSSL_SUPPRESS_DEPRECATED  // MD5_*: allocation-free, unlike EVP_Digest
+#define OPENSSL_SUPPRESS_DEPRECATED  // MD5(): allocation-free, unlike EVP_Digest
 #include <openssl/md5.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <set>
 
 namespace meta_memcache {
 
+// ---- the hash functions ----------------------------------------------------------------
+
+namespace detail {
+
 namespace {
 
-constexpr std::uint32_t points_per_node = 160;
+using Digest = std::array<unsigned char, MD5_DIGEST_LENGTH>;
 
-std::uint64_t load_be64(const unsigned char* p) noexcept {
+Digest md5(std::string_view data) noexcept {
+    Digest d{};
+    MD5(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data());
+    return d;
+}
+
+/// Bytes [4 * word, 4 * word + 4) of a digest as a little-endian number.
+std::uint32_t le32(const Digest& d, std::size_t word) noexcept {
+    const std::size_t i = 4 * word;
+    return static_cast<std::uint32_t>(d[i]) | (static_cast<std::uint32_t>(d[i + 1]) << 8) |
+           (static_cast<std::uint32_t>(d[i + 2]) << 16) |
+           (static_cast<std::uint32_t>(d[i + 3]) << 24);
+}
+
+std::uint64_t be64(const unsigned char* p) noexcept {
     std::uint64_t v = 0;
     for (int i = 0; i < 8; ++i)
         v = (v << 8) | p[i];
     return v;
 }
 
+constexpr std::array<std::uint32_t, 256> make_crc32_table() noexcept {
+    std::array<std::uint32_t, 256> table{};
+    for (std::uint32_t n = 0; n < 256; ++n) {
+        std::uint32_t c = n;
+        for (int k = 0; k < 8; ++k)
+            c = (c & 1U) != 0 ? 0xEDB88320U ^ (c >> 1) : c >> 1;
+        table[n] = c;
+    }
+    return table;
+}
+
+constexpr auto crc32_table = make_crc32_table();
+
+constexpr std::uint32_t fnv32_offset = 2166136261U;
+constexpr std::uint32_t fnv32_prime = 16777619U;
+
 }  // namespace
 
-void HashRing::hash(std::string_view data, std::uint64_t& hi, std::uint64_t& lo) const noexcept {
-    switch (mode_) {
+std::uint32_t hash_md5_le32(std::string_view data) noexcept {
+    return le32(md5(data), 0);
+}
+
+std::uint32_t hash_crc32(std::string_view data) noexcept {
+    std::uint32_t crc = 0xFFFFFFFFU;
+    for (const char ch : data) {
+        crc = (crc >> 8) ^ crc32_table[(crc ^ static_cast<unsigned char>(ch)) & 0xFFU];
+    }
+    return ~crc;
+}
+
+std::uint32_t hash_fnv1_32(std::string_view data) noexcept {
+    std::uint32_t h = fnv32_offset;
+    for (const char ch : data) {
+        h *= fnv32_prime;
+        h ^= static_cast<unsigned char>(ch);
+    }
+    return h;
+}
+
+std::uint32_t hash_fnv1a_32(std::string_view data) noexcept {
+    std::uint32_t h = fnv32_offset;
+    for (const char ch : data) {
+        h ^= static_cast<unsigned char>(ch);
+        h *= fnv32_prime;
+    }
+    return h;
+}
+
+std::uint32_t hash_one_at_a_time(std::string_view data) noexcept {
+    std::uint32_t h = 0;
+    for (const char ch : data) {
+        // libhashkit reads `const char` (signed on x86 and most ABIs) into a uint32_t.
+        h += static_cast<std::uint32_t>(static_cast<std::int32_t>(static_cast<signed char>(ch)));
+        h += h << 10;
+        h ^= h >> 6;
+    }
+    h += h << 3;
+    h ^= h >> 11;
+    h += h << 15;
+    return h;
+}
+
+}  // namespace detail
+
+// ---- modes ------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::uint16_t default_port = 11211;
+
+/// Points per unit of weight in uhashring and xxhash (uhashring's default vnodes).
+constexpr std::uint32_t meta_ring_points = 160;
+/// libmemcached's MEMCACHED_POINTS_PER_SERVER_KETAMA (weighted ketama).
+constexpr std::uint32_t ketama_points = 160;
+/// libmemcached's MEMCACHED_POINTS_PER_SERVER and libmc's s_pointerPerServer.
+constexpr std::uint32_t unweighted_ketama_points = 100;
+/// Bound on the points of a weighted uhashring/xxhash ring (160 per unit of weight).
+constexpr std::uint64_t max_points = std::uint64_t{1} << 22;
+
+/// Whether the key goes to the first point strictly after its hash (uhashring's
+/// bisect_right) rather than the first point at or after it (libmemcached, libmc).
+bool strictly_after(HashMode mode) noexcept {
+    return mode == HashMode::uhashring || mode == HashMode::xxhash;
+}
+
+/// The hash of a key, as a ring position (hi, lo); 32-bit hashes sit in `hi`.
+void key_position(HashMode mode,
+                  std::string_view key,
+                  std::uint64_t& hi,
+                  std::uint64_t& lo) noexcept {
+    lo = 0;
+    switch (mode) {
         case HashMode::uhashring: {
             // int(md5(x).hexdigest(), 16): the digest as one big-endian 128-bit number.
-            unsigned char d[MD5_DIGEST_LENGTH];
-            MD5(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
-            hi = load_be64(d);
-            lo = load_be64(d + 8);
+            const auto d = detail::md5(key);
+            hi = detail::be64(d.data());
+            lo = detail::be64(d.data() + 8);
             return;
         }
         case HashMode::xxhash:
-            hi = XXH3_64bits(data.data(), data.size());
-            lo = 0;
+            hi = XXH3_64bits(key.data(), key.size());
+            return;
+        case HashMode::ketama:
+        case HashMode::libmc_md5:
+            hi = detail::hash_md5_le32(key);
+            return;
+        case HashMode::libmemcached_ketama:
+            hi = detail::hash_one_at_a_time(key);
+            return;
+        case HashMode::libmc_crc32:
+            hi = detail::hash_crc32(key);
+            return;
+        case HashMode::libmc_fnv1_32:
+            hi = detail::hash_fnv1_32(key);
+            return;
+        case HashMode::libmc_fnv1a_32:
+            hi = detail::hash_fnv1a_32(key);
             return;
     }
-    hi = lo = 0;
+    hi = 0;
 }
 
-HashRing::HashRing(std::vector<std::string> nodes, HashMode mode)
+/// "host" for the default port, else "host:port": the libmemcached/libmc point name.
+std::string host_maybe_port(const ServerAddress& s) {
+    if (s.port == default_port)
+        return s.host;
+    return s.host + ':' + std::to_string(s.port);
+}
+
+}  // namespace
+
+std::string_view to_string(HashMode mode) noexcept {
+    switch (mode) {
+        case HashMode::uhashring:
+            return "uhashring";
+        case HashMode::ketama:
+            return "ketama";
+        case HashMode::libmemcached_ketama:
+            return "libmemcached_ketama";
+        case HashMode::libmc_md5:
+            return "libmc_md5";
+        case HashMode::libmc_crc32:
+            return "libmc_crc32";
+        case HashMode::libmc_fnv1_32:
+            return "libmc_fnv1_32";
+        case HashMode::libmc_fnv1a_32:
+            return "libmc_fnv1a_32";
+        case HashMode::xxhash:
+            return "xxhash";
+    }
+    return "unknown";
+}
+
+bool honours_weights(HashMode mode) noexcept {
+    return mode == HashMode::uhashring || mode == HashMode::ketama || mode == HashMode::xxhash;
+}
+
+std::string ring_identity(const ServerAddress& server, HashMode mode) {
+    if (!server.alias.empty())
+        return server.alias;
+    switch (mode) {
+        case HashMode::uhashring:
+        case HashMode::xxhash:
+            return server.endpoint();
+        case HashMode::ketama:
+        case HashMode::libmemcached_ketama:
+            // memcached_server_add_unix_socket() stores the path with port 0.
+            if (!server.unix_path.empty())
+                return server.unix_path + ":0";
+            return host_maybe_port(server);
+        case HashMode::libmc_md5:
+        case HashMode::libmc_crc32:
+        case HashMode::libmc_fnv1_32:
+        case HashMode::libmc_fnv1a_32:
+            // libmc parses "/path" with no port, so the socket gets port 11211.
+            if (!server.unix_path.empty())
+                return server.unix_path;
+            return host_maybe_port(server);
+    }
+    return server.name();
+}
+
+// ---- the ring ---------------------------------------------------------------------------
+
+namespace {
+
+std::vector<RingNode> unit_weights(std::vector<std::string> identities) {
+    std::vector<RingNode> nodes;
+    nodes.reserve(identities.size());
+    for (auto& id : identities)
+        nodes.push_back(RingNode{std::move(id), 1});
+    return nodes;
+}
+
+std::vector<RingNode> nodes_of(const std::vector<ServerAddress>& servers, HashMode mode) {
+    std::vector<RingNode> nodes;
+    nodes.reserve(servers.size());
+    for (const auto& s : servers)
+        nodes.push_back(RingNode{ring_identity(s, mode), s.weight});
+    return nodes;
+}
+
+/// libmemcached's point count for one server of a weighted ketama ring, in its float
+/// arithmetic (hosts.cc, update_continuum), so rounding matches to the last bit.
+std::uint32_t weighted_ketama_points(std::uint32_t weight,
+                                     std::uint64_t total_weight,
+                                     std::size_t servers) noexcept {
+    const float pct = static_cast<float>(weight) / static_cast<float>(total_weight);
+    float share = pct * static_cast<float>(ketama_points);
+    share = share / 4.0F;
+    share = share * static_cast<float>(servers);
+    share = share + 0.0000000001F;
+    return static_cast<std::uint32_t>(std::floor(static_cast<double>(share)) * 4.0);
+}
+
+}  // namespace
+
+HashRing::HashRing(std::vector<std::string> identities, HashMode mode)
+    : nodes_(unit_weights(std::move(identities))), mode_(mode) {
+    build();
+}
+
+HashRing::HashRing(std::vector<RingNode> nodes, HashMode mode)
     : nodes_(std::move(nodes)), mode_(mode) {
+    build();
+}
+
+HashRing::HashRing(const std::vector<ServerAddress>& servers, HashMode mode)
+    : nodes_(nodes_of(servers, mode)), mode_(mode) {
+    build();
+}
+
+void HashRing::build() {
     if (nodes_.empty()) {
         throw InvalidInputError("a hash ring needs at least one server");
     }
     std::set<std::string_view> seen;
+    std::uint64_t total_weight = 0;
     for (const auto& n : nodes_) {
-        if (!seen.insert(n).second) {
-            throw InvalidInputError("server \"" + n + "\" is listed twice");
+        if (n.identity.empty()) {
+            throw InvalidInputError("a hash ring node needs a non-empty name");
         }
+        if (!seen.insert(n.identity).second) {
+            throw InvalidInputError("server \"" + n.identity + "\" is listed twice");
+        }
+        if (n.weight == 0) {
+            throw InvalidInputError("server \"" + n.identity +
+                                    "\" has weight 0; weights start at 1");
+        }
+        if (n.weight != 1 && !honours_weights(mode_)) {
+            throw InvalidInputError("server \"" + n.identity + "\" has weight " +
+                                    std::to_string(n.weight) +
+                                    ", but HashMode::" + std::string(to_string(mode_)) +
+                                    " has no weights (only uhashring, ketama and xxhash do)");
+        }
+        total_weight += n.weight;
     }
-    points_.reserve(nodes_.size() * points_per_node);
+    if ((mode_ == HashMode::uhashring || mode_ == HashMode::xxhash) &&
+        total_weight * meta_ring_points > max_points) {
+        throw InvalidInputError("weights too large: " + std::to_string(total_weight) +
+                                " units x 160 points is more than a ring holds (" +
+                                std::to_string(max_points) + " points)");
+    }
+
+    points_.clear();
     std::string label;
+    const auto name_point = [&label](const std::string& identity, std::uint32_t i) {
+        label = identity;
+        label += '-';
+        label += std::to_string(i);
+    };
     for (std::uint32_t n = 0; n < nodes_.size(); ++n) {
-        for (std::uint32_t i = 0; i < points_per_node; ++i) {
-            label = nodes_[n];
-            label += '-';
-            label += std::to_string(i);
-            Point p{0, 0, n};
-            hash(label, p.hi, p.lo);
-            points_.push_back(p);
+        const RingNode& node = nodes_[n];
+        switch (mode_) {
+            case HashMode::uhashring:
+            case HashMode::xxhash:
+                for (std::uint32_t i = 0; i < meta_ring_points * node.weight; ++i) {
+                    name_point(node.identity, i);
+                    Point p{0, 0, n};
+                    key_position(mode_, label, p.hi, p.lo);
+                    points_.push_back(p);
+                }
+                break;
+            case HashMode::ketama: {
+                // 4 points per digest of "<identity>-<j>", j counting digests from 0.
+                const std::uint32_t count =
+                    weighted_ketama_points(node.weight, total_weight, nodes_.size());
+                for (std::uint32_t j = 0; j < count / 4; ++j) {
+                    name_point(node.identity, j);
+                    const auto d = detail::md5(label);
+                    for (std::size_t k = 0; k < 4; ++k)
+                        points_.push_back(Point{detail::le32(d, k), 0, n});
+                }
+                break;
+            }
+            case HashMode::libmemcached_ketama:
+                for (std::uint32_t i = 0; i < unweighted_ketama_points; ++i) {
+                    name_point(node.identity, i);
+                    points_.push_back(Point{detail::hash_one_at_a_time(label), 0, n});
+                }
+                break;
+            case HashMode::libmc_md5:
+            case HashMode::libmc_crc32:
+            case HashMode::libmc_fnv1_32:
+            case HashMode::libmc_fnv1a_32:
+                // libmc names its points with MD5 whatever the key hash.
+                for (std::uint32_t i = 0; i < unweighted_ketama_points; ++i) {
+                    name_point(node.identity, i);
+                    points_.push_back(Point{detail::hash_md5_le32(label), 0, n});
+                }
+                break;
         }
     }
-    // Sort by position; on a collision the node listed later wins, as in uhashring.
+    // Points are in node order, so a stable sort leaves equal positions in node order.
     std::stable_sort(points_.begin(), points_.end(), [](const Point& a, const Point& b) {
         return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo;
     });
+    // On equal positions uhashring keeps the node listed last (a dict overwritten in
+    // order); libmemcached sorts by (position, server index) and takes the first, so the
+    // node listed first wins (libmc's unstable sort leaves it unspecified; we do the same).
+    const bool keep_last = strictly_after(mode_);
     std::vector<Point> unique;
     unique.reserve(points_.size());
     for (const Point& p : points_) {
         if (!unique.empty() && unique.back().hi == p.hi && unique.back().lo == p.lo) {
-            unique.back() = p;
+            if (keep_last)
+                unique.back() = p;
         } else {
             unique.push_back(p);
         }
     }
     points_ = std::move(unique);
+    points_.shrink_to_fit();
+}
+
+std::vector<std::size_t> HashRing::points_per_node() const {
+    std::vector<std::size_t> counts(nodes_.size(), 0);
+    for (const Point& p : points_)
+        ++counts[p.node];
+    return counts;
 }
 
 std::size_t HashRing::node_for(std::string_view routing_key) const noexcept {
@@ -86,13 +390,17 @@ std::size_t HashRing::node_for(std::string_view routing_key) const noexcept {
         return 0;
     std::uint64_t hi = 0;
     std::uint64_t lo = 0;
-    hash(routing_key, hi, lo);
-    // The first point strictly after the key's hash, wrapping around (bisect_right).
-    auto it =
-        std::upper_bound(points_.begin(), points_.end(), std::pair{hi, lo},
-                         [](const std::pair<std::uint64_t, std::uint64_t>& k, const Point& p) {
-                             return k.first != p.hi ? k.first < p.hi : k.second < p.lo;
-                         });
+    key_position(mode_, routing_key, hi, lo);
+    const auto key_before = [](const std::pair<std::uint64_t, std::uint64_t>& k, const Point& p) {
+        return k.first != p.hi ? k.first < p.hi : k.second < p.lo;
+    };
+    const auto point_before = [](const Point& p, const std::pair<std::uint64_t, std::uint64_t>& k) {
+        return p.hi != k.first ? p.hi < k.first : p.lo < k.second;
+    };
+    const std::pair<std::uint64_t, std::uint64_t> key{hi, lo};
+    auto it = strictly_after(mode_)
+                  ? std::upper_bound(points_.begin(), points_.end(), key, key_before)
+                  : std::lower_bound(points_.begin(), points_.end(), key, point_before);
     if (it == points_.end())
         it = points_.begin();
     return it->node;

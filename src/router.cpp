@@ -3,6 +3,8 @@
 #include <meta_memcache/write_failure_event.hpp>
 
 #include <algorithm>
+#include <set>
+#include <utility>
 
 namespace meta_memcache {
 
@@ -71,14 +73,19 @@ std::vector<ServerCounters> SingleServerRouter::get_counters() const {
 
 // ---- ShardedRouter ---------------------------------------------------------------------
 
+/// One immutable view of the servers: a request routes on one and holds it until done, so
+/// the pools it may use outlive any server-list change made meanwhile.
+struct ShardedRouter::Topology {
+    std::vector<ServerAddress> servers;
+    std::vector<std::shared_ptr<ConnectionPool>> pools;  ///< pools[i] serves servers[i]
+    HashRing ring;                                       ///< node i is servers[i]
+};
+
 namespace {
 
-std::vector<std::string> names_of(const std::vector<ServerAddress>& servers) {
-    std::vector<std::string> names;
-    names.reserve(servers.size());
-    for (const auto& s : servers)
-        names.push_back(s.name());
-    return names;
+/// Same server, connection-wise: everything but the weight.
+bool same_endpoint(const ServerAddress& a, const ServerAddress& b) noexcept {
+    return a.host == b.host && a.port == b.port && a.unix_path == b.unix_path && a.alias == b.alias;
 }
 
 }  // namespace
@@ -86,34 +93,117 @@ std::vector<std::string> names_of(const std::vector<ServerAddress>& servers) {
 ShardedRouter::ShardedRouter(const std::vector<ServerAddress>& servers,
                              PoolOptions options,
                              HashMode mode)
-    : ring_(names_of(servers), mode) {
-    pools_.reserve(servers.size());
-    for (const auto& s : servers)
-        pools_.push_back(std::make_unique<ConnectionPool>(s, options));
+    : options_(std::move(options)), mode_(mode) {
+    install(servers);
 }
 
-ConnectionPool& ShardedRouter::pool_for(std::string_view routing_key) const noexcept {
-    return *pools_[ring_.node_for(routing_key)];
+std::shared_ptr<const ShardedRouter::Topology> ShardedRouter::snapshot() const {
+    std::lock_guard lk(snapshot_mutex_);
+    return topology_;
+}
+
+void ShardedRouter::install(std::vector<ServerAddress> servers) {
+    // Callers hold update_mutex_ (or are the constructor), so `old` is the latest view.
+    const auto old = snapshot();
+    std::set<std::string> names;
+    for (const auto& s : servers) {
+        if (!names.insert(s.name()).second) {
+            throw InvalidInputError("server \"" + s.name() + "\" is listed twice");
+        }
+    }
+    HashRing ring(servers, mode_);  // validates weights and identities before any change
+    std::vector<std::shared_ptr<ConnectionPool>> pools;
+    pools.reserve(servers.size());
+    for (const auto& s : servers) {
+        std::shared_ptr<ConnectionPool> pool;
+        if (old) {
+            for (std::size_t i = 0; i < old->servers.size(); ++i) {
+                if (same_endpoint(old->servers[i], s)) {
+                    pool = old->pools[i];
+                    break;
+                }
+            }
+        }
+        if (!pool)
+            pool = std::make_shared<ConnectionPool>(s, options_);
+        pools.push_back(std::move(pool));
+    }
+    auto next = std::make_shared<const Topology>(
+        Topology{std::move(servers), std::move(pools), std::move(ring)});
+    std::shared_ptr<const Topology> retired;
+    {
+        std::lock_guard lk(snapshot_mutex_);
+        retired = std::exchange(topology_, std::move(next));
+    }
+    // `retired` (and any pool only it held) is released here, outside the lock, or later by
+    // the last request still using it.
+}
+
+void ShardedRouter::add_server(ServerAddress server) {
+    std::lock_guard lk(update_mutex_);
+    auto servers = snapshot()->servers;
+    servers.push_back(std::move(server));
+    install(std::move(servers));
+}
+
+bool ShardedRouter::remove_server(std::string_view name) {
+    std::lock_guard lk(update_mutex_);
+    auto servers = snapshot()->servers;
+    const auto it = std::find_if(servers.begin(), servers.end(),
+                                 [name](const ServerAddress& s) { return s.name() == name; });
+    if (it == servers.end())
+        return false;
+    if (servers.size() == 1) {
+        throw InvalidInputError("cannot remove \"" + std::string(name) +
+                                "\": a sharded router needs at least one server");
+    }
+    servers.erase(it);
+    install(std::move(servers));
+    return true;
+}
+
+void ShardedRouter::set_servers(std::vector<ServerAddress> servers) {
+    std::lock_guard lk(update_mutex_);
+    install(std::move(servers));
+}
+
+std::vector<ServerAddress> ShardedRouter::servers() const {
+    return snapshot()->servers;
+}
+
+std::shared_ptr<const HashRing> ShardedRouter::ring() const {
+    auto topo = snapshot();
+    const HashRing* ring = &topo->ring;
+    return {std::move(topo), ring};
+}
+
+std::shared_ptr<ConnectionPool> ShardedRouter::pool_for(KeyView key) const {
+    const auto topo = snapshot();
+    return topo->pools[topo->ring.node_for(key.route())];
 }
 
 void ShardedRouter::execute(std::span<const Request> requests,
                             std::span<Response> responses,
                             const ExecContext& ctx) {
+    // Held until the requests are done: the pools stay alive whatever changes meanwhile.
+    const auto topo = snapshot();
     if (requests.size() == 1) {
-        execute_on_pool(pool_for(requests[0].key.route()), requests, responses, ctx);
+        ConnectionPool& pool = *topo->pools[topo->ring.node_for(requests[0].key.route())];
+        execute_on_pool(pool, requests, responses, ctx);
         return;
     }
     std::vector<ConnectionPool*> pools(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {
-        pools[i] = &pool_for(requests[i].key.route());
+        pools[i] = topo->pools[topo->ring.node_for(requests[i].key.route())].get();
     }
     execute_on_pools(requests, pools, responses, ctx);
 }
 
 std::vector<ServerCounters> ShardedRouter::get_counters() const {
+    const auto topo = snapshot();
     std::vector<ServerCounters> out;
-    out.reserve(pools_.size());
-    for (const auto& p : pools_)
+    out.reserve(topo->pools.size());
+    for (const auto& p : topo->pools)
         out.push_back({p->name(), "primary", p->counters()});
     return out;
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <meta_memcache/server_address.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,26 +11,91 @@ namespace meta_memcache {
 
 /// How a HashRing places keys. Each mode is bit-compatible with the client named, so a
 /// fleet shared with it sees every key on the same server. Switching modes re-shards
-/// every key: choose explicitly.
+/// almost every key: choose one explicitly and keep it. docs/routers.md has the full table
+/// (what is hashed, points per server, weights).
 enum class HashMode : std::uint8_t {
-    /// meta-memcache-py's default (uhashring): MD5, 160 points per server named
-    /// "<name>-<i>", the full 128-bit digest compared.
+    /// meta-memcache-py's placement (uhashring's default ring): 160 x weight points per
+    /// server, point i at MD5("<name>-<i>") as a 128-bit number, the key at MD5(key),
+    /// first point strictly after the key. `name` is ServerAddress::name(). Honours weights
+    /// as uhashring does (weight w gives 160 x w points).
     uhashring,
-    /// A fast ring for new fleets: XXH3-64, 160 points per server.
+    /// libmemcached with MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED (also php-memcached's
+    /// OPT_LIBKETAMA_COMPATIBLE): MD5, 160 points per server scaled by its share of the
+    /// total weight, 4 points per digest of "<host>-<i>" ("<host>:<port>-<i>" when the port
+    /// is not 11211), key hash = the digest's first 4 bytes little-endian. Honours weights.
+    ketama,
+    /// libmemcached with MEMCACHED_BEHAVIOR_KETAMA alone (the default hash kept):
+    /// 100 points per server, one-at-a-time hash for points and keys, same point names as
+    /// `ketama`. No weights.
+    libmemcached_ketama,
+    /// douban/libmc with hash_fn=MD5 (its default): 100 points per server, point i at
+    /// MD5("<alias or host[:port]>-<i>") (first 4 bytes little-endian), key hash the same.
+    /// Also libmemcached's MEMCACHED_BEHAVIOR_KETAMA with MEMCACHED_BEHAVIOR_HASH=MD5.
+    /// No weights.
+    libmc_md5,
+    /// douban/libmc with hash_fn=CRC_32: libmc's MD5 points, key hash CRC-32 (zlib's, all
+    /// 32 bits; not libmemcached's 15-bit "crc"). No weights.
+    libmc_crc32,
+    /// douban/libmc with hash_fn=FNV1_32: libmc's MD5 points, key hash FNV-1 32-bit.
+    libmc_fnv1_32,
+    /// douban/libmc with hash_fn=FNV1A_32: libmc's MD5 points, key hash FNV-1a 32-bit.
+    libmc_fnv1a_32,
+    /// A fast ring for new fleets, compatible with no other client: 160 x weight points
+    /// per server at XXH3-64("<name>-<i>"), key at XXH3-64(key), first point strictly after.
+    /// Honours weights.
     xxhash,
 };
 
-/// A consistent-hash ring over server names (ServerAddress::name(): alias or host:port).
-/// Immutable and thread-safe once built.
+/// The mode's name as written in code and docs ("uhashring", "ketama", "libmc_md5", ...).
+[[nodiscard]] std::string_view to_string(HashMode mode) noexcept;
+
+/// True for the modes that honour ServerAddress::weight (uhashring, ketama, xxhash); the
+/// others reject a weight other than 1, as the clients they match have no weights.
+[[nodiscard]] bool honours_weights(HashMode mode) noexcept;
+
+/// The text `mode` hashes (with "-<i>" appended) for `server`'s points:
+/// - uhashring, xxhash: server.name() (the alias, else "host:port", "[v6]:port", the path);
+/// - ketama, libmemcached_ketama: the alias, else "host" when the port is 11211, else
+///   "host:port" (IPv6 hosts without brackets, as libmemcached stores them); a unix socket
+///   is "<path>:0" (libmemcached gives sockets port 0);
+/// - libmc_*: the alias, else "host" when the port is 11211, else "host:port"; a unix
+///   socket is its path (libmc gives sockets the default port).
+/// An alias therefore lets a server move to a new address and keep its keys in every mode.
+[[nodiscard]] std::string ring_identity(const ServerAddress& server, HashMode mode);
+
+/// One server on a ring: the text its points are named after, and its weight.
+struct RingNode {
+    std::string identity;      ///< hashed as "<identity>-<i>" (see ring_identity())
+    std::uint32_t weight = 1;  ///< share of the keys, relative to the other nodes
+};
+
+/// A consistent-hash ring. Immutable and thread-safe once built; node_for() does not
+/// allocate.
 class HashRing {
 public:
-    /// @throws InvalidInputError when `nodes` is empty or has duplicates.
-    HashRing(std::vector<std::string> nodes, HashMode mode = HashMode::uhashring);
+    /// A ring over `identities`, each of weight 1 (hashed exactly as given).
+    /// @throws InvalidInputError when `identities` is empty or has duplicates.
+    HashRing(std::vector<std::string> identities, HashMode mode = HashMode::uhashring);
+    /// A ring over weighted nodes.
+    /// @throws InvalidInputError when `nodes` is empty, has duplicates, a weight is 0, or a
+    /// weight other than 1 is given to a mode that does not honour weights.
+    HashRing(std::vector<RingNode> nodes, HashMode mode);
+    /// A ring over servers: ring_identity(server, mode) and server.weight.
+    /// @throws InvalidInputError as above.
+    HashRing(const std::vector<ServerAddress>& servers, HashMode mode);
 
     /// Index (into nodes()) of the server that owns `routing_key`.
     [[nodiscard]] std::size_t node_for(std::string_view routing_key) const noexcept;
-    /// The server names, in the order given.
-    [[nodiscard]] const std::vector<std::string>& nodes() const noexcept { return nodes_; }
+    /// The nodes, in the order given.
+    [[nodiscard]] const std::vector<RingNode>& nodes() const noexcept { return nodes_; }
+    /// The identity of node `i`.
+    [[nodiscard]] const std::string& identity(std::size_t i) const { return nodes_.at(i).identity; }
+    /// The identity of the node that owns `routing_key`.
+    [[nodiscard]] const std::string& identity_for(std::string_view routing_key) const noexcept {
+        return nodes_[node_for(routing_key)].identity;
+    }
+    /// How many points each node has on the ring (after weights), in nodes() order.
+    [[nodiscard]] std::vector<std::size_t> points_per_node() const;
     [[nodiscard]] HashMode mode() const noexcept { return mode_; }
 
 private:
@@ -37,9 +104,9 @@ private:
         std::uint64_t lo;
         std::uint32_t node;
     };
-    void hash(std::string_view data, std::uint64_t& hi, std::uint64_t& lo) const noexcept;
+    void build();
 
-    std::vector<std::string> nodes_;
+    std::vector<RingNode> nodes_;
     HashMode mode_;
     std::vector<Point> points_;
 };

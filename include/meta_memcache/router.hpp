@@ -61,13 +61,26 @@ private:
 }  // namespace meta_memcache
 
 #include <meta_memcache/hash_ring.hpp>
+#include <meta_memcache/key.hpp>
+
+#include <mutex>
+#include <string_view>
 
 namespace meta_memcache {
 
-/// Shards keys over servers with a HashRing (by the key's routing key when set).
+/// Shards keys over servers with a HashRing, by each key's routing key when set, else the
+/// key. One ConnectionPool per server.
+///
+/// Thread-safe, including the server-list changes (add_server, remove_server,
+/// set_servers), which may run while other threads send requests: each request routes on
+/// one snapshot of the servers and keeps the pool it picked (alive) until it is done.
+/// Servers that stay keep their pool, connections and counters; keys of servers that stay
+/// keep their placement, except for the share a new server takes. See docs/routers.md.
 class ShardedRouter final : public Router {
 public:
-    /// @throws InvalidInputError for no servers, duplicate names or bad options.
+    /// @param mode how keys are placed (docs/routers.md); uhashring places them as
+    ///        meta-memcache-py does. It stays fixed for the router's life.
+    /// @throws InvalidInputError for no servers, duplicate names, bad weights or options.
     ShardedRouter(const std::vector<ServerAddress>& servers,
                   PoolOptions options = {},
                   HashMode mode = HashMode::uhashring);
@@ -77,13 +90,42 @@ public:
                  const ExecContext& ctx) override;
     [[nodiscard]] std::vector<ServerCounters> get_counters() const override;
 
-    /// The pool that owns `routing_key`.
-    [[nodiscard]] ConnectionPool& pool_for(std::string_view routing_key) const noexcept;
-    [[nodiscard]] const HashRing& ring() const noexcept { return ring_; }
+    /// The pool that owns `key` (its routing key when set, else the key). The pointer
+    /// keeps the pool alive even if its server is removed meanwhile.
+    [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for(KeyView key) const;
+    /// The servers, in ring order (the order given, additions at the end).
+    [[nodiscard]] std::vector<ServerAddress> servers() const;
+    /// The ring now in use (a snapshot: later changes build a new ring).
+    [[nodiscard]] std::shared_ptr<const HashRing> ring() const;
+    /// The placement mode, fixed at construction.
+    [[nodiscard]] HashMode mode() const noexcept { return mode_; }
+
+    /// Adds `server` with a new pool. Keys move only onto the new server.
+    /// @throws InvalidInputError when a server of the same name() is there already, or its
+    /// weight does not suit the mode; the router is then unchanged.
+    void add_server(ServerAddress server);
+    /// Removes the server whose name() (alias, else endpoint) is `name`. Its keys spread
+    /// over the others; requests already on its pool finish there.
+    /// @return false when no server has that name.
+    /// @throws InvalidInputError when it is the last server.
+    bool remove_server(std::string_view name);
+    /// Replaces the whole list. A server whose address (host, port, unix path and alias)
+    /// was already there keeps its pool, connections and counters, even if its weight
+    /// changed; the others get new pools; pools of servers not listed are dropped once
+    /// the requests using them finish.
+    /// @throws InvalidInputError as the constructor does; the router is then unchanged.
+    void set_servers(std::vector<ServerAddress> servers);
 
 private:
-    std::vector<std::unique_ptr<ConnectionPool>> pools_{};
-    HashRing ring_;
+    struct Topology;
+    [[nodiscard]] std::shared_ptr<const Topology> snapshot() const;
+    void install(std::vector<ServerAddress> servers);
+
+    PoolOptions options_;
+    HashMode mode_;
+    std::mutex update_mutex_;            ///< serialises server-list changes
+    mutable std::mutex snapshot_mutex_;  ///< guards topology_ (held only to copy or swap it)
+    std::shared_ptr<const Topology> topology_;
 };
 
 }  // namespace meta_memcache

@@ -15,6 +15,10 @@ struct ServerAddress {
     std::uint16_t port = 11211;  ///< TCP port
     std::string alias;           ///< optional identity used for hashing and in errors/counters
     std::string unix_path;       ///< when set, connect to this unix socket instead of host:port
+    /// The server's share of the keys on a hash ring, relative to the others (1 and up).
+    /// Honoured by HashMode::uhashring, ketama and xxhash; the other modes require 1 (see
+    /// docs/routers.md). Not part of the text form: set it in code.
+    std::uint32_t weight = 1;
 
     /// Parses "host:port", "host", "[v6]:port", "/path/to.sock" or "unix:/path", each
     /// optionally followed by a space and an alias ("10.0.0.1:11211 mc-1").

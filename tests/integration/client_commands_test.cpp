@@ -337,7 +337,7 @@ TEST_CASE("multi_get of 1,000 keys over 4 servers with one stopped", "[client][i
         const auto raw = cache.meta_multiget(views, RequestFlags{.return_value = true}, soft);
         int on_dead = 0;
         for (std::size_t i = 0; i < keys.size(); ++i) {
-            const bool is_dead = sharded.pool_for(keys[i]).name() == dead;
+            const bool is_dead = sharded.pool_for(keys[i])->name() == dead;
             if (is_dead) {
                 ++on_dead;
                 CHECK_FALSE(got[i]);

@@ -39,7 +39,7 @@ TEST_CASE("gutter takes over for a killed primary with TTLs clamped to gutter_tt
     std::string on_live;
     for (int i = 0; on_dead.empty() || on_live.empty(); ++i) {
         const auto k = mmtest::unique_key("g" + std::to_string(i));
-        (ring.pool_for(k).name() == dead_name ? on_dead : on_live) = k;
+        (ring.pool_for(k)->name() == dead_name ? on_dead : on_live) = k;
     }
     std::vector<std::string> failed_writes;
     cache.on_write_failure().subscribe([&](const Key& k) { failed_writes.push_back(k.key()); });
