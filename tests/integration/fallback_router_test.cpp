@@ -23,10 +23,13 @@ struct Migration {
                                         PoolOptions{.recv_timeout = 300ms}))};
 };
 
+/// A raw mg on the server, once the warm-up copy (a quiet write on another connection)
+/// has landed.
 std::string raw_mg(const mmtest::MemcachedServer& s,
                    const std::string& key,
                    const std::string& flags) {
-    return s.raw("mg " + key + " " + flags + "\r\n");
+    return s.raw_until("mg " + key + " " + flags + "\r\n",
+                       [](const std::string& a) { return a.rfind("EN", 0) != 0; });
 }
 
 long field(const std::string& line, char flag) {
@@ -47,6 +50,7 @@ TEST_CASE(
         m.old_cache.meta_set(k, "old-value", 100, RequestFlags{.client_flag = 16})));
     CHECK(m.cache.get(k) == "old-value");
     const std::string copied = raw_mg(m.new_server, k, "v t f");
+    INFO("raw answer: " << copied);
     REQUIRE(copied.rfind("VA 9", 0) == 0);
     CHECK(field(copied, 'f') == 16);
     CHECK(std::abs(field(copied, 't') - 100) <= 1);

@@ -129,16 +129,15 @@ TEST_CASE("sampled read calls copy their hits with the remaining TTL",
     const auto got = c.multi_get({KeyView(k), KeyView(forever)});
     CHECK(got[0] == "v");
     // The copy is a quiet write on another connection: give the server a moment.
-    std::string copied;
-    for (int i = 0; i < 100 && copied.rfind("VA", 0) != 0; ++i) {
-        copied = f.destination.raw("mg " + k + " t f v\r\n");
-        if (copied.rfind("VA", 0) != 0) std::this_thread::sleep_for(10ms);
-    }
+    const std::string copied = f.destination.raw_until(
+        "mg " + k + " t f v\r\n", [](const std::string& a) { return a.rfind("VA", 0) == 0; });
     REQUIRE(copied.rfind("VA 1", 0) == 0);
     CHECK(copied.find(" f16") != std::string::npos);
     const long t = std::stol(copied.substr(copied.find(" t") + 2));
     CHECK(std::abs(t - 100) <= 1);
-    CHECK(f.destination.raw("mg " + forever + " t\r\n") == "HD t-1\r\n");
+    CHECK(f.destination.raw_until("mg " + forever + " t\r\n", [](const std::string& a) {
+        return a.rfind("HD", 0) == 0;
+    }) == "HD t-1\r\n");
     // A lease placeholder on the origin is never copied.
     const auto lease = mmtest::unique_key("lease");
     auto origin_only = cache_client_from_servers({f.origin.address()});

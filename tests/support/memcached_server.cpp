@@ -156,7 +156,8 @@ bool MemcachedServer::wait_ready(std::chrono::milliseconds timeout) const {
                 answered = ::poll(&p, 1, 2000) == 1 && ::recv(fd, buf, sizeof buf, 0) > 0;
             }
             ::close(fd);
-            if (answered) return true;
+            if (answered)
+                return true;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -256,6 +257,18 @@ std::string MemcachedServer::raw(std::string_view request, std::string_view unti
     }
     ::close(fd);
     return out;
+}
+
+std::string MemcachedServer::raw_until(std::string_view request,
+                                       const std::function<bool(const std::string&)>& done,
+                                       std::chrono::milliseconds timeout) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::string answer = raw(request);
+    while (!done(answer) && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        answer = raw(request);
+    }
+    return answer;
 }
 
 std::optional<std::string> MemcachedServer::raw_get(std::string_view key) const {

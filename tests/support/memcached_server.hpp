@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,12 @@ public:
     /// Sends raw bytes on a new connection and reads until the answer ends with `until`
     /// (or 2 s pass). For checking server state independently of the client under test.
     std::string raw(std::string_view request, std::string_view until = "\r\n") const;
+    /// raw(), repeated for up to `timeout` until `done(answer)`: for effects of quiet writes
+    /// sent on another connection, which the server applies a moment later.
+    std::string raw_until(
+        std::string_view request,
+        const std::function<bool(const std::string&)>& done,
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const;
     /// The value of `key` read with the classic `get`, or nothing on a miss.
     [[nodiscard]] std::optional<std::string> raw_get(std::string_view key) const;
     /// `stats` as name -> value.
