@@ -159,6 +159,7 @@ struct Batch {
     std::size_t big_have = 0;
     bool got_bytes = false;
     bool done = false;
+    bool ready = true;  ///< try to write/read now (first round, or poll said so)
 
     // failure
     bool failed = false;
@@ -177,6 +178,7 @@ struct Batch {
         big = nullptr;
         big_have = 0;
         got_bytes = done = failed = retryable = false;
+        ready = true;
         outcome = Outcome::ok;
         error = nullptr;
         reason.clear();
@@ -192,9 +194,7 @@ public:
         : reqs_(requests), resps_(responses), ctx_(ctx) {}
 
     void run(std::span<Batch> batches) {
-        for (Batch& b : batches)
-            begin(b, false);
-        loop(batches);
+        attempt(batches, false);
         std::size_t retries = 0;
         for (Batch& b : batches) {
             if (b.failed && b.retryable) {
@@ -216,14 +216,28 @@ public:
             b.reset_progress();
             again.push_back(std::move(b));
         }
-        for (Batch& b : again)
-            begin(b, true);
-        loop(again);
+        attempt(again, true);
         for (Batch& b : again)
             finish(b);
     }
 
 private:
+    /// Acquires a connection for every batch, writes and reads them all. An exception
+    /// never leaks a lease (its pool slot, or a probe's turn).
+    void attempt(std::span<Batch> batches, bool fresh) {
+        try {
+            for (Batch& b : batches)
+                begin(b, fresh);
+            loop(batches);
+        } catch (...) {
+            for (Batch& b : batches) {
+                if (b.lease.conn)
+                    b.pool->release(b.lease, Outcome::failed, "request abandoned");
+            }
+            throw;
+        }
+    }
+
     void fail(Batch& b, errc code, const std::string& msg, Outcome outcome, bool retryable) {
         if (b.failed)
             return;
@@ -308,14 +322,23 @@ private:
         // Kept per thread so a call allocates nothing here once warm.
         thread_local std::vector<pollfd> fds;
         thread_local std::vector<Batch*> polled;
+        fds.clear();
+        polled.clear();
         for (;;) {
+            // Only connections the kernel reported ready make progress (the first round
+            // tries all): each batch writes and reads until it would block, so nothing is
+            // left buffered that poll() cannot see.
+            for (std::size_t k = 0; k < polled.size(); ++k)
+                polled[k]->ready = fds[k].revents != 0;
             fds.clear();
             polled.clear();
             auto earliest = Clock::time_point::max();
             for (Batch& b : batches) {
                 if (b.done)
                     continue;
-                progress(b, single);
+                if (b.ready)
+                    progress(b, single);
+                b.ready = false;
                 if (b.done)
                     continue;
                 short ev = 0;
@@ -335,6 +358,7 @@ private:
                     if (now >= b->deadline)
                         timeout(*b);
                 }
+                polled.clear();  // the rest wait again, without a read in between
                 continue;
             }
             const auto ms = std::chrono::ceil<std::chrono::milliseconds>(earliest - now).count();
@@ -515,6 +539,12 @@ private:
         std::size_t consumed = pr.length;
         bool large = false;
         if (h.code == ResponseCode::value) {
+            if (h.value_size > ctx_.max_item_size) {
+                protocol_error(b, "VA of " + std::to_string(h.value_size) +
+                                      " bytes is over the item size limit (max_item_size " +
+                                      std::to_string(ctx_.max_item_size) + ")");
+                return false;
+            }
             const std::size_t total = pr.length + static_cast<std::size_t>(h.value_size) + 2;
             if (avail.size() >= total) {
                 if (avail[total - 2] != '\r' || avail[total - 1] != '\n') {
