@@ -436,7 +436,7 @@ IoResult Connection::write_some(const iovec* v, int iovcnt) noexcept {
         if (err == SSL_ERROR_WANT_WRITE)
             return {IoStatus::would_block, 0, 0, false};
         if (err == SSL_ERROR_WANT_READ)
-            return {IoStatus::would_block, 0, 0, false};
+            return {IoStatus::would_block, 0, 0, false, true};
         if (err == SSL_ERROR_ZERO_RETURN)
             return {IoStatus::eof, 0, 0, false};
         return {IoStatus::error, 0, errno ? errno : EPROTO, false};

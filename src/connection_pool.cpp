@@ -207,7 +207,7 @@ ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(Clock::time_point dead
             wait_until = std::min(deadline, now + options.pool_wait_timeout);
         }
         if (cv_.wait_until(lk, wait_until) == std::cv_status::timeout &&
-            open_ >= options.max_connections && (idle_.empty() || force_new)) {
+            open_ >= options.max_connections && idle_.empty()) {
             give_up_probe();
             throw TransportError(errc::pool_exhausted,
                                  "all " + std::to_string(options.max_connections) +

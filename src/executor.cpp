@@ -148,6 +148,7 @@ struct Batch {
     bool write_done = false;
     bool wrote_any = false;
     bool want_write_for_read = false;
+    bool want_read_for_write = false;
 
     // read progress
     std::size_t next = 0;         ///< next slot (index into idx) to answer
@@ -171,7 +172,7 @@ struct Batch {
 
     void reset_progress() {
         seg = seg_off = 0;
-        write_done = wrote_any = want_write_for_read = false;
+        write_done = wrote_any = want_write_for_read = want_read_for_write = false;
         next = read_until = 0;
         drain = 0;
         awaiting_fence = awaiting_crlf = false;
@@ -343,7 +344,7 @@ private:
                     continue;
                 short ev = 0;
                 if (!b.write_done)
-                    ev |= POLLOUT;
+                    ev |= b.want_read_for_write ? POLLIN : POLLOUT;
                 if (!reading_done(b))
                     ev |= b.want_write_for_read ? POLLOUT : POLLIN;
                 fds.push_back({b.lease.conn->fd(), ev, 0});
@@ -407,8 +408,10 @@ private:
                     c.iov.push_back({const_cast<char*>(base + skip), g.size - skip});
             }
             const auto r = c.write_some(c.iov.data(), static_cast<int>(c.iov.size()));
-            if (r.status == IoStatus::would_block)
+            if (r.status == IoStatus::would_block) {
+                b.want_read_for_write = r.want_read;
                 return;
+            }
             if (r.status != IoStatus::ok) {
                 fail(b, errc::connection_closed,
                      std::string("write failed: ") +

@@ -25,6 +25,7 @@ struct IoResult {
     std::size_t bytes = 0;
     int error = 0;            ///< errno (or a TLS error note in tls_error) when status == error
     bool want_write = false;  ///< TLS: the read must wait for the socket to be writable
+    bool want_read = false;   ///< TLS: the write must wait for the socket to be readable
 };
 
 class TlsContext;

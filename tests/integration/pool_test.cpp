@@ -227,6 +227,52 @@ TEST_CASE("a paused server times out at recv_timeout and is marked down after th
     CHECK(c.timeouts == 3);
 }
 
+TEST_CASE("a late timeout of an earlier request does not let a second caller probe",
+          "[pool][integration]") {
+    mmtest::MemcachedServer server;
+    PoolOptions opts = iotest::quick_options();
+    opts.recv_timeout = 1000ms;
+    opts.mark_down_period = 100ms;
+    opts.timeouts_to_mark_down = 1;
+    auto cache = cache_client_from_servers({server.address()}, opts);
+    const std::string key = mmtest::unique_key("late");
+    REQUIRE(cache.set(key, "v", 0));
+    server.pause();
+
+    // first times out at ~1000 ms and marks the server down; second, sent at ~600 ms,
+    // times out at ~1600 ms, while the probe (sent at ~1200 ms) is still waiting.
+    iotest::Thrown first;
+    iotest::Thrown second;
+    iotest::Thrown probe;
+    std::thread t1([&] { first = thrown_by([&] { cache.get(key); }); });
+    std::this_thread::sleep_for(600ms);
+    std::thread t2([&] { second = thrown_by([&] { cache.get(key); }); });
+    REQUIRE(eventually([&] { return counters_of(cache).marked_down; }, 3000ms));
+    std::this_thread::sleep_for(opts.mark_down_period + 100ms);
+    std::thread t3([&] { probe = thrown_by([&] { cache.get(key); }); });
+    REQUIRE(eventually([&] { return counters_of(cache).probes == 1; }));
+    t1.join();
+    t2.join();
+    CHECK(first.timeout);
+    CHECK(second.timeout);
+
+    // The late timeout neither ended the probe's turn nor counted as a new mark-down.
+    std::this_thread::sleep_for(opts.mark_down_period + 50ms);
+    const auto during = thrown_by([&] { cache.get(key); });
+    CHECK(during.marked_down);
+    PoolCounters c = counters_of(cache);
+    CHECK(c.probes == 1);
+    CHECK(c.mark_downs == 1);
+    CHECK(c.timeouts == 2);
+
+    server.resume();
+    t3.join();
+    CHECK_FALSE(probe.code.has_value());
+    c = counters_of(cache);
+    CHECK_FALSE(c.marked_down);
+    CHECK(c.probes == 1);
+}
+
 TEST_CASE("an idle connection a restarted server closed is noticed at checkout",
           "[pool][integration]") {
     mmtest::MemcachedServer server;
