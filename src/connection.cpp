@@ -436,7 +436,7 @@ IoResult Connection::write_some(const iovec* v, int iovcnt) noexcept {
         if (err == SSL_ERROR_WANT_WRITE)
             return {IoStatus::would_block, 0, 0, false};
         if (err == SSL_ERROR_WANT_READ)
-            return {IoStatus::would_block, 0, 0, false};
+            return {IoStatus::would_block, 0, 0, false, true};
         if (err == SSL_ERROR_ZERO_RETURN)
             return {IoStatus::eof, 0, 0, false};
         return {IoStatus::error, 0, errno ? errno : EPROTO, false};
@@ -502,10 +502,9 @@ IoResult Connection::read_wait(char* buf, std::size_t n) noexcept {
             return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
         if (got == 0)
             return {IoStatus::eof, 0, 0, false};
-        if (errno == EINTR)
-            continue;
-        // SO_RCVTIMEO expired: report "would block" and let the caller check its deadline.
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        // SO_RCVTIMEO expired, or a signal came (not restarted: that could block for a whole
+        // recv_timeout again): report "would block" and let the caller check its deadline.
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return {IoStatus::would_block, 0, 0, false};
         return {IoStatus::error, 0, errno, false};
     }
@@ -516,9 +515,11 @@ bool Connection::looks_dead() noexcept {
     const ssize_t got = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (got == 0)
         return true;  // closed by the server
-    if (got > 0)
-        return ssl_ == nullptr;  // stray bytes: out of step (TLS may
-                                 // have a session ticket waiting)
+    if (got > 0) {
+        // Stray bytes put the connection out of step, unless they are the answers to
+        // earlier no_reply writes, or TLS records (a session ticket) the next read handles.
+        return ssl_ == nullptr && pending_fences == 0;
+    }
     return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
 }
 

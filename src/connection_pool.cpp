@@ -66,19 +66,80 @@ void ConnectionPool::Impl::check_fork_locked() {
     c_ = PoolCounters{};
 }
 
+void ConnectionPool::Impl::admit_locked(Lease& lease, Clock::time_point now) {
+    if (!down_ || lease.probe) {
+        return;
+    }
+    if (now < down_until_ || probing_) {
+        ++c_.fast_failures;
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(down_until_ - now).count();
+        throw ServerMarkedDownError("server marked down (" +
+                                        std::to_string(std::max<long long>(left, 0)) +
+                                        " ms left, after: " + down_reason_ + ")",
+                                    name);
+    }
+    probing_ = true;  // exactly one caller probes; the others keep failing fast
+    lease.probe = true;
+    ++c_.probes;
+}
+
 void ConnectionPool::Impl::mark_down_locked(const std::string& reason,
-                                            std::vector<std::unique_ptr<Connection>>& graveyard) {
+                                            Conns& to_close,
+                                            bool probe_failed) {
+    if (down_ && !probe_failed) {
+        return;
+    }
     down_ = true;
     probing_ = false;
     down_until_ = Clock::now() + options.mark_down_period;
     down_reason_ = reason;
     ++c_.mark_downs;
     // Idle connections to a failed server are most likely dead too.
-    open_ -= idle_.size();
     for (auto& conn : idle_)
-        graveyard.push_back(std::move(conn));
+        to_close.push_back(std::move(conn));
     idle_.clear();
-    cv_.notify_all();
+    cv_.notify_all();  // waiters fail fast now
+}
+
+void ConnectionPool::Impl::close_counted(Conns& conns) {
+    if (conns.empty()) {
+        return;
+    }
+    const std::size_t n = conns.size();
+    conns.clear();  // closes the sockets
+    std::lock_guard lk(mu_);
+    open_ -= std::min(n, open_);
+    if (n == 1) {
+        cv_.notify_one();
+    } else {
+        cv_.notify_all();
+    }
+}
+
+void ConnectionPool::Impl::warm_up_locked(std::unique_lock<std::mutex>& lk, std::size_t extra) {
+    while (extra > 0 && open_ < options.max_connections && !down_) {
+        --extra;
+        ++open_;
+        lk.unlock();
+        std::unique_ptr<Connection> conn;
+        try {
+            conn = Connection::open(server, name, options, tls.get(),
+                                    Clock::now() + options.connection_timeout);
+        } catch (const TransportError&) {
+        }
+        lk.lock();
+        if (!conn) {
+            --open_;
+            ++c_.total_errors;
+            cv_.notify_one();
+            return;
+        }
+        ++c_.total_created;
+        conn->last_used = Clock::now();
+        idle_.push_back(std::move(conn));
+        cv_.notify_one();
+    }
 }
 
 ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(Clock::time_point deadline,
@@ -86,20 +147,16 @@ ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(Clock::time_point dead
     std::unique_lock lk(mu_);
     check_fork_locked();
     Lease lease;
-    const auto now = Clock::now();
-    if (down_) {
-        if (now < down_until_ || probing_) {
-            ++c_.fast_failures;
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(down_until_ - now).count();
-            throw ServerMarkedDownError("server marked down (" +
-                                            std::to_string(std::max<long long>(left, 0)) +
-                                            " ms left, after: " + down_reason_ + ")",
-                                        name);
+    auto now = Clock::now();
+    admit_locked(lease, now);
+    // From here on, a probe that ends without a connection lets the next caller probe.
+    auto give_up_probe = [&] {
+        if (lease.probe) {
+            probing_ = false;
         }
-        probing_ = true;  // exactly one caller probes; the others keep failing fast
-        lease.probe = true;
-        ++c_.probes;
+    };
+    if (force_new) {
+        ++c_.retries;
     }
     std::size_t warm_extra = 0;
     if (!started_) {
@@ -108,131 +165,130 @@ ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(Clock::time_point dead
             generation_ == 0 ? options.initial_pool_size : options.after_fork_initial_pool_size;
         warm_extra = initial > 1 ? initial - 1 : 0;
     }
-    while (!force_new && !idle_.empty()) {
-        std::unique_ptr<Connection> conn = std::move(idle_.back());
-        idle_.pop_back();
-        if (now - conn->last_used >= options.idle_check_after) {
+    bool waited = false;
+    Clock::time_point wait_until{};
+    for (;;) {
+        if (!force_new) {
+            while (!idle_.empty()) {
+                std::unique_ptr<Connection> conn = std::move(idle_.back());
+                idle_.pop_back();
+                if (now - conn->last_used >= options.idle_check_after) {
+                    lk.unlock();
+                    const bool dead = conn->looks_dead();
+                    if (dead) {
+                        conn.reset();  // closed before it is uncounted
+                    }
+                    lk.lock();
+                    if (dead) {
+                        --open_;
+                        ++c_.closed_idle;
+                        continue;
+                    }
+                }
+                lease.conn = std::move(conn);
+                return lease;
+            }
+        } else if (!idle_.empty() && open_ >= options.max_connections) {
+            // Full: the retry's fresh connection takes the place of the oldest idle one.
+            std::unique_ptr<Connection> old = std::move(idle_.front());
+            idle_.erase(idle_.begin());
             lk.unlock();
-            const bool dead = conn->looks_dead();
+            old.reset();
             lk.lock();
-            if (dead) {
-                --open_;
-                lk.unlock();
-                conn.reset();
-                lk.lock();
-                continue;
-            }
+            break;  // its slot, still counted in open_, is ours
         }
-        lease.conn = std::move(conn);
-        return lease;
-    }
-    if (open_ >= options.max_connections) {
-        ++c_.pool_waits;
-        const auto wait_until = std::min(deadline, now + options.pool_wait_timeout);
-        while (open_ >= options.max_connections && idle_.empty()) {
-            if (cv_.wait_until(lk, wait_until) == std::cv_status::timeout) {
-                break;
-            }
+        if (open_ < options.max_connections) {
+            ++open_;
+            break;
         }
-        if (!idle_.empty()) {
-            lease.conn = std::move(idle_.back());
-            idle_.pop_back();
-            return lease;
+        if (!waited) {
+            waited = true;
+            ++c_.pool_waits;
+            wait_until = std::min(deadline, now + options.pool_wait_timeout);
         }
-        if (open_ >= options.max_connections) {
-            if (lease.probe)
-                probing_ = false;
+        if (cv_.wait_until(lk, wait_until) == std::cv_status::timeout &&
+            open_ >= options.max_connections && idle_.empty()) {
+            give_up_probe();
             throw TransportError(errc::pool_exhausted,
                                  "all " + std::to_string(options.max_connections) +
                                      " connections busy for " +
                                      std::to_string(options.pool_wait_timeout.count()) + " ms",
                                  name);
         }
+        now = Clock::now();
+        admit_locked(lease, now);  // marked down while we waited: fail fast
     }
-    ++open_;
     lk.unlock();
     try {
         lease.conn = Connection::open(server, name, options, tls.get(),
                                       Clock::now() + options.connection_timeout);
     } catch (const TransportError& e) {
-        std::vector<std::unique_ptr<Connection>> graveyard;
+        Conns to_close;
         lk.lock();
         --open_;
         ++c_.total_errors;
-        mark_down_locked(e.what(), graveyard);
+        cv_.notify_one();
+        mark_down_locked(e.what(), to_close, lease.probe);
         lk.unlock();
+        close_counted(to_close);
+        throw;
+    } catch (...) {
+        lk.lock();
+        --open_;
+        give_up_probe();
+        cv_.notify_one();
         throw;
     }
     lease.fresh = true;
     lk.lock();
     ++c_.total_created;
-    // initial_pool_size: open the rest of the first connections now, best effort.
-    while (warm_extra > 0 && open_ < options.max_connections && !down_) {
-        --warm_extra;
-        ++open_;
-        lk.unlock();
-        std::unique_ptr<Connection> extra;
-        try {
-            extra = Connection::open(server, name, options, tls.get(),
-                                     Clock::now() + options.connection_timeout);
-        } catch (const TransportError&) {
-        }
-        lk.lock();
-        if (!extra) {
-            --open_;
-            ++c_.total_errors;
-            break;
-        }
-        ++c_.total_created;
-        extra->last_used = Clock::now();
-        idle_.push_back(std::move(extra));
-    }
+    warm_up_locked(lk, warm_extra);
     return lease;
 }
 
 void ConnectionPool::Impl::release(Lease& lease, Outcome outcome, const std::string& reason) {
-    std::vector<std::unique_ptr<Connection>> graveyard;
+    Conns to_close;  // counted in open_ until closed
+    Conns foreign;   // a parent process's: not counted in this process
     {
         std::lock_guard lk(mu_);
         if (!lease.conn || lease.conn->fork_generation != detail::fork_generation()) {
-            graveyard.push_back(std::move(lease.conn));  // the parent's: never reused
+            foreign.push_back(std::move(lease.conn));  // the parent's: never reused
         } else if (outcome == Outcome::ok) {
             consecutive_timeouts_ = 0;
             if (lease.probe) {
-                down_ = false;
+                down_ = false;  // the probe worked: the server is back
                 probing_ = false;
             }
             if (idle_.size() < options.max_pool_size && !down_) {
                 lease.conn->last_used = Clock::now();
                 idle_.push_back(std::move(lease.conn));
+                cv_.notify_one();
             } else {
-                --open_;
-                graveyard.push_back(std::move(lease.conn));
+                to_close.push_back(std::move(lease.conn));
             }
         } else {
-            --open_;
             ++c_.total_errors;
-            graveyard.push_back(std::move(lease.conn));
+            to_close.push_back(std::move(lease.conn));
             if (outcome == Outcome::timed_out) {
                 ++c_.timeouts;
                 ++consecutive_timeouts_;
                 if (consecutive_timeouts_ >= options.timeouts_to_mark_down || lease.probe) {
                     mark_down_locked(std::to_string(consecutive_timeouts_) +
                                          " consecutive timeouts (" + reason + ")",
-                                     graveyard);
+                                     to_close, lease.probe);
                 }
             } else if (lease.probe) {
-                mark_down_locked(reason, graveyard);
+                mark_down_locked(reason, to_close, true);
             }
         }
-        cv_.notify_one();
     }
     lease = Lease{};
-    // graveyard closes its sockets here, outside the lock
+    close_counted(to_close);
 }
 
-PoolCounters ConnectionPool::Impl::counters() const {
+PoolCounters ConnectionPool::Impl::counters() {
     std::lock_guard lk(mu_);
+    check_fork_locked();
     PoolCounters out = c_;
     out.available = idle_.size();
     out.established = open_;

@@ -148,6 +148,7 @@ struct Batch {
     bool write_done = false;
     bool wrote_any = false;
     bool want_write_for_read = false;
+    bool want_read_for_write = false;
 
     // read progress
     std::size_t next = 0;         ///< next slot (index into idx) to answer
@@ -159,6 +160,7 @@ struct Batch {
     std::size_t big_have = 0;
     bool got_bytes = false;
     bool done = false;
+    bool ready = true;  ///< try to write/read now (first round, or poll said so)
 
     // failure
     bool failed = false;
@@ -170,13 +172,14 @@ struct Batch {
 
     void reset_progress() {
         seg = seg_off = 0;
-        write_done = wrote_any = want_write_for_read = false;
+        write_done = wrote_any = want_write_for_read = want_read_for_write = false;
         next = read_until = 0;
         drain = 0;
         awaiting_fence = awaiting_crlf = false;
         big = nullptr;
         big_have = 0;
         got_bytes = done = failed = retryable = false;
+        ready = true;
         outcome = Outcome::ok;
         error = nullptr;
         reason.clear();
@@ -192,9 +195,7 @@ public:
         : reqs_(requests), resps_(responses), ctx_(ctx) {}
 
     void run(std::span<Batch> batches) {
-        for (Batch& b : batches)
-            begin(b, false);
-        loop(batches);
+        attempt(batches, false);
         std::size_t retries = 0;
         for (Batch& b : batches) {
             if (b.failed && b.retryable) {
@@ -216,14 +217,28 @@ public:
             b.reset_progress();
             again.push_back(std::move(b));
         }
-        for (Batch& b : again)
-            begin(b, true);
-        loop(again);
+        attempt(again, true);
         for (Batch& b : again)
             finish(b);
     }
 
 private:
+    /// Acquires a connection for every batch, writes and reads them all. An exception
+    /// never leaks a lease (its pool slot, or a probe's turn).
+    void attempt(std::span<Batch> batches, bool fresh) {
+        try {
+            for (Batch& b : batches)
+                begin(b, fresh);
+            loop(batches);
+        } catch (...) {
+            for (Batch& b : batches) {
+                if (b.lease.conn)
+                    b.pool->release(b.lease, Outcome::failed, "request abandoned");
+            }
+            throw;
+        }
+    }
+
     void fail(Batch& b, errc code, const std::string& msg, Outcome outcome, bool retryable) {
         if (b.failed)
             return;
@@ -308,19 +323,28 @@ private:
         // Kept per thread so a call allocates nothing here once warm.
         thread_local std::vector<pollfd> fds;
         thread_local std::vector<Batch*> polled;
+        fds.clear();
+        polled.clear();
         for (;;) {
+            // Only connections the kernel reported ready make progress (the first round
+            // tries all): each batch writes and reads until it would block, so nothing is
+            // left buffered that poll() cannot see.
+            for (std::size_t k = 0; k < polled.size(); ++k)
+                polled[k]->ready = fds[k].revents != 0;
             fds.clear();
             polled.clear();
             auto earliest = Clock::time_point::max();
             for (Batch& b : batches) {
                 if (b.done)
                     continue;
-                progress(b, single);
+                if (b.ready)
+                    progress(b, single);
+                b.ready = false;
                 if (b.done)
                     continue;
                 short ev = 0;
                 if (!b.write_done)
-                    ev |= POLLOUT;
+                    ev |= b.want_read_for_write ? POLLIN : POLLOUT;
                 if (!reading_done(b))
                     ev |= b.want_write_for_read ? POLLOUT : POLLIN;
                 fds.push_back({b.lease.conn->fd(), ev, 0});
@@ -335,6 +359,7 @@ private:
                     if (now >= b->deadline)
                         timeout(*b);
                 }
+                polled.clear();  // the rest wait again, without a read in between
                 continue;
             }
             const auto ms = std::chrono::ceil<std::chrono::milliseconds>(earliest - now).count();
@@ -383,8 +408,10 @@ private:
                     c.iov.push_back({const_cast<char*>(base + skip), g.size - skip});
             }
             const auto r = c.write_some(c.iov.data(), static_cast<int>(c.iov.size()));
-            if (r.status == IoStatus::would_block)
+            if (r.status == IoStatus::would_block) {
+                b.want_read_for_write = r.want_read;
                 return;
+            }
             if (r.status != IoStatus::ok) {
                 fail(b, errc::connection_closed,
                      std::string("write failed: ") +
@@ -515,6 +542,12 @@ private:
         std::size_t consumed = pr.length;
         bool large = false;
         if (h.code == ResponseCode::value) {
+            if (h.value_size > ctx_.max_item_size) {
+                protocol_error(b, "VA of " + std::to_string(h.value_size) +
+                                      " bytes is over the item size limit (max_item_size " +
+                                      std::to_string(ctx_.max_item_size) + ")");
+                return false;
+            }
             const std::size_t total = pr.length + static_cast<std::size_t>(h.value_size) + 2;
             if (avail.size() >= total) {
                 if (avail[total - 2] != '\r' || avail[total - 1] != '\n') {

@@ -75,6 +75,10 @@ struct PoolCounters {
     std::uint64_t probes = 0;         ///< connect attempts after a mark-down period
     std::uint64_t fast_failures = 0;  ///< requests failed fast while marked down
     std::uint64_t pool_waits = 0;     ///< requests that waited for a free connection
+    std::uint64_t closed_idle = 0;    ///< idle connections found closed by the server
+                                      ///< when checked out (not counted as errors)
+    std::uint64_t retries = 0;        ///< batches sent again on a fresh connection after a
+                                      ///< reused one died before answering
     bool marked_down = false;         ///< the server is marked down right now
 
     friend bool operator==(const PoolCounters&, const PoolCounters&) = default;

@@ -25,6 +25,7 @@ struct IoResult {
     std::size_t bytes = 0;
     int error = 0;            ///< errno (or a TLS error note in tls_error) when status == error
     bool want_write = false;  ///< TLS: the read must wait for the socket to be writable
+    bool want_read = false;   ///< TLS: the write must wait for the socket to be readable
 };
 
 class TlsContext;
@@ -60,7 +61,9 @@ public:
     /// Plain sockets: one blocking read bounded by the socket's receive timeout (the
     /// request's recv_timeout), so a prompt answer costs one system call. TLS: read_some.
     IoResult read_wait(char* buf, std::size_t n) noexcept;
-    /// True when the server closed the connection (or sent unexpected bytes) while idle.
+    /// True when the server closed the connection while idle, or sent bytes nobody asked
+    /// for (answers to earlier no_reply writes, `pending_fences`, are expected). One
+    /// non-blocking peek.
     [[nodiscard]] bool looks_dead() noexcept;
 
     [[nodiscard]] int fd() const noexcept { return fd_; }

@@ -26,12 +26,14 @@ struct ConnectionPool::Impl {
 
     Impl(ServerAddress server, PoolOptions options);
 
-    /// Hands out an idle connection or opens one (outside the lock).
+    /// Hands out an idle connection or opens one (outside the lock). `force_new`: a retry
+    /// after a reused connection died; never reuses one.
     /// @throws TransportError: marked down, pool exhausted, connect failure.
     Lease acquire(detail::Clock::time_point deadline, bool force_new);
     /// Takes a connection back: kept when ok and there is room, closed otherwise.
     void release(Lease& lease, Outcome outcome, const std::string& reason);
-    PoolCounters counters() const;
+    /// A snapshot (a fresh pool's in a child process after fork()).
+    PoolCounters counters();
 
     ServerAddress server;
     std::string name;
@@ -40,9 +42,21 @@ struct ConnectionPool::Impl {
     std::unique_ptr<detail::TlsContext> tls;
 
 private:
+    using Conns = std::vector<std::unique_ptr<detail::Connection>>;
+
     void check_fork_locked();
-    void mark_down_locked(const std::string& reason,
-                          std::vector<std::unique_ptr<detail::Connection>>& graveyard);
+    /// Lets the call through (as the probe when the mark-down period is over) or throws
+    /// ServerMarkedDownError.
+    void admit_locked(Lease& lease, detail::Clock::time_point now);
+    /// Marks the server down; idle connections go to `to_close`. A failure arriving while
+    /// the server is already down (a request sent before) changes nothing unless it is
+    /// the probe's.
+    void mark_down_locked(const std::string& reason, Conns& to_close, bool probe_failed);
+    /// Closes connections still counted in open_, then uncounts them: the cap holds for
+    /// sockets, not only for the count. Call without the lock.
+    void close_counted(Conns& conns);
+    /// Opens the first connections beyond the caller's (initial_pool_size), best effort.
+    void warm_up_locked(std::unique_lock<std::mutex>& lk, std::size_t extra);
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
