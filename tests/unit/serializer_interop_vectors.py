@@ -120,7 +120,7 @@ def check(path):
     failures = 0
     with open(path) as f:
         for line in f:
-            name, flag, stored, value = line.split()
+            name, flag, stored, value = (line.split() + [""])[:4]
             flag, stored, value = int(flag), bytes.fromhex(stored), bytes.fromhex(value)
             if flag & 8:
                 got = zlib.decompress(stored)

@@ -245,8 +245,11 @@ TEST_CASE("reading an integer from anything but a decimal integer that fits is a
 
 TEST_CASE("pickled values read as bytes but are a type mismatch for typed reads", "[serializer]") {
     const Serializer s;
-    const std::string_view pickled("\x80\x05\x95\x06\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02e.",
-                                   21);
+    // pickle.dumps([1, 2], protocol=5)
+    const std::string_view pickled(
+        "\x80\x05\x95\x09\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02"
+        "e.",
+        20);
     const auto bytes = s.try_decode_bytes(pickled, value_flag::pickle);
     REQUIRE(bytes);
     CHECK(*bytes.value == pickled);
