@@ -7,12 +7,13 @@
 #include <new>
 
 #ifdef META_MEMCACHE_HAVE_ZSTD
-#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_c_format, ZSTD_d_format, ZSTD_getFrameHeader_advanced
+// ZSTD_c_format, ZSTD_d_format, ZSTD_getFrameHeader_advanced (exported by libzstd.so too)
+#define ZSTD_STATIC_LINKING_ONLY  // NOLINT(readability-identifier-naming): zstd's name
 #include <zstd.h>
 #include <zstd_errors.h>
 #endif
 #ifdef META_MEMCACHE_HAVE_ZLIB
-#define ZLIB_CONST
+#define ZLIB_CONST  // NOLINT(readability-identifier-naming): zlib's name
 #include <zlib.h>
 #endif
 
@@ -48,6 +49,8 @@ public:
     }
     ZstdDictionary(const ZstdDictionary&) = delete;
     ZstdDictionary& operator=(const ZstdDictionary&) = delete;
+    ZstdDictionary(ZstdDictionary&&) = delete;
+    ZstdDictionary& operator=(ZstdDictionary&&) = delete;
 
     [[nodiscard]] const ZSTD_CDict* cdict() const noexcept { return cdict_; }
     [[nodiscard]] const ZSTD_DDict* ddict() const noexcept { return ddict_; }
@@ -275,6 +278,8 @@ public:
     ~Inflater() { inflateEnd(&stream_); }
     Inflater(const Inflater&) = delete;
     Inflater& operator=(const Inflater&) = delete;
+    Inflater(Inflater&&) = delete;
+    Inflater& operator=(Inflater&&) = delete;
 
     z_stream& stream() noexcept { return stream_; }
 

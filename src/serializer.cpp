@@ -240,7 +240,7 @@ Serializer::Serializer(SerializerOptions options) : impl_(std::make_unique<Impl>
         throw InvalidInputError("zlib level " + std::to_string(options.zlib_level) +
                                 " is out of range (-1..9)");
     }
-    impl_->options = std::move(options);
+    impl_->options = options;
 }
 
 Serializer::~Serializer() = default;
