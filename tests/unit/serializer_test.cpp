@@ -121,6 +121,15 @@ struct meta_memcache::ValueCodec<BadFlag> {
     static EncodedValue encode(const BadFlag&) { return EncodedValue::borrowed("x", 16 | 8); }
 };
 
+// What has a codec: bool, floating point and characters do not (Python pickles bool and
+// float; a char is rarely meant as a number); views write but do not read.
+static_assert(!Encodable<bool> && !Decodable<bool>);
+static_assert(!Encodable<double> && !Encodable<char> && !Encodable<char8_t>);
+static_assert(Encodable<std::int8_t> && Decodable<std::uint8_t>);
+static_assert(Encodable<std::string_view> && !Decodable<std::string_view>);
+static_assert(Encodable<codec_type_t<const char (&)[4]>> && Encodable<codec_type_t<char*>>);
+static_assert(Encodable<Point> && Decodable<Point> && Encodable<Text> && Decodable<Text>);
+
 // ---- type mapping ------------------------------------------------------------------------
 
 TEST_CASE("byte strings are written with flag 16 and read back from flags 0 and 16",
