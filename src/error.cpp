@@ -32,6 +32,10 @@ public:
                 return "TLS error";
             case errc::authentication_failed:
                 return "authentication failed";
+            case errc::decode_error:
+                return "value could not be decoded";
+            case errc::type_mismatch:
+                return "value is not of the requested type";
         }
         return "unknown error";
     }
@@ -73,6 +77,11 @@ ServerMarkedDownError::ServerMarkedDownError(const std::string& message, std::st
 ProtocolError::ProtocolError(const std::string& message, std::string server)
     : TransportError(errc::protocol_error, message, std::move(server)) {}
 
+DecodeError::DecodeError(const std::string& message) : Error(errc::decode_error, message) {}
+
+TypeMismatchError::TypeMismatchError(const std::string& message)
+    : Error(errc::type_mismatch, message) {}
+
 void throw_error(errc code, const std::string& message, std::string server) {
     switch (code) {
         case errc::invalid_input:
@@ -92,6 +101,10 @@ void throw_error(errc code, const std::string& message, std::string server) {
         case errc::tls_error:
         case errc::authentication_failed:
             throw TransportError(code, message, std::move(server));
+        case errc::decode_error:
+            throw DecodeError(message);
+        case errc::type_mismatch:
+            throw TypeMismatchError(message);
     }
     throw Error(code, message, std::move(server));
 }

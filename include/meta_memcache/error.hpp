@@ -20,6 +20,8 @@ enum class errc {
     pool_exhausted,         ///< no connection freed up within the pool's wait time
     tls_error,              ///< TLS handshake or certificate verification failed
     authentication_failed,  ///< the server refused the configured credentials
+    decode_error,           ///< a stored value could not be decoded (corrupt, unknown dictionary)
+    type_mismatch,          ///< a stored value is not of the type asked for (get_typed)
 };
 
 /// The error category of meta_memcache::errc.
@@ -83,6 +85,20 @@ public:
 class ProtocolError : public TransportError {
 public:
     ProtocolError(const std::string& message, std::string server);
+};
+
+/// A value read from the server could not be decoded: a corrupt zstd frame or zlib
+/// stream, an unknown zstd dictionary id, a size above the decompression limit.
+class DecodeError : public Error {
+public:
+    explicit DecodeError(const std::string& message);
+};
+
+/// A value read from the server decodes fine but is not of the type asked for, e.g. a
+/// pickle or non-digit bytes read as an integer.
+class TypeMismatchError : public Error {
+public:
+    explicit TypeMismatchError(const std::string& message);
 };
 
 /// Throws the exception type that matches `code`.

@@ -21,6 +21,9 @@ TEST_CASE("errors carry their code, their server, and the right type", "[error]"
     CHECK_THROWS_AS(throw_error(errc::server_error, "x", "s"), ServerError);
     CHECK_THROWS_AS(throw_error(errc::invalid_input, "x"), InvalidInputError);
     CHECK_THROWS_AS(throw_error(errc::connection_failed, "x", "s"), TransportError);
+    CHECK_THROWS_AS(throw_error(errc::decode_error, "x"), DecodeError);
+    CHECK_THROWS_AS(throw_error(errc::type_mismatch, "x"), TypeMismatchError);
+    CHECK(std::error_code(errc::type_mismatch).message() == "value is not of the requested type");
     const std::error_code ec = errc::pool_exhausted;
     CHECK(ec.message() == "connection pool exhausted");
 }
