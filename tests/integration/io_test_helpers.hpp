@@ -63,7 +63,7 @@ Thrown thrown_by(F&& f) {
 
 /// The counters of a client's first (usually only) server.
 inline meta_memcache::PoolCounters counters_of(const meta_memcache::CacheClient& c) {
-    return c.get_counters().at(0).counters;
+    return c.get_counters().servers.at(0).counters;
 }
 
 /// True when the pool's connection counts are consistent with each other.
