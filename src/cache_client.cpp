@@ -40,6 +40,7 @@ struct Fetched {
 struct CacheClient::State {
     std::shared_ptr<Router> router;
     ClientOptions options;
+    std::shared_ptr<Serializer> serializer;
     WriteFailureEvent on_write_failure;
 
     AtomicDomainCounters no_domain;
@@ -106,6 +107,16 @@ struct CacheClient::State {
         } else {
             std::this_thread::sleep_for(d);
         }
+    }
+
+    /// The value's bytes as stored (decompressed), or nothing when they cannot be decoded.
+    [[nodiscard]] std::optional<std::string> bytes(detail::RawRead&& raw) const {
+        if (!raw.data)
+            return std::nullopt;
+        if ((raw.client_flag & value_flag::compression_mask) == 0)
+            return std::move(raw.data);
+        DecodeResult<std::string> r = serializer->try_decode_bytes(*raw.data, raw.client_flag);
+        return std::move(r.value);  // a decode error reads as a miss, as in meta-memcache-py
     }
 
     [[nodiscard]] std::size_t chunk_size() const noexcept {
@@ -220,7 +231,6 @@ Fetched interpret(ReadResponse&& r) {
 RequestFlags set_flags(const SetOptions& o) {
     RequestFlags f;
     f.no_reply = o.no_reply;
-    f.client_flag = 16;  // bytes, in meta-memcache-py's layout
     f.cas_token = o.cas_token;
     if (o.cas_token && o.stale_policy && o.stale_policy->mark_stale_on_cas_mismatch) {
         f.mark_stale = true;
@@ -410,6 +420,7 @@ CacheClient::CacheClient(std::shared_ptr<Router> router, ClientOptions options)
             "max_item_size for the key and item header");
     }
     s_->router = std::move(router);
+    s_->serializer = options.serializer ? options.serializer : std::make_shared<Serializer>();
     s_->options = std::move(options);
 }
 CacheClient::~CacheClient() = default;
@@ -471,45 +482,36 @@ ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
 
 // ---- writes -------------------------------------------------------------------------------
 
-bool CacheClient::set(KeyView key,
-                      std::string_view value,
-                      std::int64_t ttl,
-                      const SetOptions& options) {
-    if (s_->splits(value)) {
-        bool stored = false;
-        RequestFlags f = set_flags(options);
-        s_->set_large(key, value, ttl, f, options.failure, stored);
-        return stored;
-    }
-    return std::holds_alternative<Success>(
-        meta_set(key, value, ttl, set_flags(options), options.failure));
-}
-
-std::optional<std::uint64_t> CacheClient::set_cas(KeyView key,
-                                                  std::string_view value,
+CacheClient::WriteResult CacheClient::set_encoded(KeyView key,
+                                                  const EncodedValue& value,
                                                   std::int64_t ttl,
-                                                  const SetOptions& options) {
-    if (options.no_reply) {
+                                                  const SetOptions& options,
+                                                  bool want_cas) {
+    if (want_cas && options.no_reply) {
         throw InvalidInputError("set_cas: no_reply cannot return a CAS token");
     }
     RequestFlags f = set_flags(options);
-    f.return_cas_token = true;
-    if (s_->splits(value)) {
-        bool stored = false;
-        return s_->set_large(key, value, ttl, f, options.failure, stored);
+    f.client_flag = value.client_flag();
+    f.return_cas_token = want_cas;
+    WriteResult out;
+    if (s_->splits(value.data())) {
+        out.cas_token = s_->set_large(key, value.data(), ttl, f, options.failure, out.stored);
+        return out;
     }
-    const WriteResponse r = meta_set(key, value, ttl, f, options.failure);
-    if (const auto* s = std::get_if<Success>(&r))
-        return s->flags.cas_token;
-    return std::nullopt;
+    const WriteResponse r = meta_set(key, value.data(), ttl, f, options.failure);
+    if (const auto* ok = std::get_if<Success>(&r)) {
+        out.stored = true;
+        out.cas_token = ok->flags.cas_token;
+    }
+    return out;
 }
 
-bool CacheClient::refill(KeyView key, std::string_view value, std::int64_t ttl, bool no_reply) {
+SetOptions CacheClient::refill_options(bool no_reply) noexcept {
     SetOptions o;
     o.mode = SetMode::add;
     o.no_reply = no_reply;
     o.failure.track_write_failures = false;
-    return set(key, value, ttl, o);
+    return o;
 }
 
 bool CacheClient::del(KeyView key, const DeleteOptions& options) {
@@ -537,18 +539,27 @@ bool CacheClient::touch(KeyView key,
 
 // ---- reads --------------------------------------------------------------------------------
 
-std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& options) {
-    return get_cas(key, options).value;
-}
-
-CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
+detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {
     Fetched f = interpret(meta_get(key, read_flags(options, true), options.failure));
     if ((f.client_flag & detail::chunked_flag) != 0) {
         s_->resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&f, 1),
                            options.touch_ttl, options.failure);
     }
     s_->count(key, f.cv.value.has_value());
-    return std::move(f.cv);
+    return detail::RawRead{std::move(f.cv.value), f.client_flag, f.cv.cas_token, f.cv.won};
+}
+
+std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& options) {
+    return s_->bytes(read_raw(key, options));
+}
+
+CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
+    detail::RawRead raw = read_raw(key, options);
+    CasValue out;
+    out.cas_token = raw.cas_token;
+    out.won = raw.won;
+    out.value = s_->bytes(std::move(raw));
+    return out;
 }
 
 std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
@@ -566,8 +577,13 @@ std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
     std::vector<CasValue> out;
     out.reserve(fetched.size());
     for (std::size_t i = 0; i < fetched.size(); ++i) {
-        s_->count(keys[i], fetched[i].cv.value.has_value());
-        out.push_back(std::move(fetched[i].cv));
+        Fetched& f = fetched[i];
+        s_->count(keys[i], f.cv.value.has_value());
+        CasValue c;
+        c.cas_token = f.cv.cas_token;
+        c.won = f.cv.won;
+        c.value = s_->bytes(detail::RawRead{std::move(f.cv.value), f.client_flag, {}, false});
+        out.push_back(std::move(c));
     }
     return out;
 }
@@ -621,7 +637,11 @@ CasValue CacheClient::get_or_lease_cas(KeyView key,
                                options.touch_ttl, options.failure);
         }
         s_->count(key, got.cv.value.has_value());
-        return std::move(got.cv);
+        CasValue out;
+        out.cas_token = got.cv.cas_token;
+        out.won = got.cv.won;
+        out.value = s_->bytes(detail::RawRead{std::move(got.cv.value), got.client_flag, {}, false});
+        return out;
     }
     s_->count(key, false);
     return {};
@@ -708,6 +728,10 @@ Router& CacheClient::router() noexcept {
 
 const Router& CacheClient::router() const noexcept {
     return *s_->router;
+}
+
+Serializer& CacheClient::serializer() const noexcept {
+    return *s_->serializer;
 }
 
 const ClientOptions& CacheClient::options() const noexcept {

@@ -291,8 +291,10 @@ EncodedValue Serializer::compress(KeyView key, EncodedValue value) const {
         if (!over_threshold) {
             return value;
         }
-        return EncodedValue::owned(detail::zlib_compress(data, options.zlib_level),
-                                   flag | value_flag::zlib);
+        std::string packed = detail::zlib_compress(data, options.zlib_level);
+        if (packed.size() >= data.size())
+            return value;  // incompressible: keep it plain
+        return EncodedValue::owned(std::move(packed), flag | value_flag::zlib);
     }
     if (!over_threshold && data.size() < options.dict_compression_threshold) {
         return value;
@@ -307,8 +309,12 @@ EncodedValue Serializer::compress(KeyView key, EncodedValue value) const {
     if (!over_threshold && dictionary == nullptr) {
         return value;
     }
-    return EncodedValue::owned(detail::zstd_compress(data, options.compression_level, dictionary),
-                               flag | value_flag::zstd);
+    std::string packed = detail::zstd_compress(data, options.compression_level, dictionary);
+    // Incompressible data stays plain: compressing it would only grow it (every reader,
+    // meta-memcache-py included, reads an uncompressed value under any threshold).
+    if (packed.size() >= data.size())
+        return value;
+    return EncodedValue::owned(std::move(packed), flag | value_flag::zstd);
 }
 
 DecodeResult<EncodedValue> Serializer::decompress(std::string_view data,

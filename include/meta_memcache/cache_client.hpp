@@ -7,6 +7,7 @@
 #include <meta_memcache/request_flags.hpp>
 #include <meta_memcache/responses.hpp>
 #include <meta_memcache/router.hpp>
+#include <meta_memcache/serializer.hpp>
 #include <meta_memcache/server_address.hpp>
 #include <meta_memcache/write_failure_event.hpp>
 
@@ -48,6 +49,10 @@ struct ClientOptions {
     std::function<void(std::chrono::milliseconds)> lease_wait{};
     /// Values larger than an item.
     LargeValueOptions large_values{};
+    /// How values become bytes and client flags (meta-memcache-py's layout), compression
+    /// and zstd dictionaries. Null: a default Serializer (zstd from 128 bytes on). Share
+    /// one to register dictionaries after the client is built.
+    std::shared_ptr<Serializer> serializer{};
 };
 
 /// Options of `set`.
@@ -72,6 +77,9 @@ struct GetOptions {
     std::optional<std::int64_t> touch_ttl{};        ///< also set the TTL (T) on a hit
     std::optional<RecachePolicy> recache_policy{};  ///< early recache (R)
     FailureHandling failure{};
+    /// get_typed: a value stored as another type throws TypeMismatchError instead of
+    /// reading as nothing.
+    bool error_on_type_mismatch = false;
 };
 
 /// Options of the counter commands.
@@ -86,11 +94,24 @@ struct DeltaOptions {
 /// (a lease on a miss, an early recache, a stale item): `value` is then empty (or the
 /// stale value for a stale win is withheld, as the reference client does) and `cas_token`
 /// guards the caller's `set`.
-struct CasValue {
-    std::optional<std::string> value{};
+template <class T>
+struct TypedCasValue {
+    std::optional<T> value{};
     std::optional<std::uint64_t> cas_token{};
     bool won = false;
 };
+/// A byte value with its CAS token.
+using CasValue = TypedCasValue<std::string>;
+
+namespace detail {
+/// A read before decoding: the stored bytes and their client flag.
+struct RawRead {
+    std::optional<std::string> data{};
+    std::uint32_t client_flag = 0;
+    std::optional<std::uint64_t> cas_token{};
+    bool won = false;
+};
+}  // namespace detail
 
 /// Hits and misses of reads, per key domain.
 struct DomainCounters {
@@ -151,18 +172,31 @@ public:
 
     // ---- writes -------------------------------------------------------------------------
 
-    /// Stores `value` (bytes) for `ttl` seconds (0 = never expires). True when stored;
-    /// false on NS (add/replace/append/prepend), EX (CAS mismatch) or NF. With no_reply,
-    /// true once sent.
-    bool set(KeyView key, std::string_view value, std::int64_t ttl, const SetOptions& options = {});
+    /// Stores `value` for `ttl` seconds (0 = never expires), encoded by the serializer:
+    /// bytes (std::string, string_view, C strings: flag 16), integers (flag 2), Text
+    /// (Python str, flag 0), or your type through ValueCodec; compressed from 128 bytes on.
+    /// True when stored; false on NS (add/replace/append/prepend), EX (CAS mismatch) or NF.
+    /// With no_reply, true once sent.
+    template <class T>
+    requires Encodable<codec_type_t<T>>
+    bool set(KeyView key, const T& value, std::int64_t ttl, const SetOptions& options = {}) {
+        return set_encoded(key, serializer().encode(key, value), ttl, options, false).stored;
+    }
     /// set, returning the CAS token of the stored item (nothing when not stored).
-    std::optional<std::uint64_t> set_cas(KeyView key,
-                                         std::string_view value,
-                                         std::int64_t ttl,
-                                         const SetOptions& options = {});
+    template <class T>
+    requires Encodable<codec_type_t<T>> std::optional<std::uint64_t> set_cas(
+        KeyView key, const T& value, std::int64_t ttl, const SetOptions& options = {}) {
+        return set_encoded(key, serializer().encode(key, value), ttl, options, true).cas_token;
+    }
     /// Adds `value` only if the key is absent, without tracking write failures: for
     /// populating the cache after a miss (a failed refill needs no invalidation).
-    bool refill(KeyView key, std::string_view value, std::int64_t ttl, bool no_reply = false);
+    template <class T>
+    requires Encodable<codec_type_t<T>>
+    bool refill(KeyView key, const T& value, std::int64_t ttl, bool no_reply = false) {
+        return set_encoded(key, serializer().encode(key, value), ttl, refill_options(no_reply),
+                           false)
+            .stored;
+    }
     /// Deletes the key (or marks it stale, with a StalePolicy). True when it was there.
     bool del(KeyView key, const DeleteOptions& options = {});
     /// Like del, but true also when the key was already gone: "not in the cache now".
@@ -175,11 +209,29 @@ public:
 
     // ---- reads --------------------------------------------------------------------------
 
-    /// The value, or nothing on a miss, on a lease placeholder, or when this caller won
-    /// an early recache (it should recompute and set).
+    /// The value's bytes (decompressed; any type flag), or nothing on a miss, on a lease
+    /// placeholder, when this caller won an early recache (it should recompute and set),
+    /// or when the stored bytes cannot be decoded.
     std::optional<std::string> get(KeyView key, const GetOptions& options = {});
     /// The value with its CAS token (see CasValue).
     CasValue get_cas(KeyView key, const GetOptions& options = {});
+    /// The value decoded as T, or nothing (miss, placeholder, win, undecodable, or stored as
+    /// another type, unless options.error_on_type_mismatch makes that a TypeMismatchError).
+    template <class T>
+    requires Decodable<T> std::optional<T> get_typed(KeyView key, const GetOptions& options = {}) {
+        return decode_read<T>(read_raw(key, options), options.error_on_type_mismatch);
+    }
+    /// get_typed with the CAS token.
+    template <class T>
+    requires Decodable<T> TypedCasValue<T> get_cas_typed(KeyView key,
+                                                         const GetOptions& options = {}) {
+        detail::RawRead raw = read_raw(key, options);
+        TypedCasValue<T> out;
+        out.cas_token = raw.cas_token;
+        out.won = raw.won;
+        out.value = decode_read<T>(std::move(raw), options.error_on_type_mismatch);
+        return out;
+    }
     /// Many keys at once, all servers in parallel; results in the order of `keys`.
     std::vector<std::optional<std::string>> multi_get(std::span<const KeyView> keys,
                                                       const GetOptions& options = {});
@@ -238,8 +290,39 @@ public:
     [[nodiscard]] const Router& router() const noexcept;
     /// The options the client was built with.
     [[nodiscard]] const ClientOptions& options() const noexcept;
+    /// The serializer values go through (register zstd dictionaries here).
+    [[nodiscard]] Serializer& serializer() const noexcept;
 
 private:
+    struct WriteResult {
+        bool stored = false;
+        std::optional<std::uint64_t> cas_token{};
+    };
+    WriteResult set_encoded(KeyView key,
+                            const EncodedValue& value,
+                            std::int64_t ttl,
+                            const SetOptions& options,
+                            bool want_cas);
+    static SetOptions refill_options(bool no_reply) noexcept;
+    detail::RawRead read_raw(KeyView key, const GetOptions& options);
+
+    template <class T>
+    std::optional<T> decode_read(detail::RawRead&& raw, bool error_on_type_mismatch) const {
+        if (!raw.data)
+            return std::nullopt;
+        if constexpr (std::is_same_v<T, std::string>) {
+            if ((raw.client_flag & value_flag::compression_mask) == 0 &&
+                detail::BytesCodec::readable(raw.client_flag)) {
+                return std::move(raw.data);  // nothing to decode: no copy
+            }
+        }
+        DecodeResult<T> r = serializer().template try_decode<T>(*raw.data, raw.client_flag);
+        if (r.status == DecodeStatus::type_mismatch && error_on_type_mismatch) {
+            static_cast<void>(std::move(r).value_or_throw());
+        }
+        return std::move(r.value);
+    }
+
     struct State;
     std::unique_ptr<State> s_{};
 };

@@ -198,10 +198,10 @@ TEST_CASE("values of 0 and 1 bytes, just under the item limit, and over it",
     CHECK(f.cache.set(k, "x", 60));
     CHECK(f.cache.get(k) == "x");
     // memcached 1.6.18 with -I 1m stores up to 1048576 - key - 63 bytes with client flags.
-    const std::string big(1024 * 1024 - k.size() - 63, 'b');
+    const std::string big = mmtest::random_bytes(1024 * 1024 - k.size() - 63);
     CHECK(f.cache.set(k, big, 60));
     CHECK(f.cache.get(k) == big);
-    const std::string too_big(1024 * 1024, 'b');
+    const std::string too_big = mmtest::random_bytes(1024 * 1024, 2);
     CHECK_THROWS_AS(f.cache.set(k, too_big, 60), InvalidInputError);
     CHECK_THROWS_WITH(f.cache.set(k, too_big, 60), Catch::Contains("over the item size limit"));
     CHECK(f.cache.get(k) == big);  // nothing was sent: the old value is intact

@@ -18,11 +18,9 @@ ClientOptions splitting() {
     return o;
 }
 
+/// Incompressible bytes, so the value is as large on the wire as in memory.
 std::string pattern(std::size_t n, char seed) {
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; ++i)
-        s[i] = static_cast<char>(seed + static_cast<char>(i % 23));
-    return s;
+    return mmtest::random_bytes(n, static_cast<unsigned>(seed));
 }
 
 }  // namespace
@@ -82,7 +80,10 @@ TEST_CASE("a missing chunk reads as a miss", "[client][large][integration]") {
 TEST_CASE("a concurrent overwrite is never read as a mix of two writes",
           "[client][large][integration][concurrency]") {
     mmtest::MemcachedServer server;
-    auto cache = cache_client_from_servers({server.address()}, {.max_connections = 8}, splitting());
+    ClientOptions opts = splitting();
+    opts.serializer =
+        std::make_shared<Serializer>(SerializerOptions{.compression = Compression::none});
+    auto cache = cache_client_from_servers({server.address()}, {.max_connections = 8}, opts);
     const auto k = mmtest::unique_key("large-race");
     const std::size_t n = 2 * 1024 * 1024 + 7;
     REQUIRE(cache.set(k, std::string(n, 'a'), 60));
@@ -118,13 +119,27 @@ TEST_CASE("without splitting a value over the item size is rejected; with it, th
           "[client][large][integration]") {
     mmtest::MemcachedServer server;
     auto plain = cache_client_from_servers({server.address()});
-    CHECK_THROWS_AS(plain.set("big", std::string(2 * 1024 * 1024, 'z'), 60), InvalidInputError);
+    CHECK_THROWS_AS(plain.set("big", pattern(2 * 1024 * 1024, 'z'), 60), InvalidInputError);
     ClientOptions capped = splitting();
     capped.large_values.max_value_size = 3 * 1024 * 1024;
     auto cache = cache_client_from_servers({server.address()}, {}, capped);
-    CHECK_THROWS_WITH(cache.set("big", std::string(4 * 1024 * 1024, 'z'), 60),
+    CHECK_THROWS_WITH(cache.set("big", pattern(4 * 1024 * 1024, 'z'), 60),
                       Catch::Contains("large_values.max_value_size"));
     CHECK_THROWS_WITH(
-        cache.set("big", std::string(2 * 1024 * 1024, 'z'), 60, {.mode = SetMode::append}),
+        cache.set("big", pattern(2 * 1024 * 1024, 'z'), 60, {.mode = SetMode::append}),
         Catch::Contains("append and prepend"));
+}
+
+TEST_CASE("values are compressed before they are split", "[client][large][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = cache_client_from_servers({server.address()}, {}, splitting());
+    const auto k = mmtest::unique_key("compressible");
+    const std::string value(5 * 1024 * 1024, 'a');  // zstd makes this a few hundred bytes
+    REQUIRE(cache.set(k, value, 60));
+    const auto stored =
+        cache.meta_get(k, RequestFlags{.return_client_flag = true, .return_value = true});
+    REQUIRE(std::holds_alternative<Value>(stored));
+    CHECK(std::get<Value>(stored).flags.client_flag == (value_flag::binary | value_flag::zstd));
+    CHECK(std::get<Value>(stored).data.size() < 1024);  // one small item, no chunks
+    CHECK(cache.get(k) == value);
 }

@@ -397,13 +397,9 @@ TEST_CASE("sixteen threads sharing one client never lose or cross a response",
                                 idx[j] = (ku + j * 5) % keys_per_thread;
                                 ks[j] = KeyView(keys[idx[j]]);
                             }
-                            RequestFlags f;
-                            f.return_value = true;
-                            const auto got = cache.meta_multiget(ks, f);
+                            const auto got = cache.multi_get(ks);
                             for (std::size_t j = 0; j < 3; ++j) {
-                                const auto* v = std::get_if<Value>(&got[j]);
-                                const std::optional<std::string> g =
-                                    v ? std::optional<std::string>(v->data) : std::nullopt;
+                                const std::optional<std::string>& g = got[j];
                                 if (g != expect[idx[j]])
                                     problem("multiget " + keys[idx[j]] + " returned " +
                                             g.value_or("<miss>").substr(0, 60));

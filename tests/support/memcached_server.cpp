@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -70,6 +71,18 @@ std::uint16_t free_port() {
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
     ::close(fd);
     return ntohs(sa.sin_port);
+}
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::string out(n, '\0');
+    for (std::size_t i = 0; i < n; i += 8) {
+        const std::uint64_t r = rng();
+        for (std::size_t b = 0; b < 8 && i + b < n; ++b) {
+            out[i + b] = static_cast<char>((r >> (8 * b)) & 0xff);
+        }
+    }
+    return out;
 }
 
 std::string unique_key(std::string_view base) {

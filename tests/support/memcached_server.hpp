@@ -99,6 +99,9 @@ private:
 /// A key unique to this test run (so tests never see each other's data).
 std::string unique_key(std::string_view base);
 
+/// `n` pseudo-random bytes (incompressible, so compression leaves them as they are).
+std::string random_bytes(std::size_t n, unsigned seed = 1);
+
 /// A free TCP port on 127.0.0.1 (bound and released).
 std::uint16_t free_port();
 

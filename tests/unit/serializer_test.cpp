@@ -1,3 +1,4 @@
+#include "detail/compression.hpp"
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/serializer.hpp>
 
@@ -301,19 +302,43 @@ TEST_CASE("empty values decode like any other", "[serializer]") {
     CHECK(s.try_decode<int>("", value_flag::integer).status == DecodeStatus::type_mismatch);
     REQUIRE(s.try_decode_bytes("", value_flag::pickle));
 
-    // Compressed empty values, with thresholds of 0.
+    // With a threshold of 0, compressing an empty value would only grow it: it stays
+    // plain. Compressed empty values (as meta-memcache-py writes them) still decode.
     if (Serializer::zstd_available()) {
         const Serializer always({.compression_threshold = 0});
         const auto z = always.encode("k", std::string_view{});
-        CHECK(z.client_flag() == (value_flag::binary | value_flag::zstd));
-        CHECK(!z.data().empty());
-        CHECK(always.decode<std::string>(z.data(), z.client_flag()).empty());
+        CHECK(z.client_flag() == value_flag::binary);
+        CHECK(z.data().empty());
+        const std::string frame = detail::zstd_compress("", 9, nullptr);
+        CHECK(always.decode<std::string>(frame, value_flag::binary | value_flag::zstd).empty());
     }
     if (Serializer::zlib_available()) {
         const Serializer always({.compression = Compression::zlib, .compression_threshold = 0});
         const auto z = always.encode("k", TextView{});
-        CHECK(z.client_flag() == (value_flag::str | value_flag::zlib));
-        CHECK(always.decode<Text>(z.data(), z.client_flag()) == Text{});
+        CHECK(z.client_flag() == value_flag::str);
+        const std::string stream = detail::zlib_compress("", -1);
+        CHECK(always.decode<Text>(stream, value_flag::str | value_flag::zlib) == Text{});
+    }
+}
+
+TEST_CASE("a value compression would not shrink is stored uncompressed", "[serializer]") {
+    const std::string noise = [] {
+        std::string n(4096, '\0');
+        std::uint64_t x = 88172645463325252ull;
+        for (char& c : n) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            c = static_cast<char>(x & 0xff);
+        }
+        return n;
+    }();
+    for (const auto compression : {Compression::zstd, Compression::zlib}) {
+        const Serializer s({.compression = compression});
+        const auto e = s.encode("k", noise);
+        CHECK_FALSE(e.compressed());
+        CHECK(e.client_flag() == value_flag::binary);
+        CHECK(e.data() == noise);
     }
 }
 
@@ -400,7 +425,9 @@ TEST_CASE("values of at least 128 bytes are compressed with zstd, shorter ones a
 
     // The threshold is configurable; Compression::none never compresses.
     const Serializer low({.compression_threshold = 10});
-    CHECK(low.encode("k", std::string_view("0123456789")).compressed());
+    CHECK(
+        low.encode("k", std::string_view("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")).compressed());
+    CHECK_FALSE(low.encode("k", std::string_view("0123456789")).compressed());  // would grow
     const Serializer none({.compression = Compression::none});
     const std::string huge(100000, 'a');
     CHECK(!none.encode("k", huge).compressed());
