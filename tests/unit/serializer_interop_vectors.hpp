@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+// clang-format off
 namespace interop {
 
 inline constexpr unsigned users_dictionary_id = 1001;
@@ -159,3 +160,4 @@ inline constexpr std::string_view repeated_123_zlib{
     15};
 
 }  // namespace interop
+// clang-format on
