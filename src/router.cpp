@@ -59,16 +59,20 @@ void WriteFailureEvent::notify(const Key& key) const noexcept {
 // ---- SingleServerRouter ----------------------------------------------------------------
 
 SingleServerRouter::SingleServerRouter(ServerAddress server, PoolOptions options)
-    : pool_(std::move(server), std::move(options)) {}
+    : pool_(std::make_shared<ConnectionPool>(std::move(server), std::move(options))) {}
+
+std::shared_ptr<ConnectionPool> SingleServerRouter::pool_for_key(KeyView) const {
+    return pool_;
+}
 
 void SingleServerRouter::execute(std::span<const Request> requests,
                                  std::span<Response> responses,
                                  const ExecContext& ctx) {
-    execute_on_pool(pool_, requests, responses, ctx);
+    execute_on_pool(*pool_, requests, responses, ctx);
 }
 
 std::vector<ServerCounters> SingleServerRouter::get_counters() const {
-    return {ServerCounters{pool_.name(), "primary", pool_.counters()}};
+    return {ServerCounters{pool_->name(), "primary", pool_->counters()}};
 }
 
 // ---- ShardedRouter ---------------------------------------------------------------------
@@ -175,6 +179,15 @@ std::shared_ptr<const HashRing> ShardedRouter::ring() const {
     auto topo = snapshot();
     const HashRing* ring = &topo->ring;
     return {std::move(topo), ring};
+}
+
+std::shared_ptr<ConnectionPool> ShardedRouter::pool_named(std::string_view name) const {
+    const auto topo = snapshot();
+    for (const auto& pool : topo->pools) {
+        if (pool->name() == name)
+            return pool;
+    }
+    return nullptr;
 }
 
 std::shared_ptr<ConnectionPool> ShardedRouter::pool_for(KeyView key) const {

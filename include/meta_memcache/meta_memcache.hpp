@@ -10,6 +10,7 @@
 #include <meta_memcache/hash_ring.hpp>
 #include <meta_memcache/key.hpp>
 #include <meta_memcache/migrating_cache_client.hpp>
+#include <meta_memcache/mirror_router.hpp>
 #include <meta_memcache/policies.hpp>
 #include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/request.hpp>

@@ -40,6 +40,14 @@ public:
 
     /// Whether calls that do not say otherwise raise on server failures.
     [[nodiscard]] virtual bool default_raise_on_server_error() const { return true; }
+
+    /// The one pool this router sends `key` to, when that is decided by the key alone (a
+    /// plain ring); null for composite routers. Lets a composite router (a mirror) send to
+    /// several child routers in one fan-out instead of one after another.
+    [[nodiscard]] virtual std::shared_ptr<ConnectionPool> pool_for_key(KeyView key) const {
+        (void)key;
+        return nullptr;
+    }
 };
 
 /// The simplest router: every request goes to one server.
@@ -52,10 +60,12 @@ public:
                  const ExecContext& ctx) override;
     [[nodiscard]] std::vector<ServerCounters> get_counters() const override;
 
-    [[nodiscard]] ConnectionPool& pool() noexcept { return pool_; }
+    [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for_key(KeyView key) const override;
+
+    [[nodiscard]] ConnectionPool& pool() noexcept { return *pool_; }
 
 private:
-    ConnectionPool pool_;
+    std::shared_ptr<ConnectionPool> pool_;
 };
 
 }  // namespace meta_memcache
@@ -93,6 +103,11 @@ public:
     /// The pool that owns `key` (its routing key when set, else the key). The pointer
     /// keeps the pool alive even if its server is removed meanwhile.
     [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for(KeyView key) const;
+    [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for_key(KeyView key) const override {
+        return pool_for(key);
+    }
+    /// The pool of the server whose name() is `name`, or null.
+    [[nodiscard]] std::shared_ptr<ConnectionPool> pool_named(std::string_view name) const;
     /// The servers, in ring order (the order given, additions at the end).
     [[nodiscard]] std::vector<ServerAddress> servers() const;
     /// The ring now in use (a snapshot: later changes build a new ring).
