@@ -83,8 +83,15 @@ void FallbackRouter::execute(std::span<const Request> requests,
     std::vector<std::size_t> lease_again;
     for (std::size_t k = 0; k < old_reqs.size(); ++k) {
         const std::size_t i = old_for[k];
-        if (old_reqs[k].command != MetaCommand::get)
+        if (old_reqs[k].command != MetaCommand::get) {
+            // A delete of a key only the old cluster had: it was there, and is gone now.
+            if (requests[i].command == MetaCommand::del &&
+                std::holds_alternative<Miss>(responses[i]) && !is_error_response(responses[i]) &&
+                std::holds_alternative<Success>(old_out[k])) {
+                responses[i] = Success{};
+            }
             continue;
+        }
         auto* v = std::get_if<Value>(&old_out[k]);
         if (v == nullptr || !copyable(*v)) {
             if (wants_lease[i])

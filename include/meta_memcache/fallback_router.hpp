@@ -24,7 +24,8 @@ struct FallbackOptions {
 /// and client flags. Lease placeholders, stale values and recache wins are never copied,
 /// and no CAS token crosses clusters (a value read from the old cluster comes back without
 /// one). Deletes and invalidations go to both clusters, so no stale value survives the
-/// migration; a failed delete in the old cluster is reported to on_write_failure. A read
+/// migration (a delete finds the key if either cluster had it); a failed delete in the old
+/// cluster is reported to on_write_failure. A read
 /// that asks for a lease (N) only takes the lease in the new cluster when the old one has
 /// no value either. Counters (ma) live in the new cluster only.
 class FallbackRouter final : public Router {

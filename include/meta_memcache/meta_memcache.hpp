@@ -3,6 +3,7 @@
 /// Umbrella header: everything a user of meta_memcache needs.
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/connection_pool.hpp>
+#include <meta_memcache/draining_router.hpp>
 #include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/fallback_router.hpp>

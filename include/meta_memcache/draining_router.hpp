@@ -1,0 +1,65 @@
+#pragma once
+
+#include <meta_memcache/fallback_router.hpp>
+#include <meta_memcache/router.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace meta_memcache {
+
+/// How a drain is going.
+struct DrainCounters {
+    std::uint64_t reads = 0;    ///< reads that went to the drained server
+    std::uint64_t pulled = 0;   ///< of those, hits copied to the key's new server
+    std::uint64_t misses = 0;   ///< reads the drained server did not have either
+    std::uint64_t deletes = 0;  ///< deletes and invalidations repeated on it
+};
+
+/// Decommissions or replaces one server of a ShardedRouter without a burst of misses: the
+/// server leaves the ring at once (its keys now belong to their next server), and a read
+/// that misses at a key's new server reads the drained server and copies the value over
+/// (a FallbackRouter from the ring without the server to the ring with it, where the old
+/// ring is consulted only for keys the drained server owned: every other key costs
+/// nothing extra). Writes go to the new owners; deletes and invalidations also reach the
+/// drained server, so no stale value comes back from it. When `counters().reads` stops
+/// growing (or after the longest TTL), call finish() and stop the server.
+///
+/// @code
+/// auto ring = std::make_shared<mm::ShardedRouter>(servers);
+/// auto drain = std::make_shared<mm::DrainingRouter>(ring, "mc-3");
+/// mm::CacheClient cache(drain);   // serve traffic through it while mc-3 drains
+/// @endcode
+class DrainingRouter final : public Router {
+public:
+    /// Removes `server_name` from `ring` now and keeps a pool to it for reads.
+    /// @throws InvalidInputError when the ring has no such server, or it is the last one.
+    DrainingRouter(std::shared_ptr<ShardedRouter> ring,
+                   std::string_view server_name,
+                   FallbackOptions options = {});
+    ~DrainingRouter() override;
+
+    void execute(std::span<const Request> requests,
+                 std::span<Response> responses,
+                 const ExecContext& ctx) override;
+    /// The ring's servers, and the drained server with role "draining" until finish().
+    [[nodiscard]] std::vector<ServerCounters> get_counters() const override;
+    [[nodiscard]] bool default_raise_on_server_error() const override;
+
+    /// How the drain is going.
+    [[nodiscard]] DrainCounters counters() const;
+    /// Stops reading the drained server and closes its connections; requests then go to
+    /// the ring alone.
+    void finish();
+    [[nodiscard]] bool finished() const noexcept;
+
+    struct Source;
+
+private:
+    std::shared_ptr<ShardedRouter> ring_;
+    std::shared_ptr<Source> source_;
+    std::shared_ptr<FallbackRouter> fallback_;
+};
+
+}  // namespace meta_memcache
