@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 using namespace meta_memcache;
 using detail::MetaCommand;
@@ -575,25 +576,19 @@ TEST_CASE("a quiet batch closed by mn: hits answer, misses are silent, NS EX NF 
     batch += mn();
     c.send(batch);
 
-    const Answer va = c.read();
-    CHECK(va.code == ResponseCode::value);
-    CHECK(va.value == "hello");
-    CHECK(va.flags.opaque->view() == "1");
-    const Answer hd = c.read();
-    CHECK(hd.code == ResponseCode::header);
-    CHECK(hd.flags.opaque->view() == "3");
-    const Answer ns = c.read();
-    CHECK(ns.code == ResponseCode::not_stored);
-    CHECK(ns.flags.opaque->view() == "5");
-    const Answer nf1 = c.read();
-    CHECK(nf1.code == ResponseCode::not_found);
-    CHECK(nf1.flags.opaque->view() == "6");
-    const Answer nf2 = c.read();
-    CHECK(nf2.code == ResponseCode::not_found);
-    CHECK(nf2.flags.opaque->view() == "7");
-    const Answer ex = c.read();
-    CHECK(ex.code == ResponseCode::exists);
-    CHECK(ex.flags.opaque->view() == "8");
+    // Exactly these answers, in request order, then the fence.
+    const std::pair<ResponseCode, std::string_view> expected[] = {
+        {ResponseCode::value, "1"},      {ResponseCode::header, "3"},
+        {ResponseCode::not_stored, "5"}, {ResponseCode::not_found, "6"},
+        {ResponseCode::not_found, "7"},  {ResponseCode::exists, "8"},
+    };
+    for (const auto& [code, opaque] : expected) {
+        const Answer a = c.read();
+        CHECK(a.code == code);
+        REQUIRE(a.flags.opaque.has_value());
+        CHECK(a.flags.opaque->view() == opaque);
+        CHECK(a.value == (code == ResponseCode::value ? "hello" : ""));
+    }
     CHECK(c.read().code == ResponseCode::noop);
     CHECK(c.pending().empty());
     // The silent ones did their work.
