@@ -3,10 +3,8 @@
 #include "catch.hpp"
 
 #include <cstdint>
-#include <cstdlib>
 #include <limits>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -14,28 +12,6 @@ using namespace meta_memcache;
 using detail::ParseStatus;
 using detail::ResponseCode;
 using detail::ResponseHeader;
-
-// Counts operator new calls on this thread while `counting_allocations` is set: the parser
-// must not allocate. (Replaces the global operator new of the unit-test binary; it only
-// forwards to malloc otherwise.)
-namespace {
-thread_local bool counting_allocations = false;
-thread_local std::size_t allocations = 0;
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (counting_allocations)
-        ++allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n))
-        return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 namespace {
 
@@ -422,38 +398,4 @@ TEST_CASE("too many flags on one line is a protocol error", "[parser][malformed]
         line += " W";
     CHECK(detail::parse_header(line + "\r\n", h).status == ParseStatus::complete);
     CHECK(detail::parse_header(line + " W\r\n", h).status == ParseStatus::invalid);
-}
-
-TEST_CASE("parsing a header or a response allocates nothing", "[parser]") {
-    const std::string inputs[] = {
-        "VA 5 f42 t100 s5 c2 kk1 h0 l0 Oabc Z X W\r\nhello\r\n",
-        "EN k" + std::string(200, 'k') + " O" + std::string(31, 'o') + "\r\n",
-        "ME mekey exp=-100 la=0 cas=87 fetch=no cls=1 size=71\r\n",
-        "CLIENT_ERROR " + std::string(500, 'e') + "\r\n",
-        "HD Q7 c5 Yzz\r\n",
-        "VA 3\r\nhello\r\n",
-        "XX\r\n",
-        std::string(4000, 'H'),
-    };
-    ResponseHeader h;
-    // A header that held a key from an earlier use is reset without allocating, too.
-    h.flags.key = std::string(100, 'k');
-    std::string_view v;
-    allocations = 0;
-    counting_allocations = true;
-    std::size_t complete = 0;
-    for (const std::string& in : inputs) {
-        complete += detail::parse_header(in, h).status == ParseStatus::complete ? 1u : 0u;
-        complete += detail::parse_response(in, h, v).status == ParseStatus::complete ? 1u : 0u;
-    }
-    counting_allocations = false;
-    CHECK(complete == 11);  // the lying length and the two garbage lines are not
-    CHECK(allocations == 0);
-
-    // The counter works: a string too long for the small-string buffer is counted.
-    counting_allocations = true;
-    const std::string counted(100, 'x');
-    counting_allocations = false;
-    CHECK(allocations == 1);
-    CHECK(counted.size() == 100);
 }
