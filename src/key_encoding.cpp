@@ -60,7 +60,8 @@ void encode_key(std::string_view key, WireKey& out, std::string_view prefix) {
         return;
     }
     auto* dst = reinterpret_cast<unsigned char*>(out.data.data());
-    if (!prefix.empty()) std::memcpy(dst, prefix.data(), prefix.size());
+    if (!prefix.empty())
+        std::memcpy(dst, prefix.data(), prefix.size());
     std::memcpy(dst + prefix.size(), key.data(), key.size());
     if (any_binary(dst, total)) {
         unsigned char raw[hashed_key_threshold];
