@@ -2,6 +2,9 @@
 
 #include "catch.hpp"
 
+#include <cstdint>
+#include <iterator>
+#include <limits>
 #include <string>
 
 using namespace meta_memcache;
@@ -44,6 +47,59 @@ RequestFlags every_get_flag() {
 TEST_CASE("mg carries every flag in the reference client's order", "[encoder]") {
     CHECK(encode(MetaCommand::get, "foo", every_get_flag()) ==
           "mg foo q f c v t s l h k u T300 R30 N60 Oop1\r\n");
+    // With a binary key, b comes first, right after the key.
+    CHECK(encode(MetaCommand::get, "f o", every_get_flag()) ==
+          "mg ZiBv b q f c v t s l h k u T300 R30 N60 Oop1\r\n");
+}
+
+TEST_CASE("ms carries every flag it takes, b first after the datalen", "[encoder]") {
+    RequestFlags f;
+    f.no_reply = true;
+    f.return_cas_token = true;
+    f.return_key = true;
+    f.mark_stale = true;
+    f.cache_ttl = 0;
+    f.client_flag = 16;
+    f.cas_token = 0;
+    f.opaque = Opaque("o");
+    f.mode = Mode::replace;
+    CHECK(encode(MetaCommand::set, "\xff", f, 0) == "ms /w== 0 b q c k I T0 F16 C0 Oo MR\r\n");
+}
+
+TEST_CASE("md carries every flag it takes", "[encoder]") {
+    RequestFlags f;
+    f.no_reply = true;
+    f.return_key = true;
+    f.mark_stale = true;
+    f.cache_ttl = 30;
+    f.cas_token = 7;
+    f.opaque = Opaque("abc");
+    CHECK(encode(MetaCommand::del, "a\tb", f) == "md YQli b q k I T30 C7 Oabc\r\n");
+    CHECK(encode(MetaCommand::del, "key", f) == "md key q k I T30 C7 Oabc\r\n");
+}
+
+TEST_CASE("ma carries every flag it takes", "[encoder]") {
+    RequestFlags f;
+    f.no_reply = true;
+    f.return_cas_token = true;
+    f.return_value = true;
+    f.return_ttl = true;
+    f.return_key = true;
+    f.cache_ttl = 100;
+    f.vivify_on_miss_ttl = 0;
+    f.ma_initial_value = 18446744073709551615ull;
+    f.ma_delta_value = 0;
+    f.cas_token = 1;
+    f.opaque = Opaque("9");
+    f.mode = Mode::decrement;
+    CHECK(encode(MetaCommand::arithmetic, "\xe2\x82\xac", f) ==
+          "ma 4oKs b q c v t k T100 N0 J18446744073709551615 D0 C1 O9 M-\r\n");
+}
+
+TEST_CASE("an empty opaque is sent as a bare O", "[encoder]") {
+    RequestFlags f;
+    f.opaque = Opaque("");
+    CHECK(encode(MetaCommand::get, "k", f) == "mg k O\r\n");
 }
 
 TEST_CASE("mg with the reference client's default get flags", "[encoder]") {
@@ -86,15 +142,17 @@ TEST_CASE("ms carries q c k I T F C O and the mode", "[encoder]") {
     f.client_flag = 4294967295u;
     f.cas_token = 18446744073709551615ull;  // 64-bit CAS end to end
     f.opaque = Opaque("x");
-    f.mode = Mode::add;
+    f.mode = Mode::replace;
     CHECK(encode(MetaCommand::set, "foo", f, 10) ==
-          "ms foo 10 q c k I T300 F4294967295 C18446744073709551615 Ox ME\r\n");
+          "ms foo 10 q c k I T300 F4294967295 C18446744073709551615 Ox MR\r\n");
 }
 
 TEST_CASE("each ms mode has its letter and set is not sent", "[encoder]") {
     RequestFlags f;
     f.mode = Mode::set;
     CHECK(encode(MetaCommand::set, "k", f, 1) == "ms k 1\r\n");
+    f.mode = Mode::add;
+    CHECK(encode(MetaCommand::set, "k", f, 1) == "ms k 1 ME\r\n");
     f.mode = Mode::append;
     CHECK(encode(MetaCommand::set, "k", f, 1) == "ms k 1 MA\r\n");
     f.mode = Mode::prepend;
@@ -183,9 +241,209 @@ TEST_CASE("negative and out-of-range TTLs are rejected", "[encoder][validation]"
     RequestFlags r;
     r.recache_ttl = 2147483648LL;
     CHECK_THROWS_WITH(encode(MetaCommand::get, "k", r), Catch::Contains("TTL flag R"));
+    RequestFlags n;
+    n.vivify_on_miss_ttl = std::numeric_limits<std::int64_t>::min();
+    CHECK_THROWS_WITH(encode(MetaCommand::get, "k", n),
+                      Catch::Contains("TTL flag N is -9223372036854775808"));
+    n.vivify_on_miss_ttl = std::numeric_limits<std::int64_t>::max();
+    CHECK_THROWS_WITH(encode(MetaCommand::arithmetic, "k", n), Catch::Contains("TTL flag N"));
+    RequestFlags s;
+    s.cache_ttl = -30;
+    CHECK_THROWS_WITH(encode(MetaCommand::set, "k", s, 1), Catch::Contains("ms: TTL flag T"));
     RequestFlags ok;
     ok.cache_ttl = 2147483647LL;
     CHECK(encode(MetaCommand::get, "k", ok) == "mg k T2147483647\r\n");
+    ok.cache_ttl = 0;
+    CHECK(encode(MetaCommand::get, "k", ok) == "mg k T0\r\n");
+}
+
+namespace {
+
+struct Misfit {
+    const char* what;  // the flag's name in the error message
+    void (*apply)(RequestFlags&);
+};
+
+// Every flag, one at a time, with the commands memcached 1.6.18 would reject or ignore it on.
+const Misfit misfits[] = {
+    {"return flags", [](RequestFlags& f) { f.return_client_flag = true; }},
+    {"return flags", [](RequestFlags& f) { f.return_value = true; }},
+    {"return flags", [](RequestFlags& f) { f.return_ttl = true; }},
+    {"return flags", [](RequestFlags& f) { f.return_size = true; }},
+    {"return flags", [](RequestFlags& f) { f.return_last_access = true; }},
+    {"return flags", [](RequestFlags& f) { f.return_fetched = true; }},
+    {"return_cas_token (c)", [](RequestFlags& f) { f.return_cas_token = true; }},
+    {"no_update_lru (u)", [](RequestFlags& f) { f.no_update_lru = true; }},
+    {"mark_stale (I)", [](RequestFlags& f) { f.mark_stale = true; }},
+    {"recache_ttl (R)", [](RequestFlags& f) { f.recache_ttl = 5; }},
+    {"vivify_on_miss_ttl (N)", [](RequestFlags& f) { f.vivify_on_miss_ttl = 5; }},
+    {"client_flag (F)", [](RequestFlags& f) { f.client_flag = 1; }},
+    {"ma_initial_value (J)", [](RequestFlags& f) { f.ma_initial_value = 1; }},
+    {"ma_delta_value (D)", [](RequestFlags& f) { f.ma_delta_value = 1; }},
+    {"cas_token (C)", [](RequestFlags& f) { f.cas_token = 1; }},
+    {"mode (M)", [](RequestFlags& f) { f.mode = Mode::add; }},
+};
+
+// Which of the misfits above each command accepts (by index), as memcached 1.6.18 reads them.
+bool accepted(MetaCommand cmd, std::size_t i) {
+    static const bool table[][16] = {
+        //  f  v  t  s  l  h  c  u  I  R  N  F  J  D  C  M
+        {1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0},  // mg
+        {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1},  // ms (I needs C, see below)
+        {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0},  // md
+        {0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 1, 0},  // ma (J needs N; M add is not ma's)
+    };
+    return table[static_cast<int>(cmd)][i];
+}
+
+}  // namespace
+
+TEST_CASE("each flag is rejected on every command that would reject or ignore it",
+          "[encoder][validation]") {
+    for (MetaCommand cmd :
+         {MetaCommand::get, MetaCommand::set, MetaCommand::del, MetaCommand::arithmetic}) {
+        for (std::size_t i = 0; i < std::size(misfits); ++i) {
+            RequestFlags f;
+            misfits[i].apply(f);
+            INFO(detail::command_name(cmd) << " with " << misfits[i].what);
+            if (accepted(cmd, i)) {
+                CHECK_NOTHROW(encode(cmd, "k", f, 1));
+            } else {
+                CHECK_THROWS_AS(encode(cmd, "k", f, 1), InvalidInputError);
+                CHECK_THROWS_WITH(encode(cmd, "k", f, 1),
+                                  Catch::Contains(std::string(detail::command_name(cmd)) + ": "));
+            }
+        }
+    }
+}
+
+TEST_CASE("mn takes no flag at all", "[encoder][validation]") {
+    detail::WireKey w;
+    char buf[detail::max_request_line];
+    for (const Misfit& m : misfits) {
+        RequestFlags f;
+        m.apply(f);
+        CHECK_THROWS_WITH(detail::encode_request(buf, MetaCommand::noop, w, f),
+                          Catch::Contains("mn takes no flags"));
+    }
+    RequestFlags q;
+    q.no_reply = true;
+    CHECK_THROWS_AS(detail::encode_request(buf, MetaCommand::noop, w, q), InvalidInputError);
+}
+
+TEST_CASE("flags that conflict with each other are rejected", "[encoder][validation]") {
+    RequestFlags add_cas;
+    add_cas.mode = Mode::add;
+    add_cas.cas_token = 5;
+    CHECK_THROWS_WITH(encode(MetaCommand::set, "k", add_cas, 1),
+                      Catch::Contains("ignored by memcached in add mode"));
+    add_cas.mode = Mode::replace;
+    CHECK(encode(MetaCommand::set, "k", add_cas, 1) == "ms k 1 C5 MR\r\n");
+
+    RequestFlags ma_mode;
+    for (Mode m : {Mode::set, Mode::add, Mode::append, Mode::prepend, Mode::replace}) {
+        ma_mode.mode = m;
+        CHECK_THROWS_WITH(encode(MetaCommand::arithmetic, "k", ma_mode),
+                          Catch::Contains("increment or decrement"));
+    }
+    RequestFlags ms_mode;
+    ms_mode.mode = Mode::increment;
+    CHECK_THROWS_WITH(encode(MetaCommand::set, "k", ms_mode, 1), Catch::Contains("mode (M)"));
+
+    RequestFlags stale_ttl;  // md T without I: memcached ignores it
+    stale_ttl.cache_ttl = 30;
+    CHECK_THROWS_AS(encode(MetaCommand::del, "k", stale_ttl), InvalidInputError);
+    stale_ttl.mark_stale = true;
+    CHECK(encode(MetaCommand::del, "k", stale_ttl) == "md k I T30\r\n");
+
+    RequestFlags stale_set;  // ms I without C: memcached does nothing with it
+    stale_set.mark_stale = true;
+    CHECK_THROWS_AS(encode(MetaCommand::set, "k", stale_set, 1), InvalidInputError);
+    stale_set.cas_token = 3;
+    CHECK(encode(MetaCommand::set, "k", stale_set, 1) == "ms k 1 I C3\r\n");
+
+    RequestFlags seed;  // ma J without N: the seed is never used
+    seed.ma_initial_value = 3;
+    CHECK_THROWS_AS(encode(MetaCommand::arithmetic, "k", seed), InvalidInputError);
+    seed.vivify_on_miss_ttl = 0;
+    CHECK(encode(MetaCommand::arithmetic, "k", seed) == "ma k N0 J3\r\n");
+}
+
+TEST_CASE("no valid request carries more flags than memcached accepts", "[encoder][validation]") {
+    // The largest flag set each command takes, with a base64 key: the flag-count check in
+    // encode_request is a guard that validation already makes unreachable.
+    detail::WireKey b64;
+    b64.base64 = true;
+    RequestFlags mg = every_get_flag();
+    CHECK(detail::count_flag_tokens(b64, mg) == 15);
+    RequestFlags ms;
+    ms.no_reply = ms.return_cas_token = ms.return_key = ms.mark_stale = true;
+    ms.cache_ttl = 1;
+    ms.client_flag = 1;
+    ms.cas_token = 1;
+    ms.opaque = Opaque("o");
+    ms.mode = Mode::append;
+    CHECK_NOTHROW(detail::validate_request(MetaCommand::set, ms));
+    CHECK(detail::count_flag_tokens(b64, ms) == 10);
+    CHECK(detail::count_flag_tokens(b64, ms) <= detail::max_flag_tokens_set);
+    // Everything at once counts b and M too, and would be over the limit.
+    RequestFlags all = mg;
+    all.mark_stale = true;
+    all.client_flag = 1;
+    all.ma_initial_value = all.ma_delta_value = all.cas_token = 1;
+    all.mode = Mode::decrement;
+    CHECK(detail::count_flag_tokens(b64, all) == 21);
+    all.mode = Mode::increment;  // not sent, not counted
+    CHECK(detail::count_flag_tokens(b64, all) == 20);
+}
+
+TEST_CASE("an opaque that could split the request line is rejected", "[encoder][validation]") {
+    for (std::string_view bad : {"a b", "x\r\nflush_all", "\x7f", "\xc3\xa9"}) {
+        RequestFlags f;
+        f.opaque = Opaque::unchecked(bad);  // bypasses Opaque's own check
+        CHECK_THROWS_WITH(encode(MetaCommand::get, "k", f), Catch::Contains("opaque (O)"));
+    }
+}
+
+TEST_CASE("the encoder rejects a hand-made wire key that is empty, too long or unsafe",
+          "[encoder][validation]") {
+    // encode_key cannot produce these (checked below), but encode_request does not trust it.
+    char buf[detail::max_request_line];
+    detail::WireKey empty;
+    CHECK_THROWS_WITH(detail::encode_request(buf, MetaCommand::get, empty, {}),
+                      Catch::Contains("mg: key is empty"));
+    detail::WireKey longer;
+    longer.data.fill('a');
+    longer.size = detail::max_wire_key_size + 1;
+    CHECK_THROWS_WITH(detail::encode_request(buf, MetaCommand::del, longer, {}),
+                      Catch::Contains("251 bytes on the wire is over"));
+    CHECK(longer.view().size() == detail::max_wire_key_size);  // never past the array
+    longer.size = detail::max_wire_key_size;
+    CHECK(detail::encode_request(buf, MetaCommand::del, longer, {}) == 3 + 250 + 2);
+    detail::WireKey injected;
+    const std::string_view evil = "a\r\nflush_all";
+    evil.copy(injected.data.data(), evil.size());
+    injected.size = evil.size();
+    CHECK_THROWS_WITH(detail::encode_request(buf, MetaCommand::get, injected, {}),
+                      Catch::Contains("raw key has a space"));
+    injected.base64 = true;
+    CHECK_THROWS_WITH(detail::encode_request(buf, MetaCommand::get, injected, {}),
+                      Catch::Contains("outside base64"));
+}
+
+TEST_CASE("no key encodes to more than 250 bytes on the wire", "[encoder][key]") {
+    // The worst cases: 186 binary bytes (base64, 248) and 187+ bytes of anything (hashed, 24).
+    for (std::size_t n : {1u, 185u, 186u, 187u, 250u, 251u, 4096u}) {
+        for (char c : {'a', ' ', '\xff'}) {
+            detail::WireKey w;
+            detail::encode_key(std::string(n, c), w);
+            INFO(n << " bytes of " << static_cast<int>(c));
+            CHECK(w.size <= detail::max_wire_key_size);
+            CHECK(w.size > 0);
+            char buf[detail::max_request_line];
+            CHECK_NOTHROW(detail::encode_request(buf, MetaCommand::get, w, {}));
+        }
+    }
 }
 
 TEST_CASE("an opaque over 31 bytes or with a space is rejected", "[encoder][validation]") {

@@ -2,6 +2,9 @@
 
 #include "catch.hpp"
 
+#include <cstdint>
+#include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -208,6 +211,66 @@ TEST_CASE("every canned response parses identically when split at every byte", "
     }
 }
 
+TEST_CASE("each canned response is incomplete at every byte boundary until its last byte",
+          "[parser]") {
+    // Real answers of memcached 1.6.18 (reference transcripts), one response each.
+    const char* const canned[] = {
+        "HD\r\n",
+        "HD c4 kk3 Oop1\r\n",
+        "HD t-1\r\n",
+        "HD h0 l0\r\n",
+        "HD c11 t29 s0 Z\r\n",
+        "VA 3\r\nbar\r\n",
+        "VA 5 f42 t100 s5 c2 kk1 h0 l0 Oabc\r\nhello\r\n",
+        "VA 0 c11 t30 W\r\n\r\n",
+        "VA 3 c14 t30 X W\r\nold\r\n",
+        "VA 3 c14 t30 Z X\r\nold\r\n",
+        "VA 3 kZm9v b\r\nabc\r\n",
+        "VA 1 t-1 c20\r\n6\r\n",
+        "VA 3 s3\r\n5  \r\n",
+        "VA 5 O1\r\nhello\r\n",
+        "EN\r\n",
+        "EN knokey Oxyz\r\n",
+        "EN kYmluAGtlef8=\r\n",
+        "NF\r\n",
+        "NF kd1 O9\r\n",
+        "NS\r\n",
+        "EX c0\r\n",
+        "EX kd1 O9\r\n",
+        "MN\r\n",
+        "ME mekey exp=-100 la=0 cas=87 fetch=no cls=1 size=71\r\n",
+        "ERROR\r\n",
+        "CLIENT_ERROR bad data chunk\r\n",
+        "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+        "SERVER_ERROR object too large for cache\r\n",
+    };
+    for (std::string_view full : canned) {
+        INFO(full);
+        const auto whole = parse_all(full);
+        CHECK(whole.length == full.size());
+        for (std::size_t cut = 0; cut < full.size(); ++cut) {
+            // An exact-size copy, so a read past the prefix would be caught by ASan.
+            const std::unique_ptr<char[]> prefix(new char[cut + 1]);
+            full.copy(prefix.get(), cut);
+            ResponseHeader h;
+            std::string_view v;
+            const auto r = detail::parse_response({prefix.get(), cut}, h, v);
+            CHECK(r.status == ParseStatus::incomplete);
+            CHECK(r.length == 0);
+        }
+        // And followed by the start of another response, it still ends where it ends.
+        const std::string two = std::string(full) + "HD";
+        ResponseHeader h;
+        std::string_view v;
+        const auto r = detail::parse_response(two, h, v);
+        REQUIRE(r.status == ParseStatus::complete);
+        CHECK(r.length == full.size());
+        CHECK(h.code == whole.h.code);
+        CHECK(h.flags == whole.h.flags);
+        CHECK(std::string(v) == whole.value);
+    }
+}
+
 TEST_CASE("a value block not ending in CRLF is a lying length", "[parser][malformed]") {
     ResponseHeader h;
     std::string_view v;
@@ -216,6 +279,26 @@ TEST_CASE("a value block not ending in CRLF is a lying length", "[parser][malfor
     CHECK(std::string(r.error).find("lying length") != std::string::npos);
     r = detail::parse_response("VA 10\r\nhello\r\n", h, v);
     CHECK(r.status == ParseStatus::incomplete);  // waits: never reads past the input
+    r = detail::parse_response("VA 3\r\nabc\rX", h, v);
+    CHECK(r.status == ParseStatus::invalid);
+    r = detail::parse_response("VA 3\r\nabc\n\r", h, v);
+    CHECK(r.status == ParseStatus::invalid);
+    CHECK(v.empty());
+}
+
+TEST_CASE("a huge VA size under loose limits waits for data instead of overflowing",
+          "[parser][malformed]") {
+    detail::ParserLimits loose;
+    loose.max_value_size = std::numeric_limits<std::uint64_t>::max();
+    ResponseHeader h;
+    std::string_view v;
+    for (const char* in :
+         {"VA 18446744073709551615\r\nabc\r\n", "VA 18446744073709551614\r\nabc\r\n",
+          "VA 18446744073709551613\r\n\r\n"}) {
+        const auto r = detail::parse_response(in, h, v, loose);
+        CHECK(r.status == ParseStatus::incomplete);
+        CHECK(v.empty());
+    }
 }
 
 TEST_CASE("a line without CRLF is incomplete until the limit, then an error",
@@ -228,6 +311,17 @@ TEST_CASE("a line without CRLF is incomplete until the limit, then an error",
     CHECK(r.status == ParseStatus::invalid);
     CHECK(std::string(r.error).find("longer than the limit") != std::string::npos);
     CHECK(detail::parse_header("HD\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD\r", h).status == ParseStatus::incomplete);
+    CHECK(detail::parse_header("HD\r\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD c1\rc2\r\n", h).status == ParseStatus::invalid);
+    // A newline past the limit is not looked for.
+    CHECK(detail::parse_header(std::string(64, ' ') + "\r\n", h, limits).status ==
+          ParseStatus::invalid);
+    CHECK(detail::parse_header(std::string(62, ' ') + "\r\n", h, limits).status ==
+          ParseStatus::invalid);  // found, but not a known code
+    CHECK(detail::parse_header("HD" + std::string(60, ' ') + "\r\n", h, limits).status ==
+          ParseStatus::complete);
 }
 
 TEST_CASE("unknown codes and malformed lines are protocol errors", "[parser][malformed]") {
@@ -245,6 +339,46 @@ TEST_CASE("unknown codes and malformed lines are protocol errors", "[parser][mal
     CHECK(detail::parse_header(std::string("HD O") + std::string(32, 'o') + "\r\n", h).status ==
           ParseStatus::invalid);
     CHECK(detail::parse_header("\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("H\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("hd\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HDX\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("VALUE foo 0 3\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("END\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("CLIENT_ERRORX\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("SERVER_ERRORS\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("ERRORS\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD t-\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD t-x\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD t9223372036854775808\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD l-1\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD s+5\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("HD bx\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("VA 5x\r\n", h).status == ParseStatus::invalid);
+    CHECK(detail::parse_header("VA +5\r\n", h).status == ParseStatus::invalid);
+}
+
+TEST_CASE("error words alone or followed by a message are error lines", "[parser]") {
+    ResponseHeader h;
+    REQUIRE(detail::parse_header("CLIENT_ERROR\r\n", h).status == ParseStatus::complete);
+    CHECK(h.code == ResponseCode::client_error);
+    CHECK(h.message.empty());
+    REQUIRE(detail::parse_header("SERVER_ERROR \r\n", h).status == ParseStatus::complete);
+    CHECK(h.code == ResponseCode::server_error);
+    CHECK(h.message.empty());
+    REQUIRE(detail::parse_header("ERROR unknown\r\n", h).status == ParseStatus::complete);
+    CHECK(h.code == ResponseCode::error);
+    CHECK(h.message == "unknown");
+}
+
+TEST_CASE("a parse resets what the previous one left in the header", "[parser]") {
+    ResponseHeader h;
+    REQUIRE(detail::parse_header("VA 5 c9 kfoo b Oz W X\r\n", h).status == ParseStatus::complete);
+    REQUIRE(detail::parse_header("HD\r\n", h).status == ParseStatus::complete);
+    CHECK(h.code == ResponseCode::header);
+    CHECK(h.value_size == 0);
+    CHECK(h.flags == ResponseFlags{});
+    CHECK(h.key.empty());
+    CHECK_FALSE(h.key_base64);
 }
 
 TEST_CASE("a value over the configured size limit is a protocol error", "[parser][malformed]") {

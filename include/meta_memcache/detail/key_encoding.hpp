@@ -21,7 +21,10 @@ struct WireKey {
     std::size_t size = 0;
     bool base64 = false;  ///< send the `b` flag
 
-    [[nodiscard]] std::string_view view() const noexcept { return {data.data(), size}; }
+    /// The key bytes (never past `data`, even if `size` was set too large by hand).
+    [[nodiscard]] std::string_view view() const noexcept {
+        return {data.data(), size < data.size() ? size : data.size()};
+    }
 };
 
 /// True when a key byte must not appear in a raw (non-base64) wire key.

@@ -4,11 +4,13 @@
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/request_flags.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,8 +37,14 @@ enum class MetaCommand : std::uint8_t { get, set, del, arithmetic, noop };
 }
 
 /// Upper bound of an encoded request line (command, key, size and every flag, "\r\n").
-/// 2 + 1 + 250 + 1 + 20 + 2 + 11*2 + 3*21 + 12 + 3*22 + 33 + 3 + 2 < 512.
 inline constexpr std::size_t max_request_line = 512;
+// The longest line encode_request_line can write, even for flags that were never validated:
+// "ms", key, datalen (any size_t), b, 11 bare flags, T R N (any int64), F (u32),
+// J D C (u64), O with 31 bytes, M, "\r\n".
+static_assert(2 + (1 + max_wire_key_size) + (1 + 20) + 2 + 11 * 2 + 3 * (2 + 20) + (2 + 10) +
+                      3 * (2 + 20) + (2 + 31) + 3 + 2 <=
+                  max_request_line,
+              "max_request_line must hold the longest request line");
 /// The largest datalen memcached 1.6.18 accepts on ms.
 inline constexpr std::uint64_t max_datalen = 2'147'483'645;
 /// The largest TTL memcached parses (a 32-bit signed integer).
@@ -96,11 +104,29 @@ inline void forbid(MetaCommand cmd, bool present, std::string_view flag_desc) {
     }
 }
 
+/// Opaque::unchecked can hold any bytes; a space, \r or \n would split the request line.
+inline void check_opaque(MetaCommand cmd, const std::optional<Opaque>& opaque) {
+    if (!opaque)
+        return;
+    for (char c : opaque->view()) {
+        if (is_binary_key_byte(static_cast<unsigned char>(c))) {
+            invalid(cmd, "opaque (O) must be printable ASCII without spaces");
+        }
+    }
+}
+
+[[nodiscard]] constexpr bool is_base64_char(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/' || c == '=';
+}
+
 }  // namespace encoder_impl
 
 /// Checks that `flags` make sense for `cmd` as memcached 1.6.18 reads them: TTLs within
-/// 0..2^31-1, no flag the command would reject or silently ignore, a mode that belongs to
-/// the command, I on md only with nothing contradicting it, and the flag-count limit.
+/// 0..2^31-1, an opaque that cannot split the line, no flag the command would reject or
+/// silently ignore, a mode that belongs to the command, no CAS that the mode would ignore,
+/// I only with what it needs. (T and F stay allowed in append/prepend mode, where memcached
+/// ignores them, because the reference client sends them there.)
 /// @throws InvalidInputError naming the command and the offending flag.
 inline void validate_request(MetaCommand cmd, const RequestFlags& f) {
     using encoder_impl::check_ttl;
@@ -108,6 +134,7 @@ inline void validate_request(MetaCommand cmd, const RequestFlags& f) {
     check_ttl(cmd, f.cache_ttl, 'T');
     check_ttl(cmd, f.recache_ttl, 'R');
     check_ttl(cmd, f.vivify_on_miss_ttl, 'N');
+    encoder_impl::check_opaque(cmd, f.opaque);
 
     const bool any_return = f.return_client_flag || f.return_value || f.return_ttl ||
                             f.return_size || f.return_last_access || f.return_fetched;
@@ -132,6 +159,9 @@ inline void validate_request(MetaCommand cmd, const RequestFlags& f) {
             }
             if (f.mark_stale && !f.cas_token) {
                 encoder_impl::invalid(cmd, "mark_stale (I) needs a cas_token (C)");
+            }
+            if (f.cas_token && f.mode == Mode::add) {
+                encoder_impl::invalid(cmd, "cas_token (C) is ignored by memcached in add mode");
             }
             break;
         case MetaCommand::del:
@@ -265,8 +295,32 @@ inline std::size_t encode_request_line(char* out,
     return n;
 }
 
-/// Validates (see validate_request, plus the flag-count and datalen limits and the item
-/// size limit when `max_value_size` is given) and encodes a request line.
+/// Checks a key as it will go on the wire: 1..250 bytes, printable ASCII without spaces,
+/// or the base64 alphabet when `b` is sent. encode_key never produces anything else; this
+/// guards a WireKey filled by hand from splitting or overrunning the request line.
+/// @throws InvalidInputError naming the problem.
+inline void validate_wire_key(MetaCommand cmd, const WireKey& key) {
+    if (cmd == MetaCommand::noop)
+        return;
+    if (key.size == 0) {
+        encoder_impl::invalid(cmd, "key is empty");
+    }
+    if (key.size > max_wire_key_size) {
+        encoder_impl::invalid(cmd, "key of " + std::to_string(key.size) +
+                                       " bytes on the wire is over memcached's 250-byte limit");
+    }
+    for (char c : key.view()) {
+        if (key.base64 ? !encoder_impl::is_base64_char(c)
+                       : is_binary_key_byte(static_cast<unsigned char>(c))) {
+            encoder_impl::invalid(cmd, key.base64 ? "base64 key has a byte outside base64"
+                                                  : "raw key has a space, control or non-ASCII "
+                                                    "byte (encode it with encode_key)");
+        }
+    }
+}
+
+/// Validates (see validate_request and validate_wire_key, plus the flag-count and datalen
+/// limits and the item size limit when `max_value_size` is given) and encodes a request line.
 /// @throws InvalidInputError naming the problem; nothing has been written to the wire.
 inline std::size_t encode_request(char* out,
                                   MetaCommand cmd,
@@ -275,6 +329,7 @@ inline std::size_t encode_request(char* out,
                                   std::size_t value_size = 0,
                                   std::size_t max_value_size = max_datalen) {
     validate_request(cmd, f);
+    validate_wire_key(cmd, key);
     const std::size_t limit = cmd == MetaCommand::set ? max_flag_tokens_set : max_flag_tokens_other;
     if (count_flag_tokens(key, f) > limit) {
         encoder_impl::invalid(cmd, "too many flags for memcached (at most 16 on ms, 17 otherwise)");

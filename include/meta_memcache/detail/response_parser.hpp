@@ -182,21 +182,19 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
     std::string_view line = in.substr(0, nl_pos - 1);
     h = ResponseHeader{};
 
-    // Error lines first: they carry free text.
-    auto starts = [&](std::string_view p) { return line.substr(0, p.size()) == p; };
-    if (starts("CLIENT_ERROR")) {
-        h.code = ResponseCode::client_error;
-        h.message = line.size() > 13 ? line.substr(13) : std::string_view{};
-        return {ParseStatus::complete, length, nullptr};
-    }
-    if (starts("SERVER_ERROR")) {
-        h.code = ResponseCode::server_error;
-        h.message = line.size() > 13 ? line.substr(13) : std::string_view{};
-        return {ParseStatus::complete, length, nullptr};
-    }
-    if (line == "ERROR" || starts("ERROR ")) {
-        h.code = ResponseCode::error;
-        h.message = line.size() > 6 ? line.substr(6) : std::string_view{};
+    // Error lines first: they carry free text. The word stands alone or ends at a space.
+    auto error_line = [&](std::string_view word, ResponseCode code) {
+        if (line.substr(0, word.size()) != word ||
+            (line.size() > word.size() && line[word.size()] != ' ')) {
+            return false;
+        }
+        h.code = code;
+        h.message = line.size() > word.size() ? line.substr(word.size() + 1) : std::string_view{};
+        return true;
+    };
+    if (error_line("CLIENT_ERROR", ResponseCode::client_error) ||
+        error_line("SERVER_ERROR", ResponseCode::server_error) ||
+        error_line("ERROR", ResponseCode::error)) {
         return {ParseStatus::complete, length, nullptr};
     }
     if (line.size() < 2 || (line.size() > 2 && line[2] != ' ')) {
@@ -268,16 +266,18 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
     if (r.status != ParseStatus::complete || h.code != ResponseCode::value) {
         return r;
     }
-    const std::uint64_t need = r.length + h.value_size + 2;
-    if (in.size() < need) {
+    // Compared without adding to value_size, which may be near 2^64 under loose limits.
+    const std::size_t after_header = in.size() - r.length;
+    if (after_header < 2 || h.value_size > after_header - 2) {
         return {ParseStatus::incomplete, 0, nullptr};
     }
-    const std::size_t end = r.length + static_cast<std::size_t>(h.value_size);
+    const auto size = static_cast<std::size_t>(h.value_size);
+    const std::size_t end = r.length + size;
     if (in[end] != '\r' || in[end + 1] != '\n') {
         return parser_impl::fail("value block not followed by \\r\\n (lying length)");
     }
-    value = in.substr(r.length, static_cast<std::size_t>(h.value_size));
-    return {ParseStatus::complete, static_cast<std::size_t>(need), nullptr};
+    value = in.substr(r.length, size);
+    return {ParseStatus::complete, end + 2, nullptr};
 }
 
 /// Parses a counter value as memcached stores it: decimal digits, possibly followed by
