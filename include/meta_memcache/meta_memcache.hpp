@@ -5,6 +5,7 @@
 #include <meta_memcache/connection_pool.hpp>
 #include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/failover_router.hpp>
 #include <meta_memcache/fallback_router.hpp>
 #include <meta_memcache/gutter_router.hpp>
 #include <meta_memcache/hash_ring.hpp>
