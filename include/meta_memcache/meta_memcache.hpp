@@ -1,6 +1,7 @@
 #pragma once
 
 /// Umbrella header: everything a user of meta_memcache needs.
+#include <meta_memcache/auto_discovery_router.hpp>
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/connection_pool.hpp>
 #include <meta_memcache/ephemeral_router.hpp>
