@@ -116,7 +116,7 @@ ClusterConfig parse_answer(std::string_view answer, const std::string& server) {
             header.starts_with("SERVER_ERROR") ? errc::server_error : errc::client_error,
             "the configuration endpoint answered " + quoted(header) +
                 ": it does not know `config get cluster` (not ElastiCache?)",
-            {});
+            server);
     }
     if (header == "END")
         malformed("no configuration in the answer (END alone)", server);
@@ -285,10 +285,15 @@ Fetched fetch(const ServerAddress& endpoint,
     if (answer.starts_with("ERROR")) {
         // Engines before 1.4.14 keep the configuration under a key; stock memcached has
         // nothing there (END).
-        std::string legacy =
-            exchange(*conn, legacy_request, Clock::now() + options.recv_timeout, name);
+        Fetched refused{std::nullopt, answer.substr(0, answer.find("\r\n"))};
+        std::string legacy;
+        try {
+            legacy = exchange(*conn, legacy_request, Clock::now() + options.recv_timeout, name);
+        } catch (const TransportError&) {
+            return refused;  // it said ERROR already; hanging up on the key is no worse
+        }
         if (!legacy.starts_with("VALUE "))
-            return Fetched{std::nullopt, answer.substr(0, answer.find("\r\n"))};
+            return refused;
         answer = std::move(legacy);
     }
     return Fetched{parse_answer(answer, name), {}};

@@ -83,7 +83,7 @@ struct AutoDiscoveryOptions {
     std::optional<FailoverOptions> failover{};
     /// Called with one line for every node list applied, stale version ignored and poll
     /// failed, from the poller thread (or the thread calling refresh_now()); must not
-    /// throw or block. Empty: silent.
+    /// block or call refresh_now(). Empty: silent.
     std::function<void(std::string_view)> log{};
 };
 

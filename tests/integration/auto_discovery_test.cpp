@@ -392,3 +392,17 @@ TEST_CASE("auto-discovery with failover serves a dead node's keys from its succe
     REQUIRE(ttl);
     CHECK(*ttl <= 30);
 }
+
+TEST_CASE("the destructor stops the poller without waiting for the next poll",
+          "[discovery][integration]") {
+    mmtest::MemcachedServer node;
+    ConfigEndpoint endpoint;
+    endpoint.publish(1, {node.address()});
+    auto options = fast_polls();
+    options.poll_interval = 60s;  // the default: the next poll is a minute away
+    auto router = std::make_unique<AutoDiscoveryRouter>(endpoint.address(), options);
+    const auto start = std::chrono::steady_clock::now();
+    router.reset();
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    CHECK(endpoint.requests() == 1);
+}
