@@ -61,6 +61,7 @@ void ConnectionPool::Impl::check_fork_locked() {
     open_ = 0;
     started_ = false;
     down_ = false;
+    maybe_down_.store(false, std::memory_order_relaxed);
     probing_ = false;
     consecutive_timeouts_ = 0;
     c_ = PoolCounters{};
@@ -91,6 +92,7 @@ void ConnectionPool::Impl::mark_down_locked(const std::string& reason,
         return;
     }
     down_ = true;
+    maybe_down_.store(true, std::memory_order_relaxed);
     probing_ = false;
     down_until_ = Clock::now() + options.mark_down_period;
     down_reason_ = reason;
@@ -257,6 +259,7 @@ void ConnectionPool::Impl::release(Lease& lease, Outcome outcome, const std::str
             consecutive_timeouts_ = 0;
             if (lease.probe) {
                 down_ = false;  // the probe worked: the server is back
+                maybe_down_.store(false, std::memory_order_relaxed);
                 probing_ = false;
             }
             if (idle_.size() < options.max_pool_size && !down_) {
@@ -297,6 +300,14 @@ PoolCounters ConnectionPool::Impl::counters() {
     return out;
 }
 
+bool ConnectionPool::Impl::is_marked_down() {
+    if (!maybe_down_.load(std::memory_order_relaxed))
+        return false;
+    std::lock_guard lk(mu_);
+    check_fork_locked();
+    return down_ && (Clock::now() < down_until_ || probing_);
+}
+
 ConnectionPool::ConnectionPool(ServerAddress server, PoolOptions options)
     : impl_(std::make_unique<Impl>(std::move(server), std::move(options))) {}
 ConnectionPool::~ConnectionPool() = default;
@@ -313,7 +324,7 @@ PoolCounters ConnectionPool::counters() const {
     return impl_->counters();
 }
 bool ConnectionPool::is_marked_down() const {
-    return impl_->counters().marked_down;
+    return impl_->is_marked_down();
 }
 
 }  // namespace meta_memcache

@@ -388,6 +388,10 @@ std::vector<std::size_t> HashRing::points_per_node() const {
 std::size_t HashRing::node_for(std::string_view routing_key) const noexcept {
     if (nodes_.size() == 1)
         return 0;
+    return points_[point_for(routing_key)].node;
+}
+
+std::size_t HashRing::point_for(std::string_view routing_key) const noexcept {
     std::uint64_t hi = 0;
     std::uint64_t lo = 0;
     key_position(mode_, routing_key, hi, lo);
@@ -403,7 +407,7 @@ std::size_t HashRing::node_for(std::string_view routing_key) const noexcept {
                   : std::lower_bound(points_.begin(), points_.end(), key, point_before);
     if (it == points_.end())
         it = points_.begin();
-    return it->node;
+    return static_cast<std::size_t>(it - points_.begin());
 }
 
 }  // namespace meta_memcache

@@ -77,14 +77,6 @@ std::vector<ServerCounters> SingleServerRouter::get_counters() const {
 
 // ---- ShardedRouter ---------------------------------------------------------------------
 
-/// One immutable view of the servers: a request routes on one and holds it until done, so
-/// the pools it may use outlive any server-list change made meanwhile.
-struct ShardedRouter::Topology {
-    std::vector<ServerAddress> servers;
-    std::vector<std::shared_ptr<ConnectionPool>> pools;  ///< pools[i] serves servers[i]
-    HashRing ring;                                       ///< node i is servers[i]
-};
-
 namespace {
 
 /// Same server, connection-wise: everything but the weight.
@@ -101,14 +93,14 @@ ShardedRouter::ShardedRouter(const std::vector<ServerAddress>& servers,
     install(servers);
 }
 
-std::shared_ptr<const ShardedRouter::Topology> ShardedRouter::snapshot() const {
+std::shared_ptr<const ShardedRouter::Topology> ShardedRouter::topology() const {
     std::lock_guard lk(snapshot_mutex_);
     return topology_;
 }
 
 void ShardedRouter::install(std::vector<ServerAddress> servers) {
     // Callers hold update_mutex_ (or are the constructor), so `old` is the latest view.
-    const auto old = snapshot();
+    const auto old = topology();
     std::set<std::string> names;
     for (const auto& s : servers) {
         if (!names.insert(s.name()).second) {
@@ -145,14 +137,14 @@ void ShardedRouter::install(std::vector<ServerAddress> servers) {
 
 void ShardedRouter::add_server(ServerAddress server) {
     std::lock_guard lk(update_mutex_);
-    auto servers = snapshot()->servers;
+    auto servers = topology()->servers;
     servers.push_back(std::move(server));
     install(std::move(servers));
 }
 
 bool ShardedRouter::remove_server(std::string_view name) {
     std::lock_guard lk(update_mutex_);
-    auto servers = snapshot()->servers;
+    auto servers = topology()->servers;
     const auto it = std::find_if(servers.begin(), servers.end(),
                                  [name](const ServerAddress& s) { return s.name() == name; });
     if (it == servers.end())
@@ -172,17 +164,17 @@ void ShardedRouter::set_servers(std::vector<ServerAddress> servers) {
 }
 
 std::vector<ServerAddress> ShardedRouter::servers() const {
-    return snapshot()->servers;
+    return topology()->servers;
 }
 
 std::shared_ptr<const HashRing> ShardedRouter::ring() const {
-    auto topo = snapshot();
+    auto topo = topology();
     const HashRing* ring = &topo->ring;
     return {std::move(topo), ring};
 }
 
 std::shared_ptr<ConnectionPool> ShardedRouter::pool_named(std::string_view name) const {
-    const auto topo = snapshot();
+    const auto topo = topology();
     for (const auto& pool : topo->pools) {
         if (pool->name() == name)
             return pool;
@@ -191,7 +183,7 @@ std::shared_ptr<ConnectionPool> ShardedRouter::pool_named(std::string_view name)
 }
 
 std::shared_ptr<ConnectionPool> ShardedRouter::pool_for(KeyView key) const {
-    const auto topo = snapshot();
+    const auto topo = topology();
     return topo->pools[topo->ring.node_for(key.route())];
 }
 
@@ -199,7 +191,7 @@ void ShardedRouter::execute(std::span<const Request> requests,
                             std::span<Response> responses,
                             const ExecContext& ctx) {
     // Held until the requests are done: the pools stay alive whatever changes meanwhile.
-    const auto topo = snapshot();
+    const auto topo = topology();
     if (requests.size() == 1) {
         ConnectionPool& pool = *topo->pools[topo->ring.node_for(requests[0].key.route())];
         execute_on_pool(pool, requests, responses, ctx);
@@ -213,7 +205,7 @@ void ShardedRouter::execute(std::span<const Request> requests,
 }
 
 std::vector<ServerCounters> ShardedRouter::get_counters() const {
-    const auto topo = snapshot();
+    const auto topo = topology();
     std::vector<ServerCounters> out;
     out.reserve(topo->pools.size());
     for (const auto& p : topo->pools)

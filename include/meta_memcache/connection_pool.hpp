@@ -46,7 +46,8 @@ public:
     [[nodiscard]] const PoolOptions& options() const noexcept;
     /// A snapshot of the counters.
     [[nodiscard]] PoolCounters counters() const;
-    /// True while the server is marked down and calls fail fast.
+    /// True while the server is marked down and calls fail fast (false again once the
+    /// mark-down period is over, so the next call can probe). No lock while it is up.
     [[nodiscard]] bool is_marked_down() const;
 
     struct Impl;

@@ -2,7 +2,9 @@
 
 #include <meta_memcache/server_address.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +96,16 @@ public:
     [[nodiscard]] const std::string& identity_for(std::string_view routing_key) const noexcept {
         return nodes_[node_for(routing_key)].identity;
     }
+    /// Walks the ring clockwise from `routing_key`'s position (the point node_for() picks,
+    /// then the next points, wrapping around once) and returns the first node that
+    /// `accept(node)` takes; nothing when it takes none. Each node is offered again at each
+    /// of its points that is not right after one of its own, so make `accept` cheap or
+    /// remember its answers. Offering order = the order of distinct nodes a key meets on
+    /// the ring: node_for(key) first, then its successor, and so on (FailoverRouter sends
+    /// a down server's keys to the first live node of that order). Does not allocate.
+    template <class Accept>
+    [[nodiscard]] std::optional<std::size_t> find_node_for(std::string_view routing_key,
+                                                           Accept&& accept) const;
     /// How many points each node has on the ring (after weights), in nodes() order.
     [[nodiscard]] std::vector<std::size_t> points_per_node() const;
     [[nodiscard]] HashMode mode() const noexcept { return mode_; }
@@ -105,10 +117,30 @@ private:
         std::uint32_t node;
     };
     void build();
+    /// Index into points_ of the point that owns `routing_key`.
+    [[nodiscard]] std::size_t point_for(std::string_view routing_key) const noexcept;
 
     std::vector<RingNode> nodes_;
     HashMode mode_;
     std::vector<Point> points_;
 };
+
+template <class Accept>
+std::optional<std::size_t> HashRing::find_node_for(std::string_view routing_key,
+                                                   Accept&& accept) const {
+    const std::size_t n = points_.size();
+    std::size_t p = point_for(routing_key);
+    std::size_t rejected = nodes_.size();  // no node yet
+    for (std::size_t step = 0; step < n; ++step) {
+        const std::size_t node = points_[p].node;
+        if (node != rejected) {
+            if (accept(node))
+                return node;
+            rejected = node;
+        }
+        p = p + 1 == n ? 0 : p + 1;
+    }
+    return std::nullopt;
+}
 
 }  // namespace meta_memcache

@@ -1,11 +1,13 @@
 #pragma once
 
 /// Umbrella header: everything a user of meta_memcache needs.
+#include <meta_memcache/auto_discovery_router.hpp>
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/connection_pool.hpp>
 #include <meta_memcache/draining_router.hpp>
 #include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/failover_router.hpp>
 #include <meta_memcache/fallback_router.hpp>
 #include <meta_memcache/gutter_router.hpp>
 #include <meta_memcache/hash_ring.hpp>

@@ -115,6 +115,17 @@ public:
     /// The placement mode, fixed at construction.
     [[nodiscard]] HashMode mode() const noexcept { return mode_; }
 
+    /// One immutable view of the servers: a request routes on one and holds it until done,
+    /// so the pools it may use outlive any server-list change made meanwhile.
+    struct Topology {
+        std::vector<ServerAddress> servers;
+        std::vector<std::shared_ptr<ConnectionPool>> pools;  ///< pools[i] serves servers[i]
+        HashRing ring;                                       ///< node i is servers[i]
+    };
+    /// The view now in use, for routers that build on this one (FailoverRouter). Later
+    /// changes install a new view; this one stays valid while held.
+    [[nodiscard]] std::shared_ptr<const Topology> topology() const;
+
     /// Adds `server` with a new pool. Keys move only onto the new server.
     /// @throws InvalidInputError when a server of the same name() is there already, or its
     /// weight does not suit the mode; the router is then unchanged.
@@ -132,8 +143,6 @@ public:
     void set_servers(std::vector<ServerAddress> servers);
 
 private:
-    struct Topology;
-    [[nodiscard]] std::shared_ptr<const Topology> snapshot() const;
     void install(std::vector<ServerAddress> servers);
 
     PoolOptions options_;

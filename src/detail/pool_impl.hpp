@@ -4,6 +4,7 @@
 #include <meta_memcache/connection_pool.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,9 @@ struct ConnectionPool::Impl {
     void release(Lease& lease, Outcome outcome, const std::string& reason);
     /// A snapshot (a fresh pool's in a child process after fork()).
     PoolCounters counters();
+    /// True while calls fail fast (marked down, period not over or a probe under way).
+    /// Lock-free while the server is up.
+    bool is_marked_down();
 
     ServerAddress server;
     std::string name;
@@ -65,6 +69,9 @@ private:
     bool started_ = false;
     std::uint64_t generation_ = 0;
     bool down_ = false;
+    /// down_, readable without the lock: false means "up" for certain, true is checked
+    /// under the lock (the period may be over).
+    std::atomic<bool> maybe_down_{false};
     bool probing_ = false;
     detail::Clock::time_point down_until_{};
     std::string down_reason_;

@@ -10,19 +10,6 @@
 using namespace meta_memcache;
 using namespace std::chrono_literals;
 
-namespace {
-
-/// The remaining TTL of `key` on `server`, read with a raw mg (nothing if missing).
-std::optional<long> ttl_on(const mmtest::MemcachedServer& server, const std::string& key) {
-    const std::string r = server.raw("mg " + key + " t\r\n");
-    const auto t = r.find(" t");
-    if (r.rfind("HD", 0) != 0 || t == std::string::npos)
-        return std::nullopt;
-    return std::stol(r.substr(t + 2));
-}
-
-}  // namespace
-
 TEST_CASE("gutter takes over for a killed primary with TTLs clamped to gutter_ttl",
           "[router][gutter][integration]") {
     mmtest::MemcachedCluster primary(3);
@@ -50,15 +37,15 @@ TEST_CASE("gutter takes over for a killed primary with TTLs clamped to gutter_tt
     CHECK(cache.get(on_dead) == "via-gutter");
     CHECK(cache.get(on_live) == "on-primary");
     // The gutter holds the dead server's key with the TTL capped; the healthy key keeps its.
-    const auto gutter_ttl = ttl_on(gutter, on_dead);
+    const auto gutter_ttl = gutter.raw_ttl(on_dead);
     REQUIRE(gutter_ttl);
     CHECK(*gutter_ttl <= 60);
-    CHECK_FALSE(ttl_on(gutter, on_live));
+    CHECK_FALSE(gutter.raw_ttl(on_live));
     bool live_checked = false;
     for (std::size_t s = 0; s < 3; ++s) {
         if (s == 1)
             continue;
-        if (const auto t = ttl_on(primary[s], on_live)) {
+        if (const auto t = primary[s].raw_ttl(on_live)) {
             CHECK(*t > 900);
             live_checked = true;
         }
@@ -66,7 +53,7 @@ TEST_CASE("gutter takes over for a killed primary with TTLs clamped to gutter_tt
     CHECK(live_checked);
     // A TTL of 0 (never) is capped too.
     CHECK(cache.set(on_dead, "forever?", 0));
-    CHECK(ttl_on(gutter, on_dead) <= 60);
+    CHECK(gutter.raw_ttl(on_dead) <= 60);
     // The primary's failure was reported, so it can be invalidated later.
     CHECK(std::count(failed_writes.begin(), failed_writes.end(), on_dead) == 2);
     CHECK(std::count(failed_writes.begin(), failed_writes.end(), on_live) == 0);
@@ -80,7 +67,7 @@ TEST_CASE("gutter takes over for a killed primary with TTLs clamped to gutter_tt
     std::this_thread::sleep_for(600ms);
     CHECK(cache.set(on_dead, "back-on-primary", 1000));
     CHECK(primary[1].raw_get(on_dead) == "back-on-primary");
-    CHECK(ttl_on(primary[1], on_dead) > 900);
+    CHECK(primary[1].raw_ttl(on_dead) > 900);
 }
 
 TEST_CASE("with both the primary and the gutter down the call fails per FailureHandling",
@@ -115,15 +102,15 @@ TEST_CASE("an ephemeral client caps every TTL, never-expiring ones included",
     const auto b = mmtest::unique_key("eph");
     REQUIRE(cache.set(a, "v", 1000));
     REQUIRE(cache.set(b, "v", 0));
-    CHECK(ttl_on(server, a) <= 60);
-    CHECK(ttl_on(server, b) <= 60);
-    CHECK(ttl_on(server, b) > 0);
+    CHECK(server.raw_ttl(a) <= 60);
+    CHECK(server.raw_ttl(b) <= 60);
+    CHECK(server.raw_ttl(b) > 0);
     CHECK(cache.touch(a, 5000));
-    CHECK(ttl_on(server, a) <= 60);
+    CHECK(server.raw_ttl(a) <= 60);
     const auto c = mmtest::unique_key("eph");
     REQUIRE(cache.set(c, "v", 30));
-    CHECK(ttl_on(server, c) <= 30);  // under the cap: unchanged
-    CHECK(ttl_on(server, c) > 20);
+    CHECK(server.raw_ttl(c) <= 30);  // under the cap: unchanged
+    CHECK(server.raw_ttl(c) > 20);
 }
 
 TEST_CASE("cap_ttls follows the reference rule: 0 or above the cap becomes the cap",

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -217,6 +218,11 @@ void MemcachedServer::restart() {
 void MemcachedServer::pause() {
     if (running() && !paused_) {
         ::kill(pid_, SIGSTOP);
+        // The signal is delivered asynchronously: wait until the process has stopped, so
+        // nothing sent after pause() returns is answered.
+        int status = 0;
+        while (::waitpid(pid_, &status, WUNTRACED) < 0 && errno == EINTR) {
+        }
         paused_ = true;
     }
 }
@@ -292,6 +298,14 @@ std::optional<std::string> MemcachedServer::raw_get(std::string_view key) const 
     const auto last_space = out.rfind(' ', nl);
     const std::size_t len = std::stoul(out.substr(last_space + 1, nl - last_space - 1));
     return out.substr(nl + 2, len);
+}
+
+std::optional<long> MemcachedServer::raw_ttl(std::string_view key) const {
+    const std::string r = raw("mg " + std::string(key) + " t\r\n");
+    const auto t = r.find(" t");
+    if (r.rfind("HD", 0) != 0 || t == std::string::npos)
+        return std::nullopt;
+    return std::stol(r.substr(t + 2));
 }
 
 std::string MemcachedServer::stat(std::string_view name) const {

@@ -70,6 +70,9 @@ public:
         std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const;
     /// The value of `key` read with the classic `get`, or nothing on a miss.
     [[nodiscard]] std::optional<std::string> raw_get(std::string_view key) const;
+    /// The remaining TTL of `key` in seconds (-1: never expires), read with a raw mg, or
+    /// nothing on a miss.
+    [[nodiscard]] std::optional<long> raw_ttl(std::string_view key) const;
     /// `stats` as name -> value.
     [[nodiscard]] std::string stat(std::string_view name) const;
 
