@@ -537,8 +537,38 @@ bool CacheClient::touch(KeyView key,
 
 // ---- reads --------------------------------------------------------------------------------
 
+namespace {
+
+/// The value a plain (unchunked) VA hands the caller, as interpret() decides it.
+std::optional<std::string> plain_value(Value& v) {
+    if (v.flags.win == true || (v.data.empty() && v.flags.win == false))
+        return std::nullopt;
+    return std::optional<std::string>(std::move(v.data));
+}
+
+bool is_chunked(const Value& v) noexcept {
+    return (v.flags.client_flag.value_or(0) & detail::chunked_flag) != 0;
+}
+
+}  // namespace
+
 std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& options) {
-    return get_cas(key, options).value;
+    // get_cas(key, options).value, without carrying the CAS and flags along.
+    Response r =
+        s_->exec1(Request{MetaCommand::get, key, {}, read_flags(options, true)}, options.failure);
+    auto* v = std::get_if<Value>(&r);
+    if (v == nullptr || is_chunked(*v)) {
+        Fetched f = interpret(to_read(std::move(r)));
+        if ((f.client_flag & detail::chunked_flag) != 0) {
+            s_->resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&f, 1),
+                               options.touch_ttl, options.failure);
+        }
+        s_->count(key, f.cv.value.has_value());
+        return std::move(f.cv.value);
+    }
+    std::optional<std::string> out = plain_value(*v);
+    s_->count(key, out.has_value());
+    return out;
 }
 
 CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
@@ -574,11 +604,46 @@ std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
 
 std::vector<std::optional<std::string>> CacheClient::multi_get(std::span<const KeyView> keys,
                                                                const GetOptions& options) {
-    std::vector<CasValue> cv = multi_get_cas(keys, options);
+    // multi_get_cas(keys, options) without carrying the CAS and flags along, unless a value
+    // is chunked: then the general path.
+    const RequestFlags flags = read_flags(options, true);
+    std::vector<Request> reqs;
+    reqs.reserve(keys.size());
+    for (const KeyView& k : keys)
+        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+    std::vector<Response> rs(keys.size());
+    s_->router->execute(reqs, rs, s_->context(options.failure));
+    bool chunked = false;
+    for (const Response& r : rs) {  // what meta_multiget and interpret would throw, first
+        s_->check(r, options.failure);
+        if (std::holds_alternative<Conflict>(r))
+            unexpected("EX to mg");
+    }
+    for (const Response& r : rs) {
+        if (std::holds_alternative<Success>(r))
+            unexpected("HD to mg with v");
+        const auto* v = std::get_if<Value>(&r);
+        chunked = chunked || (v != nullptr && is_chunked(*v));
+    }
     std::vector<std::optional<std::string>> out;
-    out.reserve(cv.size());
-    for (auto& c : cv)
-        out.push_back(std::move(c.value));
+    out.reserve(rs.size());
+    if (!chunked) {
+        for (std::size_t i = 0; i < rs.size(); ++i) {
+            auto* v = std::get_if<Value>(&rs[i]);
+            out.push_back(v != nullptr ? plain_value(*v) : std::nullopt);
+            s_->count(keys[i], out.back().has_value());
+        }
+        return out;
+    }
+    std::vector<Fetched> fetched;
+    fetched.reserve(rs.size());
+    for (auto& r : rs)
+        fetched.push_back(interpret(to_read(std::move(r))));
+    s_->resolve_chunks(keys, fetched, options.touch_ttl, options.failure);
+    for (std::size_t i = 0; i < fetched.size(); ++i) {
+        s_->count(keys[i], fetched[i].cv.value.has_value());
+        out.push_back(std::move(fetched[i].cv.value));
+    }
     return out;
 }
 
