@@ -225,7 +225,8 @@ def costs_table(res):
                 continue
             sc = res.cost(probe, c, "syscalls")
             al = res.cost(probe, c, "allocations")
-            detail = f" ({sc['detail']})" if sc and sc["detail"] else ""
+            per_call = "per call: " if probe.startswith("mget") else ""
+            detail = f" ({per_call}{sc['detail']})" if sc and sc["detail"] else ""
             out.append(f"| {name} | {c} | {fmt_int(ins['value'])} | "
                        f"{float(sc['value']):.2f}{detail} | {float(al['value']):.2f} |")
     return "\n".join(out)
