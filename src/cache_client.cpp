@@ -119,6 +119,16 @@ struct CacheClient::State {
         return std::move(r.value);  // a decode error reads as a miss, as in meta-memcache-py
     }
 
+    /// A read's last steps: joins a chunked value, counts the hit or miss.
+    detail::RawRead finish_read(KeyView key, Fetched&& f, const GetOptions& get) {
+        if ((f.client_flag & detail::chunked_flag) != 0) {
+            resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&f, 1),
+                           get.touch_ttl, get.failure);
+        }
+        count(key, f.cv.value.has_value());
+        return detail::RawRead{std::move(f.cv.value), f.client_flag, f.cv.cas_token, f.cv.won};
+    }
+
     [[nodiscard]] std::size_t chunk_size() const noexcept {
         const auto& lv = options.large_values;
         return lv.chunk_size != 0 ? lv.chunk_size : options.max_item_size - 1024;
@@ -539,18 +549,42 @@ bool CacheClient::touch(KeyView key,
 
 // ---- reads --------------------------------------------------------------------------------
 
-detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {
-    Fetched f = interpret(meta_get(key, read_flags(options, true), options.failure));
-    if ((f.client_flag & detail::chunked_flag) != 0) {
-        s_->resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&f, 1),
-                           options.touch_ttl, options.failure);
-    }
-    s_->count(key, f.cv.value.has_value());
-    return detail::RawRead{std::move(f.cv.value), f.client_flag, f.cv.cas_token, f.cv.won};
+namespace {
+
+/// The value a plain (unchunked) VA hands the caller, as interpret() decides it.
+std::optional<std::string> plain_value(Value& v) {
+    if (v.flags.win == true || (v.data.empty() && v.flags.win == false))
+        return std::nullopt;
+    return std::optional<std::string>(std::move(v.data));
 }
 
+bool is_chunked(const Value& v) noexcept {
+    return (v.flags.client_flag.value_or(0) & detail::chunked_flag) != 0;
+}
+
+}  // namespace
+
 std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& options) {
-    return s_->bytes(read_raw(key, options));
+    // get_cas(key, options).value without carrying the CAS along; chunked values take the
+    // general path.
+    Response r =
+        s_->exec1(Request{MetaCommand::get, key, {}, read_flags(options, true)}, options.failure);
+    auto* v = std::get_if<Value>(&r);
+    if (v == nullptr || is_chunked(*v)) {
+        return s_->bytes(s_->finish_read(key, interpret(to_read(std::move(r))), options));
+    }
+    const std::uint32_t flag = v->flags.client_flag.value_or(0);
+    std::optional<std::string> out = plain_value(*v);
+    s_->count(key, out.has_value());
+    if (out && (flag & value_flag::compression_mask) != 0) {
+        return s_->bytes(detail::RawRead{std::move(out), flag, {}, false});
+    }
+    return out;
+}
+
+detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {
+    return s_->finish_read(
+        key, interpret(meta_get(key, read_flags(options, true), options.failure)), options);
 }
 
 CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
@@ -590,11 +624,51 @@ std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
 
 std::vector<std::optional<std::string>> CacheClient::multi_get(std::span<const KeyView> keys,
                                                                const GetOptions& options) {
-    std::vector<CasValue> cv = multi_get_cas(keys, options);
+    // multi_get_cas(keys, options) without carrying the CAS and flags along, unless a value
+    // is chunked: then the general path.
+    const RequestFlags flags = read_flags(options, true);
+    std::vector<Request> reqs;
+    reqs.reserve(keys.size());
+    for (const KeyView& k : keys)
+        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+    std::vector<Response> rs(keys.size());
+    s_->router->execute(reqs, rs, s_->context(options.failure));
+    bool chunked = false;
+    for (const Response& r : rs) {  // what meta_multiget and interpret would throw, first
+        s_->check(r, options.failure);
+        if (std::holds_alternative<Conflict>(r))
+            unexpected("EX to mg");
+    }
+    for (const Response& r : rs) {
+        if (std::holds_alternative<Success>(r))
+            unexpected("HD to mg with v");
+        const auto* v = std::get_if<Value>(&r);
+        chunked = chunked || (v != nullptr && is_chunked(*v));
+    }
     std::vector<std::optional<std::string>> out;
-    out.reserve(cv.size());
-    for (auto& c : cv)
-        out.push_back(std::move(c.value));
+    out.reserve(rs.size());
+    if (!chunked) {
+        for (std::size_t i = 0; i < rs.size(); ++i) {
+            auto* v = std::get_if<Value>(&rs[i]);
+            out.push_back(v != nullptr ? plain_value(*v) : std::nullopt);
+            s_->count(keys[i], out.back().has_value());
+            const std::uint32_t flag = v != nullptr ? v->flags.client_flag.value_or(0) : 0;
+            if (out.back() && (flag & value_flag::compression_mask) != 0) {
+                out.back() = s_->bytes(detail::RawRead{std::move(out.back()), flag, {}, false});
+            }
+        }
+        return out;
+    }
+    std::vector<Fetched> fetched;
+    fetched.reserve(rs.size());
+    for (auto& r : rs)
+        fetched.push_back(interpret(to_read(std::move(r))));
+    s_->resolve_chunks(keys, fetched, options.touch_ttl, options.failure);
+    for (std::size_t i = 0; i < fetched.size(); ++i) {
+        s_->count(keys[i], fetched[i].cv.value.has_value());
+        out.push_back(s_->bytes(
+            detail::RawRead{std::move(fetched[i].cv.value), fetched[i].client_flag, {}, false}));
+    }
     return out;
 }
 

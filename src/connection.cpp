@@ -281,7 +281,7 @@ TlsContext::~TlsContext() = default;
 
 Connection::Connection(int fd, void* ssl, std::size_t read_buffer_size)
     : rbuf(read_buffer_size), fork_generation(detail::fork_generation()), fd_(fd), ssl_(ssl) {
-    wbuf.reserve(1024);
+    wbuf.resize(1024);
     segments.reserve(8);
     iov.reserve(8);
 }

@@ -73,22 +73,33 @@ void validate(const Request& r, const ExecContext& ctx) {
     }
     detail::validate_request(cmd, r.flags);
     const std::size_t total = ctx.key_prefix.size() + r.key.key.size();
-    const bool base64 =
-        total >= detail::hashed_key_threshold || has_binary_byte(ctx.key_prefix, r.key.key);
-    detail::WireKey probe;
-    probe.base64 = base64;
+    // Whether the key goes base64 (one more flag token, a longer wire key) is only looked
+    // up when it could make a difference: the common request is within limits either way.
+    const bool hashed = total >= detail::hashed_key_threshold;
+    int base64_known = hashed ? 1 : -1;  // -1: not looked up yet
+    const auto base64 = [&] {
+        if (base64_known < 0)
+            base64_known = has_binary_byte(ctx.key_prefix, r.key.key) ? 1 : 0;
+        return base64_known == 1;
+    };
     const std::size_t limit = cmd == detail::MetaCommand::set ? detail::max_flag_tokens_set
                                                               : detail::max_flag_tokens_other;
-    if (detail::count_flag_tokens(probe, r.flags) > limit) {
+    detail::WireKey probe;
+    const std::size_t tokens = detail::count_flag_tokens(probe, r.flags);  // without `b`
+    if (tokens + 1 > limit && tokens + (base64() ? 1U : 0U) > limit) {
         throw InvalidInputError(std::string(detail::command_name(cmd)) +
                                 ": too many flags for memcached (at most 16 on ms, 17 otherwise)");
     }
     if (r.command == MetaCommand::set) {
-        const std::size_t wire_key =
-            base64 ? (total >= detail::hashed_key_threshold ? 24 : (total + 2) / 3 * 4) : total;
-        const std::size_t room = ctx.max_item_size > wire_key + item_overhead
-                                     ? ctx.max_item_size - wire_key - item_overhead
-                                     : 0;
+        const auto room_for = [&](std::size_t wire_key) {
+            return ctx.max_item_size > wire_key + item_overhead
+                       ? ctx.max_item_size - wire_key - item_overhead
+                       : 0;
+        };
+        const std::size_t base64_key = hashed ? 24 : (total + 2) / 3 * 4;
+        std::size_t room = room_for(std::max(total, base64_key));  // the longer of the two
+        if (r.value.size() > room)
+            room = room_for(base64() ? base64_key : total);
         if (r.value.size() > room || r.value.size() > detail::max_datalen) {
             throw InvalidInputError("ms: value of " + std::to_string(r.value.size()) +
                                     " bytes is over the item size limit (" +
@@ -275,7 +286,6 @@ private:
         b.started = Clock::now();  // connecting has its own budget (connection_timeout)
         b.deadline = b.started + b.pool->options.recv_timeout;
         Connection& c = *b.lease.conn;
-        c.wbuf.clear();
         c.segments.clear();
         b.drain = c.pending_fences;
         c.pending_fences = 0;
@@ -287,30 +297,38 @@ private:
                 break;
             --b.read_until;
         }
+        // wbuf is a buffer that only grows: `len` bytes of it are this batch's.
+        std::size_t len = 0;
+        const auto room = [&c, &len](std::size_t n) {
+            if (c.wbuf.size() < len + n)
+                c.wbuf.resize(std::max(c.wbuf.size() * 2, len + n));
+            return c.wbuf.data() + len;
+        };
+        const auto put = [&](std::string_view bytes) {
+            std::memcpy(room(bytes.size()), bytes.data(), bytes.size());
+            len += bytes.size();
+        };
         detail::WireKey key;
         std::size_t open_from = 0;  // start of the write-buffer bytes not yet in a segment
         for (std::size_t s = 0; s < b.count(); ++s) {
             const Request& r = reqs_[b.at(s)];
             detail::encode_key(r.key.key, key, ctx_.key_prefix);
-            const std::size_t at = c.wbuf.size();
-            c.wbuf.resize(at + detail::max_request_line);
-            const std::size_t n = detail::encode_request_line(
-                c.wbuf.data() + at, to_detail(r.command), key, r.flags, r.value.size());
-            c.wbuf.resize(at + n);
+            len += detail::encode_request_line(room(detail::max_request_line), to_detail(r.command),
+                                               key, r.flags, r.value.size());
             if (r.command == MetaCommand::set) {
                 if (r.value.size() > copy_value_threshold) {
-                    c.segments.push_back({nullptr, open_from, c.wbuf.size() - open_from});
+                    c.segments.push_back({nullptr, open_from, len - open_from});
                     c.segments.push_back({r.value.data(), 0, r.value.size()});
-                    open_from = c.wbuf.size();
+                    open_from = len;
                 } else {
-                    c.wbuf.append(r.value);
+                    put(r.value);
                 }
-                c.wbuf.append("\r\n");
+                put("\r\n");
             }
             if (r.flags.no_reply)
-                c.wbuf.append("mn\r\n");
+                put("mn\r\n");
         }
-        c.segments.push_back({nullptr, open_from, c.wbuf.size() - open_from});
+        c.segments.push_back({nullptr, open_from, len - open_from});
     }
 
     bool reading_done(const Batch& b) const noexcept {
@@ -653,11 +671,11 @@ private:
 
     /// Fills `out` from a parsed answer to `cmd`; false when the code makes no sense.
     static bool convert(MetaCommand cmd,
-                        const detail::ResponseHeader& h,
+                        detail::ResponseHeader& h,
                         std::string_view value,
                         Response& out) {
         auto flags = [&h]() {
-            ResponseFlags f = h.flags;
+            ResponseFlags f = std::move(h.flags);
             if (!h.key.empty()) {
                 std::string k;
                 if (h.key_base64 && detail::base64_decode(h.key, k)) {
@@ -672,10 +690,10 @@ private:
             case ResponseCode::value:
                 if (cmd != MetaCommand::get && cmd != MetaCommand::arithmetic)
                     return false;
-                out = Value{flags(), std::string(value)};
+                out.emplace<Value>(flags(), std::string(value));
                 return true;
             case ResponseCode::header:
-                out = Success{flags()};
+                out.emplace<Success>(flags());
                 return true;
             case ResponseCode::miss:
                 if (cmd != MetaCommand::get)
@@ -720,7 +738,7 @@ private:
         }
         if (b.lease.conn)
             b.pool->release(b.lease, b.outcome, b.reason);
-        if (ctx_.track_write_failures && ctx_.on_write_failure != nullptr &&
+        if (!b.errored.empty() && ctx_.track_write_failures && ctx_.on_write_failure != nullptr &&
             !ctx_.on_write_failure->empty()) {
             for (std::uint32_t i : b.errored) {
                 if (is_tracked_write(reqs_[i]))

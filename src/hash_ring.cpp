@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 namespace meta_memcache {
@@ -22,9 +24,95 @@ namespace {
 
 using Digest = std::array<unsigned char, MD5_DIGEST_LENGTH>;
 
+/// MD5 of a message that fits one 64-byte block with its padding (at most 55 bytes):
+/// RFC 1321 written out, without OpenSSL's per-call setup and cleansing, which cost more
+/// than the block itself for a short key.
+Digest md5_one_block(const unsigned char* data, std::size_t n) noexcept {
+    unsigned char block[64] = {};
+    std::memcpy(block, data, n);
+    block[n] = 0x80;
+    const std::uint64_t bits = static_cast<std::uint64_t>(n) * 8;
+    for (int i = 0; i < 8; ++i)
+        block[56 + i] = static_cast<unsigned char>(bits >> (8 * i));
+    std::uint32_t m[16];
+    if constexpr (std::endian::native == std::endian::little) {
+        std::memcpy(m, block, sizeof m);
+    } else {
+        for (int i = 0; i < 16; ++i) {
+            m[i] = static_cast<std::uint32_t>(block[4 * i]) |
+                   (static_cast<std::uint32_t>(block[4 * i + 1]) << 8) |
+                   (static_cast<std::uint32_t>(block[4 * i + 2]) << 16) |
+                   (static_cast<std::uint32_t>(block[4 * i + 3]) << 24);
+        }
+    }
+    static constexpr std::uint32_t k[64] = {
+        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+        0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+        0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+        0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+        0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+        0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+        0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+        0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+        0xeb86d391};
+    static constexpr int r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                                  5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+                                  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                                  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+    const std::uint32_t a0 = 0x67452301;
+    const std::uint32_t b0 = 0xefcdab89;
+    const std::uint32_t c0 = 0x98badcfe;
+    const std::uint32_t d0 = 0x10325476;
+    std::uint32_t a = a0;
+    std::uint32_t b = b0;
+    std::uint32_t c = c0;
+    std::uint32_t d = d0;
+    // Fully unrolled, so every round's function, constant and shift is a constant.
+#pragma GCC unroll 64
+    for (int i = 0; i < 64; ++i) {
+        std::uint32_t f = 0;
+        int g = 0;
+        if (i < 16) {
+            f = (b & c) | (~b & d);
+            g = i;
+        } else if (i < 32) {
+            f = (d & b) | (~d & c);
+            g = (5 * i + 1) % 16;
+        } else if (i < 48) {
+            f = b ^ c ^ d;
+            g = (3 * i + 5) % 16;
+        } else {
+            f = c ^ (b | ~d);
+            g = (7 * i) % 16;
+        }
+        f = f + a + k[i] + m[g];
+        a = d;
+        d = c;
+        c = b;
+        b = b + ((f << r[i]) | (f >> (32 - r[i])));
+    }
+    Digest out{};
+    const std::uint32_t words[4] = {a0 + a, b0 + b, c0 + c, d0 + d};
+    if constexpr (std::endian::native == std::endian::little) {
+        std::memcpy(out.data(), words, sizeof words);
+    } else {
+        for (int w = 0; w < 4; ++w) {
+            for (int i = 0; i < 4; ++i) {
+                out[static_cast<std::size_t>(4 * w + i)] =
+                    static_cast<unsigned char>(words[w] >> (8 * i));
+            }
+        }
+    }
+    return out;
+}
+
 Digest md5(std::string_view data) noexcept {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+    if (data.size() <= 55)
+        return md5_one_block(bytes, data.size());
     Digest d{};
-    MD5(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data());
+    MD5(bytes, data.size(), d.data());
     return d;
 }
 
@@ -37,10 +125,16 @@ std::uint32_t le32(const Digest& d, std::size_t word) noexcept {
 }
 
 std::uint64_t be64(const unsigned char* p) noexcept {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-        v = (v << 8) | p[i];
-    return v;
+    if constexpr (std::endian::native == std::endian::little) {
+        std::uint64_t v = 0;
+        std::memcpy(&v, p, sizeof v);
+        return __builtin_bswap64(v);
+    } else {
+        std::uint64_t v = 0;
+        for (int i = 0; i < 8; ++i)
+            v = (v << 8) | p[i];
+        return v;
+    }
 }
 
 constexpr std::array<std::uint32_t, 256> make_crc32_table() noexcept {
@@ -376,6 +470,18 @@ void HashRing::build() {
     }
     points_ = std::move(unique);
     points_.shrink_to_fit();
+
+    // 4096 buckets by the top 12 bits of the position (64-bit hi for uhashring and xxhash,
+    // 32-bit for the others).
+    constexpr unsigned bucket_bits = 12;
+    shift_ = (strictly_after(mode_) ? 64U : 32U) - bucket_bits;
+    first_.assign((std::size_t{1} << bucket_bits) + 1, 0);
+    std::size_t p = 0;
+    for (std::size_t b = 0; b < first_.size(); ++b) {
+        while (p < points_.size() && (points_[p].hi >> shift_) < b)
+            ++p;
+        first_[b] = static_cast<std::uint32_t>(p);
+    }
 }
 
 std::vector<std::size_t> HashRing::points_per_node() const {
@@ -402,9 +508,13 @@ std::size_t HashRing::point_for(std::string_view routing_key) const noexcept {
         return p.hi != k.first ? p.hi < k.first : p.lo < k.second;
     };
     const std::pair<std::uint64_t, std::uint64_t> key{hi, lo};
-    auto it = strictly_after(mode_)
-                  ? std::upper_bound(points_.begin(), points_.end(), key, key_before)
-                  : std::lower_bound(points_.begin(), points_.end(), key, point_before);
+    // The answer lies in [first_[b], first_[b + 1]]: points before the bucket are below the
+    // key, points after it above.
+    const std::size_t b = static_cast<std::size_t>(hi >> shift_);
+    const auto from = points_.begin() + first_[b];
+    const auto to = points_.begin() + first_[b + 1];
+    auto it = strictly_after(mode_) ? std::upper_bound(from, to, key, key_before)
+                                    : std::lower_bound(from, to, key, point_before);
     if (it == points_.end())
         it = points_.begin();
     return static_cast<std::size_t>(it - points_.begin());

@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -23,7 +24,19 @@ void ensure_sodium() {
 }
 
 bool any_binary(const unsigned char* p, std::size_t n) noexcept {
-    for (std::size_t i = 0; i < n; ++i) {
+    // Eight bytes at a time: a byte below 0x21, or above 0x7E (0x7F..0xFF), in the word.
+    constexpr std::uint64_t ones = 0x0101010101010101ULL;
+    constexpr std::uint64_t highs = 0x8080808080808080ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p + i, 8);
+        const std::uint64_t below = (w - ones * 0x21) & ~w & highs;
+        const std::uint64_t above = ((w + ones * (127 - 0x7E)) | w) & highs;
+        if ((below | above) != 0)
+            return true;
+    }
+    for (; i < n; ++i) {
         if (is_binary_key_byte(p[i]))
             return true;
     }

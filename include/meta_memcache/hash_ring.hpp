@@ -123,6 +123,10 @@ private:
     std::vector<RingNode> nodes_;
     HashMode mode_;
     std::vector<Point> points_;
+    /// Where to start looking: first_[b] is the first point whose top bits (hi >> shift_)
+    /// are at least b, so a lookup searches a handful of points instead of all of them.
+    std::vector<std::uint32_t> first_;
+    unsigned shift_ = 0;
 };
 
 template <class Accept>

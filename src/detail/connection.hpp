@@ -73,7 +73,7 @@ public:
     std::vector<char> rbuf;             ///< read buffer, read_buffer_size bytes
     std::size_t rpos = 0;               ///< first unconsumed byte in rbuf
     std::size_t rend = 0;               ///< end of the bytes read into rbuf
-    std::string wbuf;                   ///< encoded request lines and small values
+    std::string wbuf;                   ///< encoded request lines and small values (only grows)
     std::vector<Segment> segments;      ///< what to write, in order
     std::vector<iovec> iov;             ///< segments as iovecs for writev
     unsigned pending_fences = 0;        ///< mn answers still to drain (no_reply writes)

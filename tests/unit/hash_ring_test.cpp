@@ -4,6 +4,10 @@
 
 #include "catch.hpp"
 
+#define OPENSSL_SUPPRESS_DEPRECATED  // MD5(): the reference the ring's own MD5 is checked against
+#include <openssl/md5.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -281,5 +285,94 @@ TEST_CASE("weights shift keys in proportion", "[ring]") {
         // b has 3/4 of the ring: allow the spread of 160-point rings.
         CHECK(counts[1] > counts[0] * 2);
         CHECK(counts[1] < counts[0] * 5);
+    }
+}
+
+// ---- the lookup against a plain search over OpenSSL's MD5 --------------------------------
+
+namespace {
+
+std::array<unsigned char, 16> openssl_md5(std::string_view s) {
+    std::array<unsigned char, 16> d{};
+    MD5(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
+    return d;
+}
+
+std::uint64_t big_endian(const unsigned char* p) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+std::uint32_t little_endian(const unsigned char* p) {
+    return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
+           (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+}
+
+}  // namespace
+
+TEST_CASE("MD5 of short and long inputs matches OpenSSL's", "[ring][hash]") {
+    std::string data;
+    for (int n = 0; n <= 130; ++n) {
+        const auto d = openssl_md5(data);
+        INFO("length " << n);
+        CHECK(meta_memcache::detail::hash_md5_le32(data) == little_endian(d.data()));
+        data += static_cast<char>('a' + n % 26);
+        if (n % 7 == 0)
+            data.back() = static_cast<char>(0x80 + n);  // bytes above 0x7F too
+    }
+}
+
+TEST_CASE("ring lookups agree with a plain search over every point", "[ring]") {
+    const std::vector<std::string> ids = {"10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211",
+                                          "10.0.0.4:11211", "10.0.0.5:11211"};
+    SECTION("uhashring: 128-bit positions, first point strictly after the key") {
+        struct P {
+            std::uint64_t hi, lo;
+            std::size_t node;
+        };
+        std::vector<P> points;
+        for (std::size_t n = 0; n < ids.size(); ++n) {
+            for (int i = 0; i < 160; ++i) {
+                const auto d = openssl_md5(ids[n] + "-" + std::to_string(i));
+                points.push_back({big_endian(d.data()), big_endian(d.data() + 8), n});
+            }
+        }
+        std::sort(points.begin(), points.end(),
+                  [](const P& a, const P& b) { return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo; });
+        const HashRing ring(ids, HashMode::uhashring);
+        for (int k = 0; k < 20000; ++k) {
+            const std::string key = "key:" + std::to_string(k * 7919);
+            const auto d = openssl_md5(key);
+            const std::uint64_t hi = big_endian(d.data());
+            const std::uint64_t lo = big_endian(d.data() + 8);
+            auto it = std::find_if(points.begin(), points.end(),
+                                   [&](const P& p) { return p.hi != hi ? p.hi > hi : p.lo > lo; });
+            if (it == points.end())
+                it = points.begin();
+            REQUIRE(ring.node_for(key) == it->node);
+        }
+    }
+    SECTION("libmc_md5: 32-bit positions, first point at or after the key") {
+        std::vector<std::pair<std::uint32_t, std::size_t>> points;
+        for (std::size_t n = 0; n < ids.size(); ++n) {
+            for (int i = 0; i < 100; ++i) {
+                const auto d = openssl_md5(ids[n] + "-" + std::to_string(i));
+                points.emplace_back(little_endian(d.data()), n);
+            }
+        }
+        std::stable_sort(points.begin(), points.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        const HashRing ring(ids, HashMode::libmc_md5);
+        for (int k = 0; k < 20000; ++k) {
+            const std::string key = "key:" + std::to_string(k * 7919);
+            const std::uint32_t h = little_endian(openssl_md5(key).data());
+            auto it = std::find_if(points.begin(), points.end(),
+                                   [&](const auto& p) { return p.first >= h; });
+            if (it == points.end())
+                it = points.begin();
+            REQUIRE(ring.node_for(key) == it->second);
+        }
     }
 }

@@ -97,3 +97,19 @@ TEST_CASE("base64 helpers round-trip and reject bad input", "[key]") {
     CHECK_FALSE(meta_memcache::detail::base64_decode("not base64!", bad));
     CHECK(bad.empty());
 }
+
+TEST_CASE("a single binary byte anywhere in a key makes it base64", "[key]") {
+    // Every position of keys long enough to be scanned eight bytes at a time, with the
+    // bytes on each side of the printable range.
+    for (std::size_t len = 1; len <= 40; ++len) {
+        for (std::size_t at = 0; at < len; ++at) {
+            for (const int c : {0x00, 0x01, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF}) {
+                std::string key(len, 'k');
+                key[at] = static_cast<char>(c);
+                const bool binary = c <= 0x20 || c > 0x7E;
+                INFO("length " << len << ", byte " << c << " at " << at);
+                REQUIRE(enc(key).base64 == binary);
+            }
+        }
+    }
+}

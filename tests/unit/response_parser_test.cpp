@@ -336,8 +336,8 @@ TEST_CASE("unknown codes and malformed lines are protocol errors", "[parser][mal
     CHECK(detail::parse_header("HD h2\r\n", h).status == ParseStatus::invalid);
     CHECK(detail::parse_header("HD Wx\r\n", h).status == ParseStatus::invalid);
     CHECK(detail::parse_header("HD f4294967296\r\n", h).status == ParseStatus::invalid);
-    CHECK(detail::parse_header(std::string("HD O") + std::string(32, 'o') + "\r\n", h).status ==
-          ParseStatus::invalid);
+    const std::string long_opaque = "HD O" + std::string(32, 'o') + "\r\n";      // GCC 12 -O2:
+    CHECK(detail::parse_header(long_opaque, h).status == ParseStatus::invalid);  // no temporaries
     CHECK(detail::parse_header("\r\n", h).status == ParseStatus::invalid);
     CHECK(detail::parse_header("H\r\n", h).status == ParseStatus::invalid);
     CHECK(detail::parse_header("hd\r\n", h).status == ParseStatus::invalid);

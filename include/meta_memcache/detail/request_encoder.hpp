@@ -278,21 +278,16 @@ inline std::size_t encode_request_line(char* out,
 /// Number of flag tokens (including `b`) a request line carries; memcached limits it.
 [[nodiscard]] inline std::size_t count_flag_tokens(const WireKey& key,
                                                    const RequestFlags& f) noexcept {
-    std::size_t n = key.base64 ? std::size_t{1} : std::size_t{0};
-    for (bool b : {f.no_reply, f.return_client_flag, f.return_cas_token, f.return_value,
-                   f.return_ttl, f.return_size, f.return_last_access, f.return_fetched,
-                   f.return_key, f.no_update_lru, f.mark_stale}) {
-        n += b ? std::size_t{1} : std::size_t{0};
-    }
-    for (bool b :
-         {f.cache_ttl.has_value(), f.recache_ttl.has_value(), f.vivify_on_miss_ttl.has_value(),
-          f.client_flag.has_value(), f.ma_initial_value.has_value(), f.ma_delta_value.has_value(),
-          f.cas_token.has_value(), f.opaque.has_value()}) {
-        n += b ? std::size_t{1} : std::size_t{0};
-    }
-    n += (f.mode && *f.mode != Mode::set && *f.mode != Mode::increment) ? std::size_t{1}
-                                                                        : std::size_t{0};
-    return n;
+    const auto one = [](bool b) { return b ? std::size_t{1} : std::size_t{0}; };
+    return one(key.base64) + one(f.no_reply) + one(f.return_client_flag) + one(f.return_cas_token) +
+           one(f.return_value) + one(f.return_ttl) + one(f.return_size) +
+           one(f.return_last_access) + one(f.return_fetched) + one(f.return_key) +
+           one(f.no_update_lru) + one(f.mark_stale) + one(f.cache_ttl.has_value()) +
+           one(f.recache_ttl.has_value()) + one(f.vivify_on_miss_ttl.has_value()) +
+           one(f.client_flag.has_value()) + one(f.ma_initial_value.has_value()) +
+           one(f.ma_delta_value.has_value()) + one(f.cas_token.has_value()) +
+           one(f.opaque.has_value()) +
+           one(f.mode && *f.mode != Mode::set && *f.mode != Mode::increment);
 }
 
 /// Checks a key as it will go on the wire: 1..250 bytes, printable ASCII without spaces,

@@ -58,14 +58,43 @@ struct ParseResult {
 
 namespace parser_impl {
 
+/// Decimal digits only, the whole of `s`, no overflow. `out` is left alone on failure.
 template <class Int>
 inline bool parse_uint(std::string_view s, Int& out) noexcept {
-    if (s.empty() || s[0] < '0' || s[0] > '9') {
+    if (s.empty()) {
         return false;
     }
-    const char* end = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(s.data(), end, out);
-    return ec == std::errc{} && ptr == end;
+    Int v = 0;
+    for (const char c : s) {
+        const auto d = static_cast<unsigned char>(static_cast<unsigned char>(c) - '0');
+        if (d > 9 || __builtin_mul_overflow(v, Int{10}, &v) ||
+            __builtin_add_overflow(v, static_cast<Int>(d), &v)) {
+            return false;
+        }
+    }
+    out = v;
+    return true;
+}
+
+/// Reads the token at `p` as decimal digits (at least one, up to a space or `end`), no
+/// greater than `max`; leaves `p` after it. False (and `out` alone) on anything else.
+inline bool scan_uint(const char*& p,
+                      const char* end,
+                      std::uint64_t max,
+                      std::uint64_t& out) noexcept {
+    if (p == end || *p == ' ') {
+        return false;
+    }
+    std::uint64_t v = 0;
+    for (; p != end && *p != ' '; ++p) {
+        const auto d = static_cast<unsigned char>(static_cast<unsigned char>(*p) - '0');
+        if (d > 9 || __builtin_mul_overflow(v, std::uint64_t{10}, &v) ||
+            __builtin_add_overflow(v, std::uint64_t{d}, &v) || v > max) {
+            return false;
+        }
+    }
+    out = v;
+    return true;
 }
 
 inline ParseResult fail(const char* why) noexcept {
@@ -182,72 +211,116 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
     std::string_view line = in.substr(0, nl_pos - 1);
     h = ResponseHeader{};
 
-    // Error lines first: they carry free text. The word stands alone or ends at a space.
-    auto error_line = [&](std::string_view word, ResponseCode code) {
-        if (line.substr(0, word.size()) != word ||
-            (line.size() > word.size() && line[word.size()] != ' ')) {
-            return false;
+    // The two-letter codes first (the common case), then the error lines, which carry
+    // free text (none of them has a space as its third byte).
+    if (line.size() >= 2 && (line.size() == 2 || line[2] == ' ')) {
+        switch ((static_cast<unsigned>(static_cast<unsigned char>(line[0])) << 8) |
+                static_cast<unsigned char>(line[1])) {
+            case ('V' << 8) | 'A':
+                h.code = ResponseCode::value;
+                break;
+            case ('H' << 8) | 'D':
+                h.code = ResponseCode::header;
+                break;
+            case ('E' << 8) | 'N':
+                h.code = ResponseCode::miss;
+                break;
+            case ('N' << 8) | 'F':
+                h.code = ResponseCode::not_found;
+                break;
+            case ('N' << 8) | 'S':
+                h.code = ResponseCode::not_stored;
+                break;
+            case ('E' << 8) | 'X':
+                h.code = ResponseCode::exists;
+                break;
+            case ('M' << 8) | 'N':
+                h.code = ResponseCode::noop;
+                break;
+            case ('M' << 8) | 'E':
+                h.code = ResponseCode::debug;
+                h.message = line.size() > 3 ? line.substr(3) : std::string_view{};
+                return {ParseStatus::complete, length, nullptr};
+            default:
+                return fail("unknown response code");
         }
-        h.code = code;
-        h.message = line.size() > word.size() ? line.substr(word.size() + 1) : std::string_view{};
-        return true;
-    };
-    if (error_line("CLIENT_ERROR", ResponseCode::client_error) ||
-        error_line("SERVER_ERROR", ResponseCode::server_error) ||
-        error_line("ERROR", ResponseCode::error)) {
-        return {ParseStatus::complete, length, nullptr};
-    }
-    if (line.size() < 2 || (line.size() > 2 && line[2] != ' ')) {
-        return fail("unknown response code");
-    }
-    const char a = line[0];
-    const char b = line[1];
-    if (a == 'V' && b == 'A') {
-        h.code = ResponseCode::value;
-    } else if (a == 'H' && b == 'D') {
-        h.code = ResponseCode::header;
-    } else if (a == 'E' && b == 'N') {
-        h.code = ResponseCode::miss;
-    } else if (a == 'N' && b == 'F') {
-        h.code = ResponseCode::not_found;
-    } else if (a == 'N' && b == 'S') {
-        h.code = ResponseCode::not_stored;
-    } else if (a == 'E' && b == 'X') {
-        h.code = ResponseCode::exists;
-    } else if (a == 'M' && b == 'N') {
-        h.code = ResponseCode::noop;
-    } else if (a == 'M' && b == 'E') {
-        h.code = ResponseCode::debug;
-        h.message = line.size() > 3 ? line.substr(3) : std::string_view{};
-        return {ParseStatus::complete, length, nullptr};
     } else {
+        // Error lines: the word stands alone or is followed by a space and the message.
+        auto error_line = [&](std::string_view word, ResponseCode code) {
+            if (line.substr(0, word.size()) != word ||
+                (line.size() > word.size() && line[word.size()] != ' ')) {
+                return false;
+            }
+            h.code = code;
+            h.message =
+                line.size() > word.size() ? line.substr(word.size() + 1) : std::string_view{};
+            return true;
+        };
+        if (error_line("CLIENT_ERROR", ResponseCode::client_error) ||
+            error_line("SERVER_ERROR", ResponseCode::server_error) ||
+            error_line("ERROR", ResponseCode::error)) {
+            return {ParseStatus::complete, length, nullptr};
+        }
         return fail("unknown response code");
     }
 
-    std::size_t pos = 2;
-    auto next_token = [&]() -> std::string_view {
-        while (pos < line.size() && line[pos] == ' ')
+    // One pass over the tokens; the numeric flags are read as they are scanned.
+    const char* pos = line.data() + 2;
+    const char* const end = line.data() + line.size();
+    const auto skip_spaces = [&pos, end] {
+        while (pos != end && *pos == ' ')
             ++pos;
-        const std::size_t start = pos;
-        while (pos < line.size() && line[pos] != ' ')
-            ++pos;
-        return line.substr(start, pos - start);
     };
     if (h.code == ResponseCode::value) {
-        const std::string_view size_tok = next_token();
-        if (!parser_impl::parse_uint(size_tok, h.value_size)) {
+        skip_spaces();
+        if (!parser_impl::scan_uint(pos, end, std::numeric_limits<std::uint64_t>::max(),
+                                    h.value_size)) {
             return fail("VA without a valid size");
         }
         if (h.value_size > limits.max_value_size) {
             return fail("VA size over the value size limit");
         }
     }
+    constexpr std::uint64_t u32 = std::numeric_limits<std::uint32_t>::max();
+    constexpr std::uint64_t u64 = std::numeric_limits<std::uint64_t>::max();
     std::size_t nflags = 0;
-    for (std::string_view tok = next_token(); !tok.empty(); tok = next_token()) {
+    for (;;) {
+        skip_spaces();
+        if (pos == end) {
+            break;
+        }
         if (++nflags > limits.max_flags) {
             return fail("too many flags on a response line");
         }
-        if (!parser_impl::parse_flag(tok, h)) {
+        const char* const start = pos++;
+        std::uint64_t x = 0;
+        bool ok = true;
+        ResponseFlags& fl = h.flags;
+        switch (*start) {
+            case 'c':
+                ok = parser_impl::scan_uint(pos, end, u64, x);
+                fl.cas_token = x;
+                break;
+            case 'f':
+                ok = parser_impl::scan_uint(pos, end, u32, x);
+                fl.client_flag = static_cast<std::uint32_t>(x);
+                break;
+            case 'l':
+                ok = parser_impl::scan_uint(pos, end, u32, x);
+                fl.last_access = static_cast<std::uint32_t>(x);
+                break;
+            case 's':
+                ok = parser_impl::scan_uint(pos, end, u32, x);
+                fl.real_size = static_cast<std::uint32_t>(x);
+                break;
+            default:
+                while (pos != end && *pos != ' ')
+                    ++pos;
+                ok = parser_impl::parse_flag(
+                    std::string_view(start, static_cast<std::size_t>(pos - start)), h);
+                break;
+        }
+        if (!ok) {
             return fail("malformed response flag");
         }
     }

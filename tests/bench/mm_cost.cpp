@@ -1,0 +1,167 @@
+// Per-operation costs that do not depend on machine noise, for any of the three clients:
+//
+//   heap allocations per op   counted here: malloc, calloc, realloc and the aligned forms
+//                             are replaced (operator new goes through malloc), so C and C++
+//                             code alike is counted;
+//   user instructions per op  run under `valgrind --tool=callgrind
+//                             --toggle-collect=mm_measured_loop`: only the measured loop
+//                             (after connections and buffers are warm) is counted;
+//   system calls per op       run under `strace -f -c` with N and 2N iterations; the
+//                             difference divided by N (tests/bench/run.sh does this).
+//
+//   mm_cost --client=ours|libmemcached|raw --op=get|set|mget --servers=H:P[,H:P]
+//           [--size=100] [--keys=100] [--iters=10000] [--warmup=200]
+//           [--hash=uhashring|xxhash]   (our client's ring; libmemcached uses ketama/MD5)
+//
+// Prints "allocations_per_op <x>" (per key for mget: "allocations_per_key").
+
+#include "bench_clients.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+// ---- counting allocator ------------------------------------------------------------------
+
+extern "C" {
+void* __libc_malloc(std::size_t);                 // NOLINT(bugprone-reserved-identifier)
+void* __libc_calloc(std::size_t, std::size_t);    // NOLINT(bugprone-reserved-identifier)
+void* __libc_realloc(void*, std::size_t);         // NOLINT(bugprone-reserved-identifier)
+void* __libc_memalign(std::size_t, std::size_t);  // NOLINT(bugprone-reserved-identifier)
+void __libc_free(void*);                          // NOLINT(bugprone-reserved-identifier)
+}
+
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+void counted() {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+extern "C" {
+void* malloc(std::size_t n) {
+    counted();
+    return __libc_malloc(n);
+}
+void* calloc(std::size_t n, std::size_t m) {
+    counted();
+    return __libc_calloc(n, m);
+}
+void* realloc(void* p, std::size_t n) {
+    counted();
+    return __libc_realloc(p, n);
+}
+void* memalign(std::size_t a, std::size_t n) {
+    counted();
+    return __libc_memalign(a, n);
+}
+void* aligned_alloc(std::size_t a, std::size_t n) {
+    counted();
+    return __libc_memalign(a, n);
+}
+int posix_memalign(void** out, std::size_t a, std::size_t n) {
+    counted();
+    void* p = __libc_memalign(a, n);
+    if (p == nullptr)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+void free(void* p) {
+    __libc_free(p);
+}
+}
+
+// ---- the measured loop -----------------------------------------------------------------
+
+enum class Op { get, set, mget };
+
+namespace {
+
+std::size_t run_loop(bench::Driver* d, int op, std::size_t iters) {
+    std::size_t sum = 0;
+    for (std::size_t i = 0; i < iters; ++i) {
+        switch (static_cast<Op>(op)) {
+            case Op::get:
+                sum += d->get();
+                break;
+            case Op::set:
+                sum += d->set() ? 1U : 0U;
+                break;
+            case Op::mget:
+                sum += d->multi_get();
+                break;
+        }
+    }
+    return sum;
+}
+
+}  // namespace
+
+/// Warm-up, outside what callgrind counts.
+extern "C" __attribute__((noipa)) std::size_t mm_warmup_loop(bench::Driver* d,
+                                                             int op,
+                                                             std::size_t iters) {
+    return run_loop(d, op, iters);
+}
+
+/// The loop callgrind counts (--toggle-collect=mm_measured_loop); returns a checksum so
+/// nothing is optimised away.
+extern "C" __attribute__((noipa)) std::size_t mm_measured_loop(bench::Driver* d,
+                                                               int op,
+                                                               std::size_t iters) {
+    return run_loop(d, op, iters);
+}
+
+int main(int argc, char** argv) {
+    try {
+        const bench::Args args(argc, argv, 1);
+        const auto str = [&](const std::string& k, const std::string& def) {
+            return args.str(k, def);
+        };
+        const auto num = [&](const std::string& k, std::size_t def) { return args.num(k, def); };
+        const auto kind = bench::parse_client(str("client", "ours"));
+        const std::string op_name = str("op", "get");
+        const Op op = op_name == "get"   ? Op::get
+                      : op_name == "set" ? Op::set
+                      : op_name == "mget"
+                          ? Op::mget
+                          : throw std::runtime_error("--op must be get, set or mget");
+        const std::size_t size = num("size", 100);
+        const std::size_t keys = op == Op::mget ? num("keys", 100) : 0;
+        const std::size_t iters = num("iters", 10000);
+        const std::size_t warmup = num("warmup", 200);
+        const std::string hash = str("hash", "uhashring");
+        if (hash != "uhashring" && hash != "xxhash")
+            bench::die("--hash must be uhashring or xxhash");
+        const bench::Workload w(bench::parse_servers(str("servers", "127.0.0.1:11211")), size, keys,
+                                "cost-" + op_name + "-" + std::to_string(size),
+                                hash == "xxhash" ? meta_memcache::HashMode::xxhash
+                                                 : meta_memcache::HashMode::uhashring);
+        bench::populate(w);
+        const bench::ClientSet set(kind, w);
+        const auto driver = set.driver();
+
+        const std::size_t per = op == Op::get ? size : op == Op::set ? 1 : keys;
+        if (mm_warmup_loop(driver.get(), static_cast<int>(op), warmup) != per * warmup) {
+            bench::die("wrong answers during warm-up");
+        }
+        const std::uint64_t before = g_allocations.load();
+        const std::size_t sum = mm_measured_loop(driver.get(), static_cast<int>(op), iters);
+        const std::uint64_t after = g_allocations.load();
+        if (sum != per * iters)
+            bench::die("wrong answers");
+        const double allocs = static_cast<double>(after - before) / static_cast<double>(iters);
+        if (op == Op::mget) {
+            std::printf("allocations_per_op %.3f\nallocations_per_key %.3f\n", allocs,
+                        allocs / static_cast<double>(keys));
+        } else {
+            std::printf("allocations_per_op %.3f\n", allocs);
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mm_cost: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
