@@ -8,7 +8,8 @@
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/error.hpp>
 
-#include <cstring>
+#include <chrono>
+#include <system_error>
 
 namespace meta_memcache {
 
@@ -20,7 +21,7 @@ namespace {
 
 /// A stats answer larger than this is a protocol error (`stats items` with every slab
 /// class in use is a few tens of KiB).
-constexpr std::size_t max_stats_answer = 4 * 1024 * 1024;
+constexpr std::size_t max_stats_answer = std::size_t{4} * 1024 * 1024;
 
 void validate_group(std::string_view group) {
     if (group.size() > 32) {
@@ -49,13 +50,13 @@ std::optional<Failure> read_stats(detail::Connection& c,
                                   unsigned fences,
                                   const detail::ParserLimits& limits,
                                   Clock::time_point deadline,
+                                  std::chrono::milliseconds budget,
                                   ServerStats& out) {
     std::string in(c.rbuf.data() + c.rpos, c.rend - c.rpos);
     c.rpos = c.rend = 0;
     std::size_t pos = 0;
     for (;;) {
         const std::string_view avail = std::string_view(in).substr(pos);
-        bool need_more = false;
         if (fences > 0) {  // an earlier no_reply write's answer, or its MN fence
             detail::ResponseHeader h;
             std::string_view value;
@@ -69,7 +70,6 @@ std::optional<Failure> read_stats(detail::Connection& c,
                     --fences;
                 continue;
             }
-            need_more = true;
         } else if (const auto eol = avail.find("\r\n"); eol != std::string_view::npos) {
             const std::string_view line = avail.substr(0, eol);
             pos += eol + 2;
@@ -94,27 +94,27 @@ std::optional<Failure> read_stats(detail::Connection& c,
             return Failure{errc::protocol_error,
                            "stats: unexpected line \"" + std::string(line.substr(0, 64)) + "\"",
                            Outcome::failed};
-        } else {
-            need_more = true;
         }
-        if (need_more) {
-            if (in.size() > max_stats_answer) {
-                return Failure{errc::protocol_error, "stats: answer over 4 MiB", Outcome::failed};
-            }
-            in.erase(0, pos);
-            pos = 0;
-            const detail::IoResult r = c.read_more(in, deadline);
-            if (r.status == IoStatus::would_block) {
-                return Failure{errc::timeout, "stats: no complete answer in time",
-                               Outcome::timed_out};
-            }
-            if (r.status != IoStatus::ok) {
-                return Failure{
-                    errc::connection_closed,
-                    std::string("stats: read failed: ") +
-                        (r.status == IoStatus::eof ? "connection closed" : std::strerror(r.error)),
-                    Outcome::failed};
-            }
+        // Not a whole answer (or line) yet: read more.
+        if (in.size() > max_stats_answer) {
+            return Failure{errc::protocol_error, "stats: answer over 4 MiB", Outcome::failed};
+        }
+        in.erase(0, pos);
+        pos = 0;
+        const detail::IoResult r = c.read_more(in, deadline);
+        if (r.status == IoStatus::would_block) {
+            return Failure{
+                errc::timeout,
+                "stats: no complete answer within " + std::to_string(budget.count()) + " ms",
+                Outcome::timed_out};
+        }
+        if (r.status != IoStatus::ok) {
+            return Failure{
+                errc::connection_closed,
+                std::string("stats: read failed: ") +
+                    (r.status == IoStatus::eof ? "connection closed"
+                                               : std::generic_category().message(r.error)),
+                Outcome::failed};
         }
     }
 }
@@ -136,12 +136,13 @@ ServerStats ConnectionPool::stats(std::string_view group) {
     std::optional<Failure> failure;
     const detail::IoResult w = c.write_all(request, deadline);
     if (w.status == IoStatus::would_block) {
-        failure = Failure{errc::timeout, "stats: could not send in time", Outcome::timed_out};
+        failure =
+            Failure{errc::timeout, "stats: could not send within the deadline", Outcome::timed_out};
     } else if (w.status != IoStatus::ok) {
         failure = Failure{errc::connection_closed, "stats: write failed", Outcome::failed};
     } else {
         try {
-            failure = read_stats(c, fences, p.limits, deadline, out);
+            failure = read_stats(c, fences, p.limits, deadline, p.options.recv_timeout, out);
         } catch (...) {
             p.release(lease, Outcome::failed, "stats abandoned");
             throw;
