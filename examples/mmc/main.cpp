@@ -34,6 +34,7 @@ options (every command):
   --timeout MS     connect and request deadline in milliseconds (default 1000)
   -h, --help       this help; `mmc COMMAND --help` for a command's
   --version        the version
+  --               ends the options (for a key that starts with -)
 
 exit codes:
   0  done
