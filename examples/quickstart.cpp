@@ -3,33 +3,16 @@
 
 #include <meta_memcache/meta_memcache.hpp>
 
+#include "example_support.hpp"
+
 #include <cstdio>
-#include <cstdlib>
 #include <string>
-#include <vector>
 
 namespace mm = meta_memcache;
 
-static std::vector<mm::ServerAddress> servers_from_env() {
-    const char* env = std::getenv("MEMCACHE_SERVERS");
-    std::string list = env != nullptr && *env != '\0' ? env : "127.0.0.1:11211";
-    std::vector<mm::ServerAddress> out;
-    std::size_t start = 0;
-    while (start <= list.size()) {
-        const std::size_t comma = list.find(',', start);
-        const std::string item = list.substr(start, comma - start);
-        if (!item.empty())
-            out.push_back(mm::ServerAddress::parse(item));
-        if (comma == std::string::npos)
-            break;
-        start = comma + 1;
-    }
-    return out;
-}
-
 int main() {
     try {
-        auto cache = mm::cache_client_from_servers(servers_from_env());
+        auto cache = mm::cache_client_from_servers(example::servers_from_env());
 
         cache.set("quickstart:greeting", "hello from meta-memcache-cpp", 60);
         const std::optional<std::string> greeting = cache.get("quickstart:greeting");

@@ -377,35 +377,18 @@ std::unique_ptr<Connection> Connection::open(const ServerAddress& server,
         const std::string payload = options.auth.username + " " + options.auth.password;
         const std::string req =
             "set auth 0 0 " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
-        std::size_t sent = 0;
-        while (sent < req.size()) {
-            iovec v{const_cast<char*>(req.data() + sent), req.size() - sent};
-            const IoResult r = conn->write_some(&v, 1);
-            if (r.status == IoStatus::ok) {
-                sent += r.bytes;
-            } else if (r.status == IoStatus::would_block) {
-                if (!wait_fd(fd, POLLOUT, deadline)) {
-                    fail(errc::timeout, name, "authentication timed out");
-                }
-            } else {
-                fail(errc::connection_closed, name, "connection lost during authentication");
-            }
-        }
+        const IoResult w = conn->write_all(req, deadline);
+        if (w.status == IoStatus::would_block)
+            fail(errc::timeout, name, "authentication timed out");
+        if (w.status != IoStatus::ok)
+            fail(errc::connection_closed, name, "connection lost during authentication");
         std::string line;
-        while (line.find("\r\n") == std::string::npos) {
-            char buf[256];
-            const IoResult r = conn->read_some(buf, sizeof buf);
-            if (r.status == IoStatus::ok) {
-                line.append(buf, r.bytes);
-                if (line.size() > 1024)
-                    break;
-            } else if (r.status == IoStatus::would_block) {
-                if (!wait_fd(fd, r.want_write ? POLLOUT : POLLIN, deadline)) {
-                    fail(errc::timeout, name, "authentication timed out");
-                }
-            } else {
+        while (line.find("\r\n") == std::string::npos && line.size() <= 1024) {
+            const IoResult r = conn->read_more(line, deadline);
+            if (r.status == IoStatus::would_block)
+                fail(errc::timeout, name, "authentication timed out");
+            if (r.status != IoStatus::ok)
                 fail(errc::connection_closed, name, "connection lost during authentication");
-            }
         }
         if (line.rfind("STORED\r\n", 0) != 0) {
             const auto end = line.find("\r\n");
@@ -507,6 +490,37 @@ IoResult Connection::read_wait(char* buf, std::size_t n) noexcept {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return {IoStatus::would_block, 0, 0, false};
         return {IoStatus::error, 0, errno, false};
+    }
+}
+
+IoResult Connection::write_all(std::string_view bytes, Clock::time_point deadline) noexcept {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        iovec v{const_cast<char*>(bytes.data() + sent), bytes.size() - sent};
+        const IoResult r = write_some(&v, 1);
+        if (r.status == IoStatus::ok) {
+            sent += r.bytes;
+        } else if (r.status != IoStatus::would_block) {
+            return r;
+        } else if (!wait_fd(fd_, r.want_read ? POLLIN : POLLOUT, deadline)) {
+            return {IoStatus::would_block, sent, 0, false};
+        }
+    }
+    return {IoStatus::ok, sent, 0, false};
+}
+
+IoResult Connection::read_more(std::string& out, Clock::time_point deadline) {
+    char buf[4096];
+    for (;;) {
+        const IoResult r = read_some(buf, sizeof buf);
+        if (r.status == IoStatus::ok) {
+            out.append(buf, r.bytes);
+            return r;
+        }
+        if (r.status != IoStatus::would_block)
+            return r;
+        if (!wait_fd(fd_, r.want_write ? POLLOUT : POLLIN, deadline))
+            return r;
     }
 }
 

@@ -6,11 +6,32 @@
 #include <meta_memcache/server_address.hpp>
 
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace meta_memcache {
 
 class WriteFailureEvent;
+
+/// A server's own statistics, as the classic `stats` command reports them.
+struct ServerStats {
+    /// (name, value) pairs in the order the server sent them ("pid", "uptime", "version",
+    /// "curr_items", "get_hits", ...).
+    std::vector<std::pair<std::string, std::string>> entries{};
+
+    /// The value of statistic `name`, or nothing when the server did not report it.
+    [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const noexcept {
+        for (const auto& [n, v] : entries) {
+            if (n == name)
+                return v;
+        }
+        return std::nullopt;
+    }
+};
 
 /// Per-call settings routers pass down to the pools.
 struct ExecContext {
@@ -49,6 +70,14 @@ public:
     /// True while the server is marked down and calls fail fast (false again once the
     /// mark-down period is over, so the next call can probe). No lock while it is up.
     [[nodiscard]] bool is_marked_down() const;
+    /// The server's own statistics: `stats`, or `stats <group>` for a group such as
+    /// "settings", "items", "slabs" or "conns". Sent over a pooled connection, under the
+    /// pool's deadline (recv_timeout) and mark-down rules, like any request; for
+    /// monitoring and tools, not for the request path.
+    /// @throws InvalidInputError for a group that is not one word of [a-z0-9_], or "reset"
+    /// (not a read); ServerError when the server rejects the group; TransportError as
+    /// requests do.
+    [[nodiscard]] ServerStats stats(std::string_view group = {});
 
     struct Impl;
     /// Internal (used by the executor).

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace meta_memcache::detail {
@@ -61,6 +62,12 @@ public:
     /// Plain sockets: one blocking read bounded by the socket's receive timeout (the
     /// request's recv_timeout), so a prompt answer costs one system call. TLS: read_some.
     IoResult read_wait(char* buf, std::size_t n) noexcept;
+    /// Writes all of `bytes`, waiting in poll() while the socket is full. would_block: the
+    /// deadline passed first. For the classic-protocol exchanges (authentication, stats).
+    IoResult write_all(std::string_view bytes, Clock::time_point deadline) noexcept;
+    /// Appends the bytes that arrive next (at least one, waiting in poll() until the
+    /// deadline) to `out`. would_block: the deadline passed first.
+    IoResult read_more(std::string& out, Clock::time_point deadline);
     /// True when the server closed the connection while idle, or sent bytes nobody asked
     /// for (answers to earlier no_reply writes, `pending_fences`, are expected). One
     /// non-blocking peek.
