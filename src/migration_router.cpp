@@ -69,7 +69,24 @@ void MigrationRouter::execute(std::span<const Request> requests,
     Router& primary = dest_primary ? *destination_ : *origin_;
     Router& secondary = dest_primary ? *origin_ : *destination_;
 
-    primary.execute(requests, responses, ctx);
+    // Modes 3 and 4: a sample of read calls copies its hits over, which needs each value's
+    // remaining TTL and client flag: ask for them (t f) on those calls only.
+    const double pct = mode == MigrationMode::populate_writes_and_reads_1pct    ? 0.01
+                       : mode == MigrationMode::populate_writes_and_reads_10pct ? 0.10
+                                                                                : 0.0;
+    const bool sampled = pct > 0 && (options_.random ? options_.random() : uniform()) < pct;
+    if (sampled) {
+        std::vector<Request> reads(requests.begin(), requests.end());
+        for (Request& r : reads) {
+            if (r.command == MetaCommand::get && r.flags.return_value) {
+                r.flags.return_ttl = true;
+                r.flags.return_client_flag = true;
+            }
+        }
+        primary.execute(reads, responses, ctx);
+    } else {
+        primary.execute(requests, responses, ctx);
+    }
     if (!dual)
         return;
 
@@ -93,10 +110,7 @@ void MigrationRouter::execute(std::span<const Request> requests,
     }
 
     // Modes 3 and 4: on a sample of read calls, copy the primary's hits over.
-    const double pct = mode == MigrationMode::populate_writes_and_reads_1pct    ? 0.01
-                       : mode == MigrationMode::populate_writes_and_reads_10pct ? 0.10
-                                                                                : 0.0;
-    if (pct > 0 && (options_.random ? options_.random() : uniform()) < pct) {
+    if (sampled) {
         for (std::size_t i = 0; i < requests.size(); ++i) {
             const Request& r = requests[i];
             const auto* v = std::get_if<Value>(&responses[i]);
