@@ -144,7 +144,7 @@ void ConnectionPool::Impl::warm_up_locked(std::unique_lock<std::mutex>& lk, std:
     }
 }
 
-ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(Clock::time_point deadline,
+ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(std::chrono::milliseconds wait_budget,
                                                           bool force_new) {
     std::unique_lock lk(mu_);
     check_fork_locked();
@@ -188,6 +188,7 @@ ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(Clock::time_point dead
                     }
                 }
                 lease.conn = std::move(conn);
+                lease.at = now;
                 return lease;
             }
         } else if (!idle_.empty() && open_ >= options.max_connections) {
@@ -206,10 +207,13 @@ ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(Clock::time_point dead
         if (!waited) {
             waited = true;
             ++c_.pool_waits;
-            wait_until = std::min(deadline, now + options.pool_wait_timeout);
+            wait_until = now + std::min(wait_budget, options.pool_wait_timeout);
         }
-        if (cv_.wait_until(lk, wait_until) == std::cv_status::timeout &&
-            open_ >= options.max_connections && idle_.empty()) {
+        ++waiters_;
+        const std::cv_status waited_out = cv_.wait_until(lk, wait_until);
+        --waiters_;
+        if (waited_out == std::cv_status::timeout && open_ >= options.max_connections &&
+            idle_.empty()) {
             give_up_probe();
             throw TransportError(errc::pool_exhausted,
                                  "all " + std::to_string(options.max_connections) +
@@ -242,6 +246,7 @@ ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(Clock::time_point dead
         throw;
     }
     lease.fresh = true;
+    lease.at = Clock::now();  // connecting had its own budget (connection_timeout)
     lk.lock();
     ++c_.total_created;
     warm_up_locked(lk, warm_extra);
@@ -263,9 +268,12 @@ void ConnectionPool::Impl::release(Lease& lease, Outcome outcome, const std::str
                 probing_ = false;
             }
             if (idle_.size() < options.max_pool_size && !down_) {
-                lease.conn->last_used = Clock::now();
+                // The request's start stands in for "now": close enough for idle checks,
+                // and it saves reading the clock on every request.
+                lease.conn->last_used = lease.at;
                 idle_.push_back(std::move(lease.conn));
-                cv_.notify_one();
+                if (waiters_ > 0)
+                    cv_.notify_one();
             } else {
                 to_close.push_back(std::move(lease.conn));
             }

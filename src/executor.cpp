@@ -38,8 +38,6 @@ namespace {
 constexpr std::size_t copy_value_threshold = 16 * 1024;
 /// Item header overhead memcached adds to key and value (see the protocol notes).
 constexpr std::size_t item_overhead = 63;
-/// Within this long of its start a single batch may block in recv (SO_RCVTIMEO bound).
-constexpr auto blocking_read_window = std::chrono::milliseconds(1);
 
 detail::MetaCommand to_detail(MetaCommand c) noexcept {
     switch (c) {
@@ -171,7 +169,8 @@ struct Batch {
     std::size_t big_have = 0;
     bool got_bytes = false;
     bool done = false;
-    bool ready = true;  ///< try to write/read now (first round, or poll said so)
+    bool ready = true;    ///< try to write/read now (first round, or poll said so)
+    bool waited = false;  ///< it has waited in poll(): no blocking read any more
 
     // failure
     bool failed = false;
@@ -191,6 +190,7 @@ struct Batch {
         big_have = 0;
         got_bytes = done = failed = retryable = false;
         ready = true;
+        waited = false;
         outcome = Outcome::ok;
         error = nullptr;
         reason.clear();
@@ -272,10 +272,8 @@ private:
 
     /// Acquires a connection and encodes the batch into its write buffer.
     void begin(Batch& b, bool fresh) {
-        b.started = Clock::now();
-        b.deadline = b.started + b.pool->options.recv_timeout;
         try {
-            b.lease = b.pool->acquire(b.deadline, fresh);
+            b.lease = b.pool->acquire(b.pool->options.recv_timeout, fresh);
         } catch (const TransportError& e) {
             b.failed = b.done = true;
             b.outcome = Outcome::ok;  // the pool has accounted for it already
@@ -283,7 +281,7 @@ private:
             b.reason = e.what();
             return;
         }
-        b.started = Clock::now();  // connecting has its own budget (connection_timeout)
+        b.started = b.lease.at;  // after any connect: that has its own budget
         b.deadline = b.started + b.pool->options.recv_timeout;
         Connection& c = *b.lease.conn;
         c.segments.clear();
@@ -367,6 +365,7 @@ private:
                     ev |= b.want_write_for_read ? POLLOUT : POLLIN;
                 fds.push_back({b.lease.conn->fd(), ev, 0});
                 polled.push_back(&b);
+                b.waited = true;
                 earliest = std::min(earliest, b.deadline);
             }
             if (polled.empty())
@@ -474,8 +473,9 @@ private:
     /// One read into [dst, dst + cap); what came is added to `counter`.
     bool fill(
         Batch& b, Connection& c, char* dst, std::size_t cap, bool single, std::size_t& counter) {
-        const bool may_block = single && b.write_done && !c.is_tls() &&
-                               Clock::now() - b.started < blocking_read_window;
+        // Only the first read of a lone batch blocks (in the kernel, bounded by SO_RCVTIMEO
+        // = recv_timeout): a prompt answer then costs no poll() and no clock reading.
+        const bool may_block = single && b.write_done && !b.got_bytes && !b.waited && !c.is_tls();
         const auto r = may_block ? c.read_wait(dst, cap) : c.read_some(dst, cap);
         if (r.status == IoStatus::ok) {
             counter += r.bytes;

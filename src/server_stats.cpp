@@ -124,7 +124,7 @@ std::optional<Failure> read_stats(detail::Connection& c,
 ServerStats ConnectionPool::stats(std::string_view group) {
     validate_group(group);
     Impl& p = *impl_;
-    Impl::Lease lease = p.acquire(Clock::now() + p.options.recv_timeout, false);
+    Impl::Lease lease = p.acquire(p.options.recv_timeout, false);
     const Clock::time_point deadline = Clock::now() + p.options.recv_timeout;
     detail::Connection& c = *lease.conn;
     const unsigned fences = c.pending_fences;

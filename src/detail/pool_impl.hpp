@@ -20,6 +20,7 @@ struct ConnectionPool::Impl {
         std::unique_ptr<detail::Connection> conn;
         bool fresh = false;  ///< opened for this request (not reused from the pool)
         bool probe = false;  ///< this request probes a server whose mark-down period ended
+        detail::Clock::time_point at{};  ///< when it was handed out (after any connect)
     };
 
     /// How a batch ended, for the pool's bookkeeping.
@@ -30,7 +31,8 @@ struct ConnectionPool::Impl {
     /// Hands out an idle connection or opens one (outside the lock). `force_new`: a retry
     /// after a reused connection died; never reuses one.
     /// @throws TransportError: marked down, pool exhausted, connect failure.
-    Lease acquire(detail::Clock::time_point deadline, bool force_new);
+    /// `wait_budget` bounds a wait for a free connection (with pool_wait_timeout).
+    Lease acquire(std::chrono::milliseconds wait_budget, bool force_new);
     /// Takes a connection back: kept when ok and there is room, closed otherwise.
     void release(Lease& lease, Outcome outcome, const std::string& reason);
     /// A snapshot (a fresh pool's in a child process after fork()).
@@ -64,6 +66,7 @@ private:
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
+    std::size_t waiters_ = 0;  ///< callers waiting on cv_ for a connection
     std::vector<std::unique_ptr<detail::Connection>> idle_;
     std::size_t open_ = 0;  ///< connections open or being opened
     bool started_ = false;
