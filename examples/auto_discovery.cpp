@@ -20,7 +20,6 @@ using namespace std::chrono_literals;
 
 int main() try {
     const mm::ServerAddress endpoint = example::servers_from_env(1)[0];
-    bool ok = true;
 
     // 1. What an ElastiCache configuration endpoint answers, and what the client makes of it.
     const std::string answer =
@@ -31,8 +30,8 @@ int main() try {
         "\r\n"
         "END\r\n";
     const mm::ClusterConfig config = mm::parse_cluster_config(answer);
-    ok &= example::expect(config.version == 12 && config.nodes.size() == 2,
-                          "an ElastiCache answer lists version 12 and two nodes");
+    example::expect(config.version == 12 && config.nodes.size() == 2,
+                    "an ElastiCache answer lists version 12 and two nodes");
     for (const mm::ServerAddress& a : config.addresses())
         std::printf("  node %s\n", a.name().c_str());
 
@@ -42,12 +41,12 @@ int main() try {
     options.pool_options.recv_timeout = 500ms;
     auto cache = mm::cache_client_from_elasticache(endpoint, options);
     const std::string key = example::unique_key("discovered");
-    ok &= example::expect(cache.set(key, "hello", 60) && cache.get(key) == "hello",
-                          "set and get work through the discovered ring");
+    example::expect(cache.set(key, "hello", 60) && cache.get(key) == "hello",
+                    "set and get work through the discovered ring");
     const auto servers = cache.get_counters().servers;
-    ok &= example::expect(servers.size() == 1 && servers[0].server == endpoint.name(),
-                          "the endpoint is the only node: it does not speak `config get cluster`");
-    return ok ? 0 : 1;
+    example::expect(servers.size() == 1 && servers[0].server == endpoint.name(),
+                    "the endpoint is the only node: it does not speak `config get cluster`");
+    return example::exit_code();
 } catch (const std::exception& e) {
     std::fprintf(stderr, "auto_discovery: %s\n", e.what());
     return 2;

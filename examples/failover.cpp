@@ -41,24 +41,24 @@ int main() try {
         if (ring->pool_for(k)->name() == "mc-2")
             key = k;
     }
-    bool ok = example::expect(cache.set(key, "v1", 3600), "set " + key + " on its home, mc-2");
+    example::expect(cache.set(key, "v1", 3600), "set " + key + " on its home, mc-2");
 
     example::kill_server(1);  // mc-2 dies
     std::printf("mc-2 killed\n");
-    ok &= example::expect(!cache.get(key).has_value(),
-                          "a read after the crash misses (mc-2's data is gone with it)");
+    example::expect(!cache.get(key).has_value(),
+                    "a read after the crash misses (mc-2's data is gone with it)");
     const std::string substitute = failover->pool_for(key)->name();
-    ok &= example::expect(substitute != "mc-2",
-                          "the key now goes to the next live server on the ring: " + substitute);
-    ok &= example::expect(cache.set(key, "v2", 3600), "a write during the outage lands there");
-    ok &= example::expect(cache.get(key) == "v2", "and is read back from there");
+    example::expect(substitute != "mc-2",
+                    "the key now goes to the next live server on the ring: " + substitute);
+    example::expect(cache.set(key, "v2", 3600), "a write during the outage lands there");
+    example::expect(cache.get(key) == "v2", "and is read back from there");
     const mm::ReadResponse r = cache.meta_get(key, {.return_ttl = true});
     const auto* hit = std::get_if<mm::Success>(&r);
-    ok &= example::expect(hit != nullptr && hit->flags.ttl && *hit->flags.ttl <= 60,
-                          "with its TTL capped at 60 s, so it does not outlive the outage long");
+    example::expect(hit != nullptr && hit->flags.ttl && *hit->flags.ttl <= 60,
+                    "with its TTL capped at 60 s, so it does not outlive the outage long");
     std::printf("requests failed over so far: %llu\n",
                 static_cast<unsigned long long>(failover->failed_over_requests()));
-    return ok ? 0 : 1;
+    return example::exit_code();
 } catch (const std::exception& e) {
     std::fprintf(stderr, "failover: %s\n", e.what());
     return 2;
