@@ -229,6 +229,15 @@ private:
         try {
             for (Batch& b : batches)
                 begin(b, fresh);
+            // Each request's deadline starts once every connection is there: connecting
+            // to one slow server (up to connection_timeout) must not eat the time the
+            // others' answers have, or a healthy server times out (and is marked down)
+            // because another one does not accept.
+            const auto io_start = Clock::now();
+            for (Batch& b : batches) {
+                b.started = io_start;
+                b.deadline = io_start + b.pool->options.recv_timeout;
+            }
             loop(batches);
         } catch (...) {
             for (Batch& b : batches) {
@@ -272,8 +281,6 @@ private:
             b.reason = e.what();
             return;
         }
-        b.started = Clock::now();  // connecting has its own budget (connection_timeout)
-        b.deadline = b.started + b.pool->options.recv_timeout;
         Connection& c = *b.lease.conn;
         c.wbuf.clear();
         c.segments.clear();
