@@ -722,7 +722,15 @@ private:
             for (std::size_t s = b.read_until; s < n; ++s)
                 resps_[b.at(s)] = Success{};
             if (b.lease.conn) {
-                b.lease.conn->pending_fences += static_cast<unsigned>(n - b.read_until);
+                Connection& c = *b.lease.conn;
+                c.pending_fences += static_cast<unsigned>(n - b.read_until);
+                if (c.pending_fences == 0 && c.rpos != c.rend) {
+                    // Bytes after the last answer, with no quiet write to account for them:
+                    // the server is out of step, and the next request would read them as
+                    // its answer. This call's answers came first and stand.
+                    b.outcome = Outcome::failed;
+                    b.reason = "unexpected bytes after the last answer";
+                }
             }
         }
         if (b.lease.conn)

@@ -20,6 +20,12 @@ namespace mmtest {
 
 namespace {
 
+/// What a script returns to start an endless stream of the bytes after it. (Spelled in
+/// two literals: "\x01E..." would read as the one character \x1E.)
+constexpr std::string_view endless_marker =
+    "\x01"
+    "ENDLESS:";
+
 struct Peer {
     std::string input;
     std::string output;
@@ -126,9 +132,14 @@ void FaultServer::run() {
                     }
                     bool close = false;
                     std::string out = script_(p.input, close);
-                    if (out.rfind("\x01ENDLESS:", 0) == 0) {
+                    if (out.rfind(endless_marker, 0) == 0) {
+                        // Whole units, 64 KiB or more: what is sent rotates to the back,
+                        // so a partial send never breaks the pattern.
                         p.endless = true;
-                        p.output = out.substr(9);
+                        const std::string unit = out.substr(endless_marker.size());
+                        p.output.clear();
+                        while (p.output.size() < 65536)
+                            p.output += unit;
                     } else {
                         p.output += out;
                     }
@@ -141,6 +152,8 @@ void FaultServer::run() {
                     drop = true;
                 } else if (!p.endless) {
                     p.output.erase(0, static_cast<std::size_t>(n));
+                } else {
+                    std::rotate(p.output.begin(), p.output.begin() + n, p.output.end());
                 }
             }
             if (!drop && p.close_after && p.output.empty())
@@ -160,19 +173,26 @@ FaultServer::Script FaultServer::stall() {
 }
 
 FaultServer::Script FaultServer::answer(std::string bytes) {
-    auto answered = std::make_shared<std::size_t>(0);
-    return [bytes, answered](const std::string& input, bool&) {
-        // One answer per complete request line received.
+    // Lines answered so far, per connection: its input string (stable while it is open;
+    // a shorter input at the same place is a new connection).
+    struct Seen {
+        std::size_t size = 0;
+        std::size_t answered = 0;
+    };
+    auto seen = std::make_shared<std::map<const std::string*, Seen>>();
+    return [bytes, seen](const std::string& input, bool&) {
+        Seen& s = (*seen)[&input];
+        if (input.size() < s.size)
+            s = Seen{};
+        s.size = input.size();
         std::size_t lines = 0;
         for (std::size_t pos = input.find("\r\n"); pos != std::string::npos;
              pos = input.find("\r\n", pos + 2)) {
             ++lines;
         }
         std::string out;
-        while (*answered < lines) {
+        for (; s.answered < lines; ++s.answered)
             out += bytes;
-            ++*answered;
-        }
         return out;
     };
 }
@@ -190,7 +210,7 @@ FaultServer::Script FaultServer::endless(std::string unit) {
     return [unit](const std::string& input, bool&) {
         if (input.find("\r\n") == std::string::npos)
             return std::string();
-        return "\x01ENDLESS:" + unit;
+        return std::string(endless_marker) + unit;
     };
 }
 

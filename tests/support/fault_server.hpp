@@ -37,7 +37,8 @@ public:
 
     /// Accepts and reads, never answers.
     static Script stall();
-    /// Answers every request line with `bytes` (garbage, lying lengths, ...).
+    /// Answers every request line with `bytes` (garbage, lying lengths, ...), on every
+    /// connection.
     static Script answer(std::string bytes);
     /// Answers the first request with the first `n` bytes of `bytes`, then closes.
     static Script close_after(std::string bytes, std::size_t n);
