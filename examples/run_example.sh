@@ -12,7 +12,8 @@ user=()
 "$memcached" -l 127.0.0.1 -p "$port" -U 0 -m 64 "${user[@]}" >/dev/null 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
+# Up to 30 s: on a loaded machine memcached can take seconds to listen.
+for _ in $(seq 600); do
     port_free "$port" || break
     sleep 0.05
 done

@@ -26,7 +26,11 @@ constexpr std::string_view endless_marker =
     "\x01"
     "ENDLESS:";
 
+/// The connection a script is called for (scripts run on the server's thread).
+thread_local std::uint64_t t_connection = 0;
+
 struct Peer {
+    std::uint64_t id = 0;  ///< serial number of the connection, from 1
     std::string input;
     std::string output;
     bool close_after = false;
@@ -109,7 +113,7 @@ void FaultServer::run() {
             if (fd >= 0) {
                 ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
                 peers[fd] = Peer{};
-                accepted_.fetch_add(1);
+                peers[fd].id = accepted_.fetch_add(1) + 1;
             }
         }
         for (std::size_t i = 2; i < fds.size(); ++i) {
@@ -131,6 +135,7 @@ void FaultServer::run() {
                         received_.append(buf, static_cast<std::size_t>(n));
                     }
                     bool close = false;
+                    t_connection = p.id;
                     std::string out = script_(p.input, close);
                     if (out.rfind(endless_marker, 0) == 0) {
                         // Whole units, 64 KiB or more: what is sent rotates to the back,
@@ -173,25 +178,17 @@ FaultServer::Script FaultServer::stall() {
 }
 
 FaultServer::Script FaultServer::answer(std::string bytes) {
-    // Lines answered so far, per connection: its input string (stable while it is open;
-    // a shorter input at the same place is a new connection).
-    struct Seen {
-        std::size_t size = 0;
-        std::size_t answered = 0;
-    };
-    auto seen = std::make_shared<std::map<const std::string*, Seen>>();
-    return [bytes, seen](const std::string& input, bool&) {
-        Seen& s = (*seen)[&input];
-        if (input.size() < s.size)
-            s = Seen{};
-        s.size = input.size();
+    // Lines answered so far, per connection.
+    auto answered = std::make_shared<std::map<std::uint64_t, std::size_t>>();
+    return [bytes, answered](const std::string& input, bool&) {
+        std::size_t& done = (*answered)[t_connection];
         std::size_t lines = 0;
         for (std::size_t pos = input.find("\r\n"); pos != std::string::npos;
              pos = input.find("\r\n", pos + 2)) {
             ++lines;
         }
         std::string out;
-        for (; s.answered < lines; ++s.answered)
+        for (; done < lines; ++done)
             out += bytes;
         return out;
     };

@@ -91,7 +91,7 @@ struct LoadOptions {
     /// Also delete, count (delta_initialize_and_get) and get_or_lease, in turn.
     bool mixed = false;
     /// Pause between steps, so the load leaves the machine some air.
-    std::chrono::microseconds pace{200};
+    std::chrono::microseconds pace{1000};
     /// Keep every call's CallRecord (the soak keeps only the totals).
     bool keep_records = true;
     /// Where keys go: the same ring (servers and mode) as the client's router.
