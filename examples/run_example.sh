@@ -41,7 +41,8 @@ start_one() {
         "$memcached" -l 127.0.0.1 -p "$port" -U 0 -m 64 "${user[@]}" >/dev/null 2>&1 &
         pid=$!
         pids+=("$pid")
-        for _ in $(seq 100); do
+        # Up to 30 s: on a loaded machine memcached can take seconds to listen.
+        for _ in $(seq 600); do
             port_free "$port" || break
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.05

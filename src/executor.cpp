@@ -240,6 +240,17 @@ private:
         try {
             for (Batch& b : batches)
                 begin(b, fresh);
+            // Each request's deadline starts once every connection is there: connecting
+            // to one slow server (up to connection_timeout) must not eat the time the
+            // others' answers have, or a healthy server times out (and is marked down)
+            // because another one does not accept.
+            // (A lone batch uses the time its connection was handed out: no clock read.)
+            const auto io_start =
+                batches.size() == 1 && batches[0].lease.conn ? batches[0].lease.at : Clock::now();
+            for (Batch& b : batches) {
+                b.started = io_start;
+                b.deadline = io_start + b.pool->options.recv_timeout;
+            }
             loop(batches);
         } catch (...) {
             for (Batch& b : batches) {
@@ -281,8 +292,6 @@ private:
             b.reason = e.what();
             return;
         }
-        b.started = b.lease.at;  // after any connect: that has its own budget
-        b.deadline = b.started + b.pool->options.recv_timeout;
         Connection& c = *b.lease.conn;
         c.segments.clear();
         b.drain = c.pending_fences;
@@ -733,7 +742,15 @@ private:
             for (std::size_t s = b.read_until; s < n; ++s)
                 resps_[b.at(s)] = Success{};
             if (b.lease.conn) {
-                b.lease.conn->pending_fences += static_cast<unsigned>(n - b.read_until);
+                Connection& c = *b.lease.conn;
+                c.pending_fences += static_cast<unsigned>(n - b.read_until);
+                if (c.pending_fences == 0 && c.rpos != c.rend) {
+                    // Bytes after the last answer, with no quiet write to account for them:
+                    // the server is out of step, and the next request would read them as
+                    // its answer. This call's answers came first and stand.
+                    b.outcome = Outcome::failed;
+                    b.reason = "unexpected bytes after the last answer";
+                }
             }
         }
         if (b.lease.conn)

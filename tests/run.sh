@@ -3,7 +3,8 @@
 #   1. formatting check (clang-format)
 #   2. dev workflow: Debug, -Werror; unit, integration (real memcached) and package tests
 #   3. asan workflow: the whole suite under AddressSanitizer + UBSan
-#   4. tsan: the pool and client tests under ThreadSanitizer
+#   4. tsan: the pool, client and thread-heavy tests ([concurrency], which includes the
+#      [faults] tests under four-thread load) under ThreadSanitizer
 #   5. fuzz: the response-parser fuzzer and the encoder round-trip fuzzer, bounded time
 # Exits non-zero on any failure. Usage: tests/run.sh [--quick]   (--quick: step 2 only)
 set -euo pipefail
@@ -16,8 +17,16 @@ meta_memcache_install "${meta_memcache_core_packages[@]}" "${meta_memcache_test_
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc)
-step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
+step_started=$started
+# Each step header also says how long the previous step took.
+step() {
+    local now
+    now=$(date +%s)
+    [ "$now" -gt "$started" ] && printf '    (%d s)\n' $((now - step_started))
+    step_started=$now
+    printf '\n==> %s\n' "$*"
+}
 
 step "clang-format"
 find include src tests examples -name '*.hpp' -o -name '*.cpp' | grep -v '/build/' |
@@ -34,7 +43,7 @@ fi
 step "asan: the whole suite under AddressSanitizer and UBSan"
 cmake --workflow --preset asan
 
-step "tsan: pool and client tests under ThreadSanitizer"
+step "tsan: pool, client, concurrency and faults tests under ThreadSanitizer"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target meta_memcache_integration_tests
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
@@ -51,4 +60,5 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
         -print_final_stats=1 build/fuzz/corpus/roundtrip
 fi
 
+step "done"
 echo "all passed in $(( $(date +%s) - started )) s"

@@ -27,7 +27,7 @@ namespace mmtest {
 
 namespace {
 
-int connect_to(std::uint16_t port, const std::string& unix_path) {
+int connect_to(const std::string& host, std::uint16_t port, const std::string& unix_path) {
     if (!unix_path.empty()) {
         const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
         sockaddr_un sa{};
@@ -42,7 +42,7 @@ int connect_to(std::uint16_t port, const std::string& unix_path) {
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::inet_pton(AF_INET, host.c_str(), &sa.sin_addr);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0)
         return fd;
     ::close(fd);
@@ -111,19 +111,13 @@ MemcachedServer::~MemcachedServer() {
 }
 
 void MemcachedServer::spawn() {
-    std::vector<std::string> args{memcached_path(),
-                                  "-U",
-                                  "0",
-                                  "-m",
-                                  std::to_string(options_.memory_mb),
-                                  "-t",
-                                  std::to_string(options_.threads),
-                                  "-c",
-                                  "4096"};
+    std::vector<std::string> args = options_.launcher;
+    args.insert(args.end(), {memcached_path(), "-U", "0", "-m", std::to_string(options_.memory_mb),
+                             "-t", std::to_string(options_.threads), "-c", "4096"});
     if (!unix_path_.empty()) {
         args.insert(args.end(), {"-s", unix_path_, "-a", "0700"});
     } else {
-        args.insert(args.end(), {"-l", "127.0.0.1", "-p", std::to_string(port_)});
+        args.insert(args.end(), {"-l", options_.host, "-p", std::to_string(port_)});
     }
     if (::geteuid() == 0)
         args.insert(args.end(), {"-u", "root"});
@@ -146,7 +140,7 @@ void MemcachedServer::spawn() {
         ::dup2(devnull, 0);
         ::dup2(devnull, 1);
         ::dup2(devnull, 2);
-        ::execv(argv[0], argv.data());
+        ::execvp(argv[0], argv.data());
         ::_exit(127);
     }
     pid_ = pid;
@@ -159,7 +153,7 @@ bool MemcachedServer::wait_ready(std::chrono::milliseconds timeout) const {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_)
             return false;  // it exited
-        const int fd = connect_to(port_, unix_path_);
+        const int fd = connect_to(options_.host, port_, unix_path_);
         if (fd >= 0) {
             // Complete one request, so the server has accepted (and counted) this
             // connection before the test starts; a TLS port only needs the TCP accept.
@@ -240,7 +234,7 @@ meta_memcache::ServerAddress MemcachedServer::address(std::string alias) const {
         a.unix_path = unix_path_;
         a.port = 0;
     } else {
-        a.host = "127.0.0.1";
+        a.host = options_.host;
         a.port = port_;
     }
     a.alias = std::move(alias);
@@ -248,7 +242,7 @@ meta_memcache::ServerAddress MemcachedServer::address(std::string alias) const {
 }
 
 std::string MemcachedServer::raw(std::string_view request, std::string_view until) const {
-    const int fd = connect_to(port_, unix_path_);
+    const int fd = connect_to(options_.host, port_, unix_path_);
     if (fd < 0)
         throw std::runtime_error("raw: cannot connect");
     std::size_t sent = 0;

@@ -26,6 +26,9 @@ struct ServerOptions {
     unsigned threads = 2;                 ///< -t
     bool tls = false;                     ///< the extra_args carry -Z options (connect check
                                           ///< then only waits for the TCP accept)
+    std::string host = "127.0.0.1";       ///< the IPv4 address to listen on (-l)
+    std::vector<std::string> launcher;    ///< run through this, e.g. {"ip", "netns", "exec",
+                                          ///< "ns1"}; it must exec memcached in its place
 };
 
 /// True when the memcached binary the tests were configured with exists.
@@ -56,6 +59,7 @@ public:
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
     [[nodiscard]] const std::string& unix_path() const noexcept { return unix_path_; }
+    [[nodiscard]] const std::string& host() const noexcept { return options_.host; }
     /// Where to connect, optionally with an alias.
     [[nodiscard]] meta_memcache::ServerAddress address(std::string alias = {}) const;
 
