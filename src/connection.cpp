@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 namespace meta_memcache::detail {
@@ -218,6 +219,20 @@ std::string tls_error_text() {
 }
 
 #endif  // META_MEMCACHE_HAVE_TLS
+
+/// What a recv() that returned `got` means. Empty: interrupted by a signal, try again
+/// (unless `interrupt_is_wait`, when that reads as "would block").
+std::optional<IoResult> recv_outcome(ssize_t got, bool interrupt_is_wait) noexcept {
+    if (got > 0)
+        return IoResult{IoStatus::ok, static_cast<std::size_t>(got), 0, false};
+    if (got == 0)
+        return IoResult{IoStatus::eof, 0, 0, false};
+    if (errno == EINTR && !interrupt_is_wait)
+        return std::nullopt;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return IoResult{IoStatus::would_block, 0, 0, false};
+    return IoResult{IoStatus::error, 0, errno, false};
+}
 
 }  // namespace
 
@@ -462,16 +477,8 @@ IoResult Connection::read_some(char* buf, std::size_t n) noexcept {
     }
 #endif
     for (;;) {
-        const ssize_t got = ::recv(fd_, buf, n, MSG_DONTWAIT);
-        if (got > 0)
-            return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
-        if (got == 0)
-            return {IoStatus::eof, 0, 0, false};
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return {IoStatus::would_block, 0, 0, false};
-        return {IoStatus::error, 0, errno, false};
+        if (const auto r = recv_outcome(::recv(fd_, buf, n, MSG_DONTWAIT), false))
+            return *r;
     }
 }
 
@@ -479,18 +486,9 @@ IoResult Connection::read_wait(char* buf, std::size_t n) noexcept {
     if (ssl_ != nullptr) {
         return read_some(buf, n);
     }
-    for (;;) {
-        const ssize_t got = ::recv(fd_, buf, n, 0);
-        if (got > 0)
-            return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
-        if (got == 0)
-            return {IoStatus::eof, 0, 0, false};
-        // SO_RCVTIMEO expired, or a signal came (not restarted: that could block for a whole
-        // recv_timeout again): report "would block" and let the caller check its deadline.
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return {IoStatus::would_block, 0, 0, false};
-        return {IoStatus::error, 0, errno, false};
-    }
+    // SO_RCVTIMEO expired, or a signal came (not restarted: that could block for a whole
+    // recv_timeout again): "would block", and the caller checks its deadline.
+    return *recv_outcome(::recv(fd_, buf, n, 0), true);
 }
 
 IoResult Connection::write_all(std::string_view bytes, Clock::time_point deadline) noexcept {

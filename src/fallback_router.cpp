@@ -134,14 +134,8 @@ void FallbackRouter::execute(std::span<const Request> requests,
 
 std::vector<ServerCounters> FallbackRouter::get_counters() const {
     std::vector<ServerCounters> out;
-    for (ServerCounters& c : new_->get_counters()) {
-        c.role = "new";
-        out.push_back(std::move(c));
-    }
-    for (ServerCounters& c : old_->get_counters()) {
-        c.role = "old";
-        out.push_back(std::move(c));
-    }
+    append_counters(out, *new_, "new");
+    append_counters(out, *old_, "old");
     return out;
 }
 

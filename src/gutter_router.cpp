@@ -102,10 +102,7 @@ void GutterRouter::execute(std::span<const Request> requests,
 
 std::vector<ServerCounters> GutterRouter::get_counters() const {
     std::vector<ServerCounters> out = primary_->get_counters();
-    for (ServerCounters& c : gutter_->get_counters()) {
-        c.role = "gutter";
-        out.push_back(std::move(c));
-    }
+    append_counters(out, *gutter_, "gutter");
     return out;
 }
 

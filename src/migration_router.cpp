@@ -134,14 +134,8 @@ void MigrationRouter::execute(std::span<const Request> requests,
 
 std::vector<ServerCounters> MigrationRouter::get_counters() const {
     std::vector<ServerCounters> out;
-    for (ServerCounters& c : origin_->get_counters()) {
-        c.role = "origin";
-        out.push_back(std::move(c));
-    }
-    for (ServerCounters& c : destination_->get_counters()) {
-        c.role = "destination";
-        out.push_back(std::move(c));
-    }
+    append_counters(out, *origin_, "origin");
+    append_counters(out, *destination_, "destination");
     return out;
 }
 

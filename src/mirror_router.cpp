@@ -196,10 +196,7 @@ void MirrorRouter::write(std::span<const Request> requests,
 std::vector<ServerCounters> MirrorRouter::get_counters() const {
     std::vector<ServerCounters> out;
     for (std::size_t i = 0; i < replicas_.size(); ++i) {
-        for (ServerCounters& c : replicas_[i]->get_counters()) {
-            c.role = "replica-" + std::to_string(i);
-            out.push_back(std::move(c));
-        }
+        append_counters(out, *replicas_[i], "replica-" + std::to_string(i));
     }
     return out;
 }

@@ -56,6 +56,15 @@ void WriteFailureEvent::notify(const Key& key) const noexcept {
     }
 }
 
+void append_counters(std::vector<ServerCounters>& out,
+                     const Router& router,
+                     std::string_view role) {
+    for (ServerCounters& c : router.get_counters()) {
+        c.role = std::string(role);
+        out.push_back(std::move(c));
+    }
+}
+
 // ---- SingleServerRouter ----------------------------------------------------------------
 
 SingleServerRouter::SingleServerRouter(ServerAddress server, PoolOptions options)

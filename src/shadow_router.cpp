@@ -185,10 +185,7 @@ void ShadowRouter::flush() {
 
 std::vector<ServerCounters> ShadowRouter::get_counters() const {
     std::vector<ServerCounters> out = primary_->get_counters();
-    for (ServerCounters& c : impl_->shadow->get_counters()) {
-        c.role = "shadow";
-        out.push_back(std::move(c));
-    }
+    append_counters(out, *impl_->shadow, "shadow");
     return out;
 }
 

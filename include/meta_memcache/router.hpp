@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace meta_memcache {
@@ -18,6 +19,12 @@ struct ServerCounters {
     std::string role{};    ///< which of the router's groups: "primary", "gutter", ...
     PoolCounters counters{};
 };
+
+class Router;
+
+/// Appends `router`'s counters to `out`, each with role `role`: how a composite router
+/// reports the routers it wraps.
+void append_counters(std::vector<ServerCounters>& out, const Router& router, std::string_view role);
 
 /// Decides which pool(s) each request goes to and what happens when a server fails.
 /// Routers compose (a gutter router wraps two rings, a fallback router wraps two
