@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -213,12 +214,12 @@ void wait_for(int fd, short events, Clock::time_point deadline, const std::strin
 }
 
 [[noreturn]] void lost(const detail::IoResult& r, const std::string& name) {
-    throw TransportError(
-        errc::connection_closed,
-        r.status == IoStatus::eof
-            ? std::string("the configuration endpoint closed the connection")
-            : "configuration request failed: " + std::string(std::strerror(r.error)),
-        name);
+    throw TransportError(errc::connection_closed,
+                         r.status == IoStatus::eof
+                             ? std::string("the configuration endpoint closed the connection")
+                             : "configuration request failed: " +
+                                   std::string(std::generic_category().message(r.error)),
+                         name);
 }
 
 /// Whether `answer` holds a whole answer to a configuration request.

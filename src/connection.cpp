@@ -174,8 +174,10 @@ int bio_puts(BIO* b, const char* s) {
 long bio_ctrl(BIO* b, int cmd, long num, void* ptr) {
     switch (cmd) {
         case BIO_C_SET_FD:
-            BIO_set_data(
-                b, reinterpret_cast<void*>(static_cast<std::intptr_t>(*static_cast<int*>(ptr))));
+            // The fd is kept in the BIO's data pointer, as OpenSSL's own socket BIO keeps it.
+            BIO_set_data(b,
+                         reinterpret_cast<void*>(  // NOLINT(performance-no-int-to-ptr)
+                             static_cast<std::intptr_t>(*static_cast<int*>(ptr))));
             BIO_set_init(b, 1);
             return 1;
         case BIO_C_GET_FD: {

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace meta_memcache {
 
@@ -390,7 +391,8 @@ private:
             }
             const auto ms = std::chrono::ceil<std::chrono::milliseconds>(earliest - now).count();
             if (::poll(fds.data(), fds.size(), static_cast<int>(ms)) < 0 && errno != EINTR) {
-                const std::string why = std::string("poll failed: ") + std::strerror(errno);
+                const std::string why =
+                    std::string("poll failed: ") + std::generic_category().message(errno);
                 for (Batch* b : polled)
                     fail(*b, errc::connection_closed, why, Outcome::failed, false);
             }
@@ -441,7 +443,8 @@ private:
             if (r.status != IoStatus::ok) {
                 fail(b, errc::connection_closed,
                      std::string("write failed: ") +
-                         (r.status == IoStatus::eof ? "connection closed" : std::strerror(r.error)),
+                         (r.status == IoStatus::eof ? "connection closed"
+                                                    : std::generic_category().message(r.error)),
                      Outcome::failed, true);
                 return;
             }
@@ -498,8 +501,9 @@ private:
             return false;
         }
         fail(b, errc::connection_closed,
-             r.status == IoStatus::eof ? std::string("connection closed by the server")
-                                       : std::string("read failed: ") + std::strerror(r.error),
+             r.status == IoStatus::eof
+                 ? std::string("connection closed by the server")
+                 : std::string("read failed: ") + std::generic_category().message(r.error),
              Outcome::failed, true);
         return false;
     }
@@ -699,10 +703,11 @@ private:
             case ResponseCode::value:
                 if (cmd != MetaCommand::get && cmd != MetaCommand::arithmetic)
                     return false;
-                out.emplace<Value>(flags(), std::string(value));
+                // Braces, not emplace's parentheses: clang 14 lacks C++20 paren-init.
+                out.emplace<Value>(Value{flags(), std::string(value)});
                 return true;
             case ResponseCode::header:
-                out.emplace<Success>(flags());
+                out.emplace<Success>(Success{flags()});
                 return true;
             case ResponseCode::miss:
                 if (cmd != MetaCommand::get)

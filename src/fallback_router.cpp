@@ -122,6 +122,7 @@ void FallbackRouter::execute(std::span<const Request> requests,
     // 4. Reads that wanted a lease and found nothing anywhere take it in the new cluster.
     if (!lease_again.empty()) {
         std::vector<Request> leases;
+        leases.reserve(lease_again.size());
         for (std::size_t i : lease_again)
             leases.push_back(requests[i]);
         std::vector<Response> out(leases.size());

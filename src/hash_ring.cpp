@@ -2,9 +2,10 @@
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/hash_ring.hpp>
 
-#define OPENSSL_SUPPRESS_DEPRECATED  // MD5(): allocation-free, unlike EVP_Digest
+#define OPENSSL_SUPPRESS_DEPRECATED  // NOLINT(readability-identifier-naming): OpenSSL's  // MD5():
+                                     // allocation-free, unlike EVP_Digest
 #include <openssl/md5.h>
-#define XXH_INLINE_ALL
+#define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
 #include <xxhash.h>
 
 #include <algorithm>
@@ -97,10 +98,9 @@ Digest md5_one_block(const unsigned char* data, std::size_t n) noexcept {
     if constexpr (std::endian::native == std::endian::little) {
         std::memcpy(out.data(), words, sizeof words);
     } else {
-        for (int w = 0; w < 4; ++w) {
-            for (int i = 0; i < 4; ++i) {
-                out[static_cast<std::size_t>(4 * w + i)] =
-                    static_cast<unsigned char>(words[w] >> (8 * i));
+        for (std::size_t w = 0; w < 4; ++w) {
+            for (std::size_t i = 0; i < 4; ++i) {
+                out[4 * w + i] = static_cast<unsigned char>(words[w] >> (8 * i));
             }
         }
     }

@@ -1,6 +1,6 @@
 #include "detail/large_values.hpp"
 
-#define XXH_INLINE_ALL
+#define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
 #include <xxhash.h>
 
 #include <charconv>

@@ -1,7 +1,7 @@
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/shadow_router.hpp>
 
-#define XXH_INLINE_ALL
+#define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
 #include <xxhash.h>
 
 #include <condition_variable>

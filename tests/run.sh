@@ -5,7 +5,9 @@
 #   3. asan workflow: the whole suite under AddressSanitizer + UBSan
 #   4. tsan: the pool, client and thread-heavy tests ([concurrency], which includes the
 #      [faults] tests under four-thread load) under ThreadSanitizer
-#   5. fuzz: the response-parser fuzzer and the encoder round-trip fuzzer, bounded time
+#   5. clang: the library, every public header and the examples build with clang 14
+#   6. tidy: clang-tidy over the library (.clang-tidy, warnings are errors)
+#   7. fuzz: the response-parser fuzzer and the encoder round-trip fuzzer, bounded time
 # Exits non-zero on any failure. Usage: tests/run.sh [--quick]   (--quick: step 2 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +50,14 @@ cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target meta_memcache_integration_tests
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
     build/tsan/tests/meta_memcache_integration_tests "[pool],[client],[concurrency]"
+
+step "clang: the library, public headers and examples build with clang 14 (-Werror)"
+cmake --preset clang >/dev/null
+cmake --build --preset clang
+
+step "tidy: clang-tidy over the library"
+cmake --preset tidy >/dev/null
+cmake --build --preset tidy
 
 if [ -f tests/fuzz/CMakeLists.txt ]; then
     step "fuzz: parser (60 s) and encoder round trip (30 s)"

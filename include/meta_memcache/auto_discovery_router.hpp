@@ -123,6 +123,8 @@ public:
     ~AutoDiscoveryRouter() override;
     AutoDiscoveryRouter(const AutoDiscoveryRouter&) = delete;
     AutoDiscoveryRouter& operator=(const AutoDiscoveryRouter&) = delete;
+    AutoDiscoveryRouter(AutoDiscoveryRouter&&) = delete;
+    AutoDiscoveryRouter& operator=(AutoDiscoveryRouter&&) = delete;
 
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,

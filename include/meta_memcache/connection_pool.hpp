@@ -58,6 +58,8 @@ public:
     ~ConnectionPool();
     ConnectionPool(const ConnectionPool&) = delete;
     ConnectionPool& operator=(const ConnectionPool&) = delete;
+    ConnectionPool(ConnectionPool&&) = delete;
+    ConnectionPool& operator=(ConnectionPool&&) = delete;
 
     /// The server this pool talks to.
     [[nodiscard]] const ServerAddress& server() const noexcept;

@@ -39,6 +39,10 @@ public:
                    std::string_view server_name,
                    FallbackOptions options = {});
     ~DrainingRouter() override;
+    DrainingRouter(const DrainingRouter&) = delete;
+    DrainingRouter& operator=(const DrainingRouter&) = delete;
+    DrainingRouter(DrainingRouter&&) = delete;
+    DrainingRouter& operator=(DrainingRouter&&) = delete;
 
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,

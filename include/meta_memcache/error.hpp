@@ -8,7 +8,7 @@ namespace meta_memcache {
 
 /// Error codes of every failure the library reports. Protocol outcomes (miss, not stored,
 /// CAS conflict) are values, never errors.
-enum class errc {
+enum class errc {           // NOLINT(readability-identifier-naming): std::errc's name, by design
     invalid_input = 1,      ///< bad key, value too large, bad flag or option; nothing was sent
     server_error,           ///< the server answered SERVER_ERROR; the connection stays usable
     client_error,           ///< the server answered CLIENT_ERROR or ERROR; connection usable

@@ -33,7 +33,13 @@ void append_counters(std::vector<ServerCounters>& out, const Router& router, std
 /// Implementations must be thread-safe.
 class Router {
 public:
+    Router() = default;
     virtual ~Router() = default;
+    /// Routers own pools and threads: shared (std::shared_ptr), never copied or moved.
+    Router(const Router&) = delete;
+    Router& operator=(const Router&) = delete;
+    Router(Router&&) = delete;
+    Router& operator=(Router&&) = delete;
 
     /// Executes `requests` and stores each answer in the matching slot of `responses`
     /// (same size). Server failures do not throw: the slot gets Miss / NotStored with

@@ -48,6 +48,8 @@ public:
     ~ShadowRouter() override;
     ShadowRouter(const ShadowRouter&) = delete;
     ShadowRouter& operator=(const ShadowRouter&) = delete;
+    ShadowRouter(ShadowRouter&&) = delete;
+    ShadowRouter& operator=(ShadowRouter&&) = delete;
 
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,

@@ -21,6 +21,9 @@ public:
     WriteFailureEvent() = default;
     WriteFailureEvent(const WriteFailureEvent&) = delete;
     WriteFailureEvent& operator=(const WriteFailureEvent&) = delete;
+    WriteFailureEvent(WriteFailureEvent&&) = delete;
+    WriteFailureEvent& operator=(WriteFailureEvent&&) = delete;
+    ~WriteFailureEvent() = default;
 
     /// Adds a handler; returns a handle for unsubscribe().
     Subscription subscribe(Handler handler);
