@@ -2,7 +2,8 @@
 # Installs what is missing, then configures, builds and runs the whole suite:
 #   1. formatting check (clang-format)
 #   2. dev workflow: Debug, -Werror; unit, integration (real memcached) and package tests
-#   3. asan workflow: the whole suite under AddressSanitizer + UBSan
+#   3. asan workflow: the whole suite under AddressSanitizer + UBSan (the package tests
+#      ran in step 2)
 #   4. tsan: the pool, client and thread-heavy tests ([concurrency], which includes the
 #      [faults] tests under four-thread load) under ThreadSanitizer
 #   5. clang: the library, every public header and the examples build with clang 14
@@ -64,10 +65,16 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
     cmake --preset fuzz >/dev/null
     cmake --build --preset fuzz --target fuzz_response_parser fuzz_request_roundtrip
     mkdir -p build/fuzz/corpus/parser build/fuzz/corpus/roundtrip
+    # Side by side, one core each.
+    build/fuzz/tests/fuzz/fuzz_request_roundtrip -max_total_time=30 -rss_limit_mb=1024 \
+        -print_final_stats=1 build/fuzz/corpus/roundtrip > build/fuzz/roundtrip.log 2>&1 &
+    roundtrip=$!
     build/fuzz/tests/fuzz/fuzz_response_parser -max_total_time=60 -rss_limit_mb=1024 \
         -print_final_stats=1 build/fuzz/corpus/parser "$root/tests/fuzz/corpus/parser"
-    build/fuzz/tests/fuzz/fuzz_request_roundtrip -max_total_time=30 -rss_limit_mb=1024 \
-        -print_final_stats=1 build/fuzz/corpus/roundtrip
+    rc=0
+    wait "$roundtrip" || rc=$?
+    tail -n 12 build/fuzz/roundtrip.log
+    [ "$rc" -eq 0 ] || { echo "fuzz_request_roundtrip failed ($rc)"; cat build/fuzz/roundtrip.log; exit "$rc"; }
 fi
 
 step "done"
