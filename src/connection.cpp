@@ -389,30 +389,47 @@ std::unique_ptr<Connection> Connection::open(const ServerAddress& server,
     }
 
     if (!options.auth.username.empty()) {
-        // ASCII auth: a fake set, alone, and its answer before anything else (memcached
-        // 1.6.18 drops replies to requests pipelined before authentication).
-        const std::string payload = options.auth.username + " " + options.auth.password;
-        const std::string req =
-            "set auth 0 0 " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
-        const IoResult w = conn->write_all(req, deadline);
-        if (w.status == IoStatus::would_block)
-            fail(errc::timeout, name, "authentication timed out");
-        if (w.status != IoStatus::ok)
-            fail(errc::connection_closed, name, "connection lost during authentication");
-        std::string line;
-        while (line.find("\r\n") == std::string::npos && line.size() <= 1024) {
-            const IoResult r = conn->read_more(line, deadline);
-            if (r.status == IoStatus::would_block)
+        // One request and its one-line answer, alone on the connection (memcached 1.6.18
+        // drops replies to requests pipelined before authentication).
+        const auto exchange = [&](const std::string& req) {
+            const IoResult w = conn->write_all(req, deadline);
+            if (w.status == IoStatus::would_block)
                 fail(errc::timeout, name, "authentication timed out");
-            if (r.status != IoStatus::ok)
+            if (w.status != IoStatus::ok)
                 fail(errc::connection_closed, name, "connection lost during authentication");
-        }
-        if (line.rfind("STORED\r\n", 0) != 0) {
+            std::string line;
+            while (line.find("\r\n") == std::string::npos && line.size() <= 1024) {
+                const IoResult r = conn->read_more(line, deadline);
+                if (r.status == IoStatus::would_block)
+                    fail(errc::timeout, name, "authentication timed out");
+                if (r.status != IoStatus::ok)
+                    fail(errc::connection_closed, name, "connection lost during authentication");
+            }
             const auto end = line.find("\r\n");
-            fail(errc::authentication_failed, name,
-                 "server refused the credentials of user \"" + options.auth.username +
-                     "\": " + line.substr(0, end));
+            if (end == std::string::npos || end + 2 != line.size()) {
+                fail(errc::protocol_error, name, "unexpected answer during authentication");
+            }
+            line.resize(end);
+            return line;
+        };
+        // ASCII auth is a fake `set auth`: sent to a server without -Y it would store the
+        // credentials as an ordinary key anyone can read. A lone `mn` first tells the two
+        // apart: a server that wants authentication refuses it.
+        const std::string check = exchange("mn\r\n");
+        if (check == "CLIENT_ERROR unauthenticated") {
+            const std::string payload = options.auth.username + " " + options.auth.password;
+            const std::string answer = exchange("set auth 0 0 " + std::to_string(payload.size()) +
+                                                "\r\n" + payload + "\r\n");
+            if (answer != "STORED") {
+                fail(errc::authentication_failed, name,
+                     "server refused the credentials of user \"" + options.auth.username +
+                         "\": " + answer);
+            }
+        } else if (check != "MN") {
+            fail(errc::protocol_error, name,
+                 "unexpected answer to the authentication check: " + check);
         }
+        // "MN": the server asks for no authentication; the credentials are not sent.
     }
     return conn;
 }

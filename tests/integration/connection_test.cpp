@@ -319,6 +319,20 @@ TEST_CASE("a wrong password fails with authentication_failed and a clear message
     CHECK(counters_of(cache).established == 0);
 }
 
+TEST_CASE("credentials are never sent to a server that asks for no authentication",
+          "[connection][pool][auth][integration]") {
+    mmtest::MemcachedServer server;  // no -Y: a `set auth` would be an ordinary set
+    PoolOptions opts = iotest::quick_options();
+    opts.auth = {"alice", "s3cret"};
+    auto cache = cache_client_from_servers({server.address()}, opts);
+    const std::string key = mmtest::unique_key("noauth");
+    REQUIRE(cache.set(key, "v", 0));
+    CHECK(cache.get(key) == std::optional<std::string>("v"));
+    CHECK(counters_of(cache).total_created == 1);
+    // The password did not end up in the cache, under the key ASCII auth uses.
+    CHECK(server.raw("mg auth v\r\n") == "EN\r\n");
+}
+
 // ---- transports --------------------------------------------------------------------------
 
 TEST_CASE("a server on the IPv6 loopback works", "[connection][pool][integration]") {
