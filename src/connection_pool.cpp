@@ -294,7 +294,8 @@ void ConnectionPool::Impl::release(Lease& lease, Outcome outcome, const std::str
         }
     }
     lease = Lease{};
-    close_counted(to_close);
+    if (!to_close.empty())  // (the common case, a connection kept, skips the call)
+        close_counted(to_close);
 }
 
 PoolCounters ConnectionPool::Impl::counters() {

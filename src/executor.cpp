@@ -468,10 +468,13 @@ private:
     bool read(Batch& b, Connection& c, bool single) {
         if (b.big != nullptr)
             return read_big(b, c, single);
-        if (parse_one(b, c))
-            return true;
-        if (b.failed)
-            return false;
+        // (An empty buffer, as before the first read, has nothing to parse.)
+        if (c.rpos != c.rend) {
+            if (parse_one(b, c))
+                return true;
+            if (b.failed)
+                return false;
+        }
         if (c.rpos == c.rend) {
             c.rpos = c.rend = 0;
         } else if (c.rend == c.rbuf.size()) {
@@ -562,7 +565,7 @@ private:
             return true;
         }
         detail::ResponseHeader h;
-        const auto pr = detail::parse_header(avail, h, b.pool->limits);
+        const auto pr = detail::parse_header_into_new(avail, h, b.pool->limits);
         if (pr.status == ParseStatus::incomplete)
             return false;
         if (pr.status == ParseStatus::invalid) {

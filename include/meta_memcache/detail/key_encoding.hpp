@@ -17,7 +17,8 @@ inline constexpr std::size_t key_digest_size = 18;
 
 /// A key as it goes on the wire: raw, or base64 with the `b` flag.
 struct WireKey {
-    std::array<char, max_wire_key_size> data{};
+    /// Not zero-filled (it is built on every request): only the first `size` bytes count.
+    std::array<char, max_wire_key_size> data;
     std::size_t size = 0;
     bool base64 = false;  ///< send the `b` flag
 

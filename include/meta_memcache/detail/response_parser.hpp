@@ -189,11 +189,11 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
 
 }  // namespace parser_impl
 
-/// Parses one status line at the start of `in`. Never reads past `in`, never allocates,
-/// never throws. Tolerates repeated and trailing spaces (memcached before 1.6.18 sent them).
-[[nodiscard]] inline ParseResult parse_header(std::string_view in,
-                                              ResponseHeader& h,
-                                              const ParserLimits& limits = {}) noexcept {
+/// parse_header into a header that is still as default-constructed (it is not reset: the
+/// executor saves that on every answer).
+[[nodiscard]] inline ParseResult parse_header_into_new(std::string_view in,
+                                                       ResponseHeader& h,
+                                                       const ParserLimits& limits) noexcept {
     using parser_impl::fail;
     const std::size_t scan = std::min(in.size(), limits.max_line);
     const void* nl = scan ? std::memchr(in.data(), '\n', scan) : nullptr;
@@ -209,7 +209,6 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
     }
     const std::size_t length = nl_pos + 1;
     std::string_view line = in.substr(0, nl_pos - 1);
-    h = ResponseHeader{};
 
     // The two-letter codes first (the common case), then the error lines, which carry
     // free text (none of them has a space as its third byte).
@@ -325,6 +324,16 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
         }
     }
     return {ParseStatus::complete, length, nullptr};
+}
+
+/// Parses one status line at the start of `in` into `h` (reset first). Never reads past
+/// `in`, never allocates, never throws. Tolerates repeated and trailing spaces (memcached
+/// before 1.6.18 sent them).
+[[nodiscard]] inline ParseResult parse_header(std::string_view in,
+                                              ResponseHeader& h,
+                                              const ParserLimits& limits = {}) noexcept {
+    h = ResponseHeader{};
+    return parse_header_into_new(in, h, limits);
 }
 
 /// Parses one whole response at the start of `in`: the status line and, for VA, the value
