@@ -6,13 +6,14 @@
 
 #include <meta_memcache/meta_memcache.hpp>
 
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,11 +81,34 @@ inline int exit_code() {
     return failed() ? 1 : 0;
 }
 
-/// Kills the memcached whose pid run_example.sh put at `index` in MEMCACHE_PIDS and waits
-/// until it has exited (its sockets closed). Exits with status 2 without MEMCACHE_PIDS.
+/// True while something accepts TCP connections at `server` (a connect is not refused).
+inline bool accepts_connections(const meta_memcache::ServerAddress& server) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(server.host.c_str(), std::to_string(server.port).c_str(), &hints, &found) !=
+        0)
+        return false;
+    bool accepted = false;
+    for (addrinfo* a = found; a != nullptr && !accepted; a = a->ai_next) {
+        const int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd < 0)
+            continue;
+        accepted = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+        ::close(fd);
+    }
+    ::freeaddrinfo(found);
+    return accepted;
+}
+
+/// Kills the memcached whose pid run_example.sh put at `index` in MEMCACHE_PIDS (and whose
+/// address is at `index` in MEMCACHE_SERVERS) and waits until its port refuses connections:
+/// its main thread can be gone (a zombie) while its other threads still hold the listening
+/// socket. Exits with status 2 without MEMCACHE_PIDS.
 inline void kill_server(std::size_t index) {
     const char* env = std::getenv("MEMCACHE_PIDS");
     const std::vector<std::string> pids = split_list(env != nullptr ? env : "");
+    const auto servers = servers_from_env(index + 1);
     if (index >= pids.size()) {
         std::fprintf(stderr,
                      "this example kills a server: run it through examples/run_example.sh\n");
@@ -92,14 +116,8 @@ inline void kill_server(std::size_t index) {
     }
     const pid_t pid = static_cast<pid_t>(std::stol(pids[index]));
     ::kill(pid, SIGKILL);
-    // Not our child, so no waitpid: gone (or a zombie, state Z) once /proc says so.
-    for (int i = 0; i < 500; ++i) {
-        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-        std::string pid_field, comm, state;
-        if (!(stat >> pid_field >> comm >> state) || state == "Z" || state == "X")
-            return;
+    for (int i = 0; i < 500 && accepts_connections(servers[index]); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
 }
 
 }  // namespace example
