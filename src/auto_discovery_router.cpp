@@ -1,9 +1,9 @@
 // ElastiCache auto-discovery: the configuration endpoint's answer, the poller, and the
 // node-list swaps on the ShardedRouter.
 
-#include "detail/connection.hpp"
 #include <meta_memcache/auto_discovery_router.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/net/connection.hpp>
 
 #include <poll.h>
 #include <sys/uio.h>

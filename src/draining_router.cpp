@@ -23,6 +23,7 @@ struct DrainingRouter::Source final : Router {
         return pool;
     }
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override {

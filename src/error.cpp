@@ -57,7 +57,8 @@ const std::error_category& error_category() noexcept {
 
 Error::Error(errc code, const std::string& message, std::string server)
     : std::system_error(make_error_code(code), with_server(message, server)),
-      server_(std::move(server)) {}
+      server_(std::move(server)),
+      message_(message) {}
 
 InvalidInputError::InvalidInputError(const std::string& message)
     : Error(errc::invalid_input, message) {}
@@ -82,31 +83,35 @@ DecodeError::DecodeError(const std::string& message) : Error(errc::decode_error,
 TypeMismatchError::TypeMismatchError(const std::string& message)
     : Error(errc::type_mismatch, message) {}
 
-void throw_error(errc code, const std::string& message, std::string server) {
+std::exception_ptr make_error(errc code, const std::string& message, std::string server) {
     switch (code) {
         case errc::invalid_input:
-            throw InvalidInputError(message);
+            return std::make_exception_ptr(InvalidInputError(message));
         case errc::server_error:
         case errc::client_error:
-            throw ServerError(code, message, std::move(server));
+            return std::make_exception_ptr(ServerError(code, message, std::move(server)));
         case errc::timeout:
-            throw TimeoutError(message, std::move(server));
+            return std::make_exception_ptr(TimeoutError(message, std::move(server)));
         case errc::marked_down:
-            throw ServerMarkedDownError(message, std::move(server));
+            return std::make_exception_ptr(ServerMarkedDownError(message, std::move(server)));
         case errc::protocol_error:
-            throw ProtocolError(message, std::move(server));
+            return std::make_exception_ptr(ProtocolError(message, std::move(server)));
         case errc::connection_failed:
         case errc::connection_closed:
         case errc::pool_exhausted:
         case errc::tls_error:
         case errc::authentication_failed:
-            throw TransportError(code, message, std::move(server));
+            return std::make_exception_ptr(TransportError(code, message, std::move(server)));
         case errc::decode_error:
-            throw DecodeError(message);
+            return std::make_exception_ptr(DecodeError(message));
         case errc::type_mismatch:
-            throw TypeMismatchError(message);
+            return std::make_exception_ptr(TypeMismatchError(message));
     }
-    throw Error(code, message, std::move(server));
+    return std::make_exception_ptr(Error(code, message, std::move(server)));
+}
+
+void throw_error(errc code, const std::string& message, std::string server) {
+    std::rethrow_exception(make_error(code, message, std::move(server)));
 }
 
 }  // namespace meta_memcache

@@ -1,9 +1,14 @@
+#include <meta_memcache/detail/response_sink.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/io/driver.hpp>
+#include <meta_memcache/impl/pool/pool.hpp>
 #include <meta_memcache/router.hpp>
 #include <meta_memcache/write_failure_event.hpp>
 
 #include <algorithm>
+#include <array>
 #include <set>
+#include <stdexcept>
 #include <utility>
 
 namespace meta_memcache {
@@ -65,6 +70,77 @@ void append_counters(std::vector<ServerCounters>& out,
     }
 }
 
+// ---- Router: the two forms of execute ---------------------------------------------------
+
+namespace {
+
+/// The router whose default execute() is running on this thread: reaching the other
+/// default of the same router means it overrides neither.
+thread_local const Router* defaulting = nullptr;
+
+struct DefaultGuard {
+    explicit DefaultGuard(const Router* r) {
+        if (defaulting == r)
+            throw std::logic_error("a Router must override one of its execute() forms");
+        previous = std::exchange(defaulting, r);
+    }
+    DefaultGuard(const DefaultGuard&) = delete;
+    DefaultGuard& operator=(const DefaultGuard&) = delete;
+    ~DefaultGuard() { defaulting = previous; }
+    const Router* previous = nullptr;
+};
+
+}  // namespace
+
+void Router::execute(std::span<const Request> requests,
+                     std::span<Response> responses,
+                     const ExecContext& ctx) {
+    if (requests.size() != responses.size())
+        throw InvalidInputError("Router::execute: requests and responses differ in size");
+    const DefaultGuard guard(this);
+    detail::ResponseSink sink(requests, responses);
+    execute(requests, sink, ctx);
+}
+
+void Router::execute(std::span<const Request> requests,
+                     detail::ResultSink& sink,
+                     const ExecContext& ctx) {
+    const DefaultGuard guard(this);
+    std::vector<Response> responses(requests.size());
+    execute(requests, std::span<Response>(responses), ctx);
+    detail::replay(requests, responses, sink);
+}
+
+void execute_on_pools(std::span<const Request> requests,
+                      std::span<ConnectionPool* const> pools,
+                      std::span<Response> responses,
+                      const ExecContext& ctx) {
+    if (requests.size() != pools.size() || requests.size() != responses.size()) {
+        throw InvalidInputError("execute_on_pools: requests, pools and responses differ in size");
+    }
+    detail::ResponseSink sink(requests, responses);
+    detail::run_on_pools(requests, pools, sink, ctx);
+}
+
+void execute_on_pool(ConnectionPool& pool,
+                     std::span<const Request> requests,
+                     std::span<Response> responses,
+                     const ExecContext& ctx) {
+    if (requests.size() != responses.size()) {
+        throw InvalidInputError("execute_on_pool: requests and responses differ in size");
+    }
+    detail::ResponseSink sink(requests, responses);
+    detail::run_on_pool(pool, requests, sink, ctx);
+}
+
+bool is_error_response(const Response& r) noexcept {
+    if (const auto* m = std::get_if<Miss>(&r))
+        return m->is_error();
+    if (const auto* n = std::get_if<NotStored>(&r))
+        return n->is_error();
+    return false;
+}
+
 // ---- SingleServerRouter ----------------------------------------------------------------
 
 SingleServerRouter::SingleServerRouter(ServerAddress server, PoolOptions options)
@@ -75,9 +151,9 @@ std::shared_ptr<ConnectionPool> SingleServerRouter::pool_for_key(KeyView) const 
 }
 
 void SingleServerRouter::execute(std::span<const Request> requests,
-                                 std::span<Response> responses,
+                                 detail::ResultSink& sink,
                                  const ExecContext& ctx) {
-    execute_on_pool(*pool_, requests, responses, ctx);
+    detail::run_on_pool(*pool_, requests, sink, ctx);
 }
 
 std::vector<ServerCounters> SingleServerRouter::get_counters() const {
@@ -100,6 +176,31 @@ ShardedRouter::ShardedRouter(const std::vector<ServerAddress>& servers,
                              HashMode mode)
     : options_(std::move(options)), mode_(mode) {
     install(servers);
+}
+
+ShardedRouter::~ShardedRouter() = default;
+
+ShardedRouter::View::~View() {
+    if (slot_ != nullptr)
+        --slot_->depth;
+}
+
+ShardedRouter::View ShardedRouter::view() const {
+    View::Slot* slot = slots_.mine();
+    if (slot == nullptr) {  // a thread beyond the slots: the locked copy
+        auto held = topology();
+        const Topology* t = held.get();
+        return View(t, nullptr, std::move(held));
+    }
+    // Refreshed only by the outermost View of this thread, so a View never sees its
+    // topology freed under it.
+    if (slot->depth == 0 && slot->version != version_.load(std::memory_order_acquire)) {
+        std::lock_guard lk(snapshot_mutex_);
+        slot->topology = topology_;
+        slot->version = version_.load(std::memory_order_relaxed);
+    }
+    ++slot->depth;
+    return View(slot->topology.get(), slot, nullptr);
 }
 
 std::shared_ptr<const ShardedRouter::Topology> ShardedRouter::topology() const {
@@ -139,9 +240,18 @@ void ShardedRouter::install(std::vector<ServerAddress> servers) {
     {
         std::lock_guard lk(snapshot_mutex_);
         retired = std::exchange(topology_, std::move(next));
+        version_.fetch_add(1, std::memory_order_release);
     }
-    // `retired` (and any pool only it held) is released here, outside the lock, or later by
-    // the last request still using it.
+    // Pools of servers that left close their idle connections now (a thread that still
+    // holds the old topology finishes its request there, and that connection closes when
+    // it is released); `retired` itself is freed by the last thread to move on from it.
+    if (retired) {
+        for (const auto& pool : retired->pools) {
+            const auto& now = topology_->pools;
+            if (std::find(now.begin(), now.end(), pool) == now.end())
+                pool->impl().retire();
+        }
+    }
 }
 
 void ShardedRouter::add_server(ServerAddress server) {
@@ -197,20 +307,28 @@ std::shared_ptr<ConnectionPool> ShardedRouter::pool_for(KeyView key) const {
 }
 
 void ShardedRouter::execute(std::span<const Request> requests,
-                            std::span<Response> responses,
+                            detail::ResultSink& sink,
                             const ExecContext& ctx) {
     // Held until the requests are done: the pools stay alive whatever changes meanwhile.
-    const auto topo = topology();
+    const View topo = view();
     if (requests.size() == 1) {
         ConnectionPool& pool = *topo->pools[topo->ring.node_for(requests[0].key.route())];
-        execute_on_pool(pool, requests, responses, ctx);
+        detail::run_on_pool(pool, requests, sink, ctx);
         return;
     }
-    std::vector<ConnectionPool*> pools(requests.size());
+    constexpr std::size_t on_stack = 128;
+    std::array<ConnectionPool*, on_stack> fixed;  // (assigned below, not zero-filled)
+    std::vector<ConnectionPool*> more;
+    ConnectionPool** pools = fixed.data();
+    if (requests.size() > on_stack) {
+        more.resize(requests.size());
+        pools = more.data();
+    }
     for (std::size_t i = 0; i < requests.size(); ++i) {
         pools[i] = topo->pools[topo->ring.node_for(requests[i].key.route())].get();
     }
-    execute_on_pools(requests, pools, responses, ctx);
+    detail::run_on_pools(requests, std::span<ConnectionPool* const>(pools, requests.size()), sink,
+                         ctx);
 }
 
 std::vector<ServerCounters> ShardedRouter::get_counters() const {

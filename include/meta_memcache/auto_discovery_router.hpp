@@ -126,6 +126,7 @@ public:
     AutoDiscoveryRouter(AutoDiscoveryRouter&&) = delete;
     AutoDiscoveryRouter& operator=(AutoDiscoveryRouter&&) = delete;
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

@@ -44,6 +44,7 @@ public:
     DrainingRouter(DrainingRouter&&) = delete;
     DrainingRouter& operator=(DrainingRouter&&) = delete;
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

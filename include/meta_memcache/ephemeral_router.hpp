@@ -19,6 +19,7 @@ public:
     /// @throws InvalidInputError when max_ttl is not positive or inner is null.
     EphemeralRouter(std::shared_ptr<Router> inner, std::int64_t max_ttl);
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <exception>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -40,11 +41,14 @@ public:
 
     /// The server involved ("host:port" or its alias), or empty.
     [[nodiscard]] const std::string& server() const noexcept { return server_; }
+    /// What happened, without the server's name and the category's text that what() adds.
+    [[nodiscard]] const std::string& message() const noexcept { return message_; }
     /// The error code as the enum.
     [[nodiscard]] errc error() const noexcept { return static_cast<errc>(code().value()); }
 
 private:
     std::string server_;
+    std::string message_;
 };
 
 /// Bad input from the caller, raised before any byte is sent: an empty or too long key,
@@ -103,6 +107,11 @@ public:
 
 /// Throws the exception type that matches `code`.
 [[noreturn]] void throw_error(errc code, const std::string& message, std::string server = {});
+
+/// The exception throw_error() would throw, as an exception_ptr, without throwing it.
+[[nodiscard]] std::exception_ptr make_error(errc code,
+                                            const std::string& message,
+                                            std::string server = {});
 
 }  // namespace meta_memcache
 

@@ -55,6 +55,7 @@ public:
                             PoolOptions pool_options = {},
                             HashMode mode = HashMode::uhashring);
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

@@ -35,6 +35,7 @@ public:
                    std::shared_ptr<Router> old_cluster,
                    FallbackOptions options = {});
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

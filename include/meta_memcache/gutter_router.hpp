@@ -22,6 +22,7 @@ public:
                  std::shared_ptr<Router> gutter,
                  std::int64_t gutter_ttl);
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

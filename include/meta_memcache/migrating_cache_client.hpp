@@ -61,6 +61,7 @@ public:
                     MigrationSchedule schedule,
                     MigrationOptions options = {});
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

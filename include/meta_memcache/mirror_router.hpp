@@ -37,6 +37,7 @@ public:
     /// @throws InvalidInputError for fewer than two replicas or a null one.
     MirrorRouter(std::vector<std::shared_ptr<Router>> replicas, MirrorOptions options = {});
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

@@ -8,13 +8,31 @@
 
 namespace meta_memcache {
 
-/// The meta command of a request.
+/// The meta command of a request (the one command vocabulary of the library).
 enum class MetaCommand : std::uint8_t {
     get,         ///< mg
     set,         ///< ms
     del,         ///< md
     arithmetic,  ///< ma
+    noop,        ///< mn (the quiet-mode fence; no key)
 };
+
+/// The two-letter name of a command ("mg", "ms", "md", "ma", "mn").
+[[nodiscard]] constexpr std::string_view command_name(MetaCommand c) noexcept {
+    switch (c) {
+        case MetaCommand::get:
+            return "mg";
+        case MetaCommand::set:
+            return "ms";
+        case MetaCommand::del:
+            return "md";
+        case MetaCommand::arithmetic:
+            return "ma";
+        case MetaCommand::noop:
+            return "mn";
+    }
+    return "??";
+}
 
 /// One meta request as routers see it: views only, valid for the call that carries it.
 struct Request {
@@ -34,6 +52,7 @@ struct Request {
         case MetaCommand::get:
             return r.flags.cache_ttl && *r.flags.cache_ttl > 0 && *r.flags.cache_ttl <= 50;
         case MetaCommand::arithmetic:
+        case MetaCommand::noop:
             return false;
     }
     return false;

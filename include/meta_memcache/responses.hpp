@@ -1,5 +1,6 @@
 #pragma once
 
+#include <meta_memcache/error.hpp>
 #include <meta_memcache/response_flags.hpp>
 
 #include <exception>
@@ -13,6 +14,9 @@ namespace meta_memcache {
 /// holds the exception that would have been thrown.
 struct Miss {
     std::exception_ptr error{};  ///< set when this miss stands for a server failure
+    /// The failure's code, when the library set `error` (errc{} otherwise): tells a
+    /// transport failure from a server's error line without rethrowing.
+    errc code{};
     [[nodiscard]] bool is_error() const noexcept { return error != nullptr; }
 };
 
@@ -31,6 +35,7 @@ struct Value {
 /// Like Miss, it also stands in for a failed write when raising is off.
 struct NotStored {
     std::exception_ptr error{};  ///< set when this stands for a server failure
+    errc code{};                 ///< as Miss::code
     [[nodiscard]] bool is_error() const noexcept { return error != nullptr; }
 };
 

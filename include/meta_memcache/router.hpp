@@ -1,6 +1,8 @@
 #pragma once
 
 #include <meta_memcache/connection_pool.hpp>
+#include <meta_memcache/detail/per_thread.hpp>
+#include <meta_memcache/detail/result_sink.hpp>
 #include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/request.hpp>
 #include <meta_memcache/responses.hpp>
@@ -31,6 +33,12 @@ void append_counters(std::vector<ServerCounters>& out, const Router& router, std
 /// routers). To shard your own way, derive from Router and implement execute(), usually
 /// by picking a pool per request and calling execute_on_pools().
 /// Implementations must be thread-safe.
+///
+/// There are two forms of execute(): one fills Response values, the other hands each
+/// answer to a result sink as it is read (the library's own commands use that one, so a
+/// value goes from the read buffer straight to what the caller gets). Each has a default
+/// that calls the other: override at least one (the Response form is the simple one; the
+/// library's routers override the sink form).
 class Router {
 public:
     Router() = default;
@@ -46,7 +54,11 @@ public:
     /// `error` set. Invalid input throws InvalidInputError before anything is sent.
     virtual void execute(std::span<const Request> requests,
                          std::span<Response> responses,
-                         const ExecContext& ctx) = 0;
+                         const ExecContext& ctx);
+    /// The same, handing each request's result to `sink` (by its index in `requests`).
+    virtual void execute(std::span<const Request> requests,
+                         detail::ResultSink& sink,
+                         const ExecContext& ctx);
 
     /// Counters of every pool the router holds.
     [[nodiscard]] virtual std::vector<ServerCounters> get_counters() const = 0;
@@ -68,8 +80,9 @@ class SingleServerRouter final : public Router {
 public:
     SingleServerRouter(ServerAddress server, PoolOptions options = {});
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
-                 std::span<Response> responses,
+                 detail::ResultSink& sink,
                  const ExecContext& ctx) override;
     [[nodiscard]] std::vector<ServerCounters> get_counters() const override;
 
@@ -86,6 +99,7 @@ private:
 #include <meta_memcache/hash_ring.hpp>
 #include <meta_memcache/key.hpp>
 
+#include <atomic>
 #include <mutex>
 #include <string_view>
 
@@ -107,9 +121,11 @@ public:
     ShardedRouter(const std::vector<ServerAddress>& servers,
                   PoolOptions options = {},
                   HashMode mode = HashMode::uhashring);
+    ~ShardedRouter() override;
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
-                 std::span<Response> responses,
+                 detail::ResultSink& sink,
                  const ExecContext& ctx) override;
     [[nodiscard]] std::vector<ServerCounters> get_counters() const override;
 
@@ -135,9 +151,38 @@ public:
         std::vector<std::shared_ptr<ConnectionPool>> pools;  ///< pools[i] serves servers[i]
         HashRing ring;                                       ///< node i is servers[i]
     };
-    /// The view now in use, for routers that build on this one (FailoverRouter). Later
-    /// changes install a new view; this one stays valid while held.
+    /// The view now in use, for routers that build on this one. Later changes install a
+    /// new view; this one stays valid while held.
     [[nodiscard]] std::shared_ptr<const Topology> topology() const;
+
+    /// The topology one call routes on, held for the call without a lock or a reference
+    /// count change: each thread keeps its own copy of the current topology and checks it
+    /// against a version number. Valid until the View is destroyed; not to be kept past
+    /// the call or passed to another thread.
+    class View {
+    public:
+        View(const View&) = delete;
+        View& operator=(const View&) = delete;
+        ~View();
+        const Topology& operator*() const noexcept { return *topology_; }
+        const Topology* operator->() const noexcept { return topology_; }
+
+    private:
+        friend class ShardedRouter;
+        /// A thread's copy of the topology.
+        struct Slot {
+            std::uint64_t version = 0;
+            std::shared_ptr<const Topology> topology{};
+            unsigned depth = 0;  ///< Views of this thread alive (it refreshes only when none is)
+        };
+        View(const Topology* t, Slot* slot, std::shared_ptr<const Topology> held) noexcept
+            : topology_(t), slot_(slot), held_(std::move(held)) {}
+        const Topology* topology_;
+        Slot* slot_;
+        std::shared_ptr<const Topology> held_;  ///< for a thread without a slot
+    };
+    /// The topology for this call (see View).
+    [[nodiscard]] View view() const;
 
     /// Adds `server` with a new pool. Keys move only onto the new server.
     /// @throws InvalidInputError when a server of the same name() is there already, or its
@@ -163,6 +208,9 @@ private:
     std::mutex update_mutex_;            ///< serialises server-list changes
     mutable std::mutex snapshot_mutex_;  ///< guards topology_ (held only to copy or swap it)
     std::shared_ptr<const Topology> topology_;
+    std::atomic<std::uint64_t> version_{0};  ///< topology_'s, bumped by every change
+    /// Each thread's copy of the topology (View::Slot).
+    mutable detail::PerThread<View::Slot> slots_;
 };
 
 }  // namespace meta_memcache

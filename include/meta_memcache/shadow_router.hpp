@@ -51,6 +51,7 @@ public:
     ShadowRouter(ShadowRouter&&) = delete;
     ShadowRouter& operator=(ShadowRouter&&) = delete;
 
+    using Router::execute;
     void execute(std::span<const Request> requests,
                  std::span<Response> responses,
                  const ExecContext& ctx) override;

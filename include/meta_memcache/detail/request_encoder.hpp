@@ -2,6 +2,7 @@
 
 #include <meta_memcache/detail/key_encoding.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/request.hpp>
 #include <meta_memcache/request_flags.hpp>
 
 #include <algorithm>
@@ -16,25 +17,8 @@
 
 namespace meta_memcache::detail {
 
-/// The five meta commands a client sends.
-enum class MetaCommand : std::uint8_t { get, set, del, arithmetic, noop };
-
-/// The two-letter name of a command ("mg", "ms", "md", "ma", "mn").
-[[nodiscard]] constexpr std::string_view command_name(MetaCommand c) noexcept {
-    switch (c) {
-        case MetaCommand::get:
-            return "mg";
-        case MetaCommand::set:
-            return "ms";
-        case MetaCommand::del:
-            return "md";
-        case MetaCommand::arithmetic:
-            return "ma";
-        case MetaCommand::noop:
-            return "mn";
-    }
-    return "??";
-}
+using meta_memcache::command_name;
+using meta_memcache::MetaCommand;
 
 /// Upper bound of an encoded request line (command, key, size and every flag, "\r\n").
 inline constexpr std::size_t max_request_line = 512;

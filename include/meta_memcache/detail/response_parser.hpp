@@ -336,6 +336,27 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
     return parse_header_into_new(in, h, limits);
 }
 
+/// Whether the value block of a VA line of `header_len` bytes is all in `in`.
+enum class FrameResult : std::uint8_t {
+    incomplete,  ///< the value or its "\r\n" is still to come
+    complete,    ///< `size` value bytes and "\r\n" follow the line
+    lying,       ///< the bytes after the value are not "\r\n" (a lying length)
+};
+
+/// The framing of a value block: `size` bytes after the `header_len`-byte status line at
+/// the start of `in`, then "\r\n". The one place that frames a value; parse_response and
+/// the batch codec both use it.
+[[nodiscard]] inline FrameResult frame_value(std::string_view in,
+                                             std::size_t header_len,
+                                             std::uint64_t size) noexcept {
+    // Compared without adding to size, which may be near 2^64 under loose limits.
+    const std::size_t after_header = in.size() - header_len;
+    if (after_header < 2 || size > after_header - 2)
+        return FrameResult::incomplete;
+    const std::size_t end = header_len + static_cast<std::size_t>(size);
+    return in[end] == '\r' && in[end + 1] == '\n' ? FrameResult::complete : FrameResult::lying;
+}
+
 /// Parses one whole response at the start of `in`: the status line and, for VA, the value
 /// block and its "\r\n". `value` views the value inside `in`. Incomplete until every byte
 /// is there; invalid when the block is not followed by "\r\n" (a lying length).
@@ -348,18 +369,17 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
     if (r.status != ParseStatus::complete || h.code != ResponseCode::value) {
         return r;
     }
-    // Compared without adding to value_size, which may be near 2^64 under loose limits.
-    const std::size_t after_header = in.size() - r.length;
-    if (after_header < 2 || h.value_size > after_header - 2) {
-        return {ParseStatus::incomplete, 0, nullptr};
+    switch (frame_value(in, r.length, h.value_size)) {
+        case FrameResult::incomplete:
+            return {ParseStatus::incomplete, 0, nullptr};
+        case FrameResult::lying:
+            return parser_impl::fail("value block not followed by \\r\\n (lying length)");
+        case FrameResult::complete:
+            break;
     }
     const auto size = static_cast<std::size_t>(h.value_size);
-    const std::size_t end = r.length + size;
-    if (in[end] != '\r' || in[end + 1] != '\n') {
-        return parser_impl::fail("value block not followed by \\r\\n (lying length)");
-    }
     value = in.substr(r.length, size);
-    return {ParseStatus::complete, end + 2, nullptr};
+    return {ParseStatus::complete, r.length + size + 2, nullptr};
 }
 
 /// Parses a counter value as memcached stores it: decimal digits, possibly followed by

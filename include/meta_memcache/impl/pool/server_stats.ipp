@@ -4,9 +4,9 @@
 // MN fences are counted in pending_fences); they are read and dropped first, then the
 // STAT lines are collected until END.
 
-#include "detail/pool_impl.hpp"
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/pool/pool.hpp>
 
 #include <chrono>
 #include <system_error>
@@ -124,7 +124,7 @@ std::optional<Failure> read_stats(detail::Connection& c,
 ServerStats ConnectionPool::stats(std::string_view group) {
     validate_group(group);
     Impl& p = *impl_;
-    Impl::Lease lease = p.acquire(p.options.recv_timeout, false);
+    Impl::Lease lease = p.acquire_or_throw(p.options.recv_timeout);
     const Clock::time_point deadline = Clock::now() + p.options.recv_timeout;
     detail::Connection& c = *lease.conn;
     const unsigned fences = c.pending_fences;
@@ -141,18 +141,13 @@ ServerStats ConnectionPool::stats(std::string_view group) {
     } else if (w.status != IoStatus::ok) {
         failure = Failure{errc::connection_closed, "stats: write failed", Outcome::failed};
     } else {
-        try {
-            failure = read_stats(c, fences, p.limits, deadline, p.options.recv_timeout, out);
-        } catch (...) {
-            p.release(lease, Outcome::failed, "stats abandoned");
-            throw;
-        }
+        failure = read_stats(c, fences, p.limits, deadline, p.options.recv_timeout, out);
     }
     if (!failure) {
-        p.release(lease, Outcome::ok, {});
+        lease.done(Outcome::ok);
         return out;
     }
-    p.release(lease, failure->outcome, failure->message);
+    lease.done(failure->outcome, failure->message);
     throw_error(failure->code, failure->message, p.name);
 }
 

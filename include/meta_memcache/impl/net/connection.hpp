@@ -1,5 +1,7 @@
 #pragma once
 
+#include <meta_memcache/config.hpp>
+#include <meta_memcache/detail/batch_codec.hpp>
 #include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/server_address.hpp>
 
@@ -31,14 +33,6 @@ struct IoResult {
 
 class TlsContext;
 
-/// A part of a request batch to write: bytes in the connection's write buffer (ext ==
-/// nullptr, at `offset`) or the caller's own bytes (a large value, sent without copying).
-struct Segment {
-    const char* ext = nullptr;
-    std::size_t offset = 0;
-    std::size_t size = 0;
-};
-
 /// One socket to one server (TCP, unix or TLS) with its reusable buffers.
 /// Not thread-safe: the pool hands a connection to one request at a time.
 class Connection {
@@ -57,6 +51,8 @@ public:
 
     /// Writes as much of `iov` as the socket takes now (never blocks, never SIGPIPEs).
     IoResult write_some(const iovec* iov, int iovcnt) noexcept;
+    /// The same for one run of bytes (one send()).
+    IoResult write_some(const char* data, std::size_t n) noexcept;
     /// Reads what is there now, into `buf`.
     IoResult read_some(char* buf, std::size_t n) noexcept;
     /// Plain sockets: one blocking read bounded by the socket's receive timeout (the
@@ -80,12 +76,11 @@ public:
     std::vector<char> rbuf;             ///< read buffer, read_buffer_size bytes
     std::size_t rpos = 0;               ///< first unconsumed byte in rbuf
     std::size_t rend = 0;               ///< end of the bytes read into rbuf
-    std::string wbuf;                   ///< encoded request lines and small values (only grows)
-    std::vector<Segment> segments;      ///< what to write, in order
-    std::vector<iovec> iov;             ///< segments as iovecs for writev
+    WriteBuffer wbuf;                   ///< the batch being written (only grows)
     unsigned pending_fences = 0;        ///< mn answers still to drain (no_reply writes)
     Clock::time_point last_used{};      ///< when the connection was last released
     std::uint64_t fork_generation = 0;  ///< the process generation that opened it
+    bool bound = false;                 ///< kept by one thread between its requests (see the pool)
 
 private:
     Connection(int fd, void* ssl, std::size_t read_buffer_size);

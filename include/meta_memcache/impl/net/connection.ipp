@@ -1,6 +1,5 @@
-#include "detail/connection.hpp"
-
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/net/connection.hpp>
 
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
@@ -298,9 +297,7 @@ TlsContext::~TlsContext() = default;
 
 Connection::Connection(int fd, void* ssl, std::size_t read_buffer_size)
     : rbuf(read_buffer_size), fork_generation(detail::fork_generation()), fd_(fd), ssl_(ssl) {
-    wbuf.resize(1024);
-    segments.reserve(8);
-    iov.reserve(8);
+    static_cast<void>(wbuf.room(1024));
 }
 
 Connection::~Connection() {
@@ -466,6 +463,23 @@ IoResult Connection::write_some(const iovec* v, int iovcnt) noexcept {
         const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0)
             return {IoStatus::ok, static_cast<std::size_t>(n), 0, false};
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return {IoStatus::would_block, 0, 0, false};
+        return {IoStatus::error, 0, errno, false};
+    }
+}
+
+IoResult Connection::write_some(const char* data, std::size_t n) noexcept {
+    if (ssl_ != nullptr) {
+        iovec v{const_cast<char*>(data), n};
+        return write_some(&v, 1);
+    }
+    for (;;) {
+        const ssize_t sent = ::send(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent >= 0)
+            return {IoStatus::ok, static_cast<std::size_t>(sent), 0, false};
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -1,0 +1,324 @@
+#pragma once
+
+// Definitions of batch_codec.hpp (inline: the codec is header-only, as the protocol is).
+
+#include <meta_memcache/detail/batch_codec.hpp>
+
+namespace meta_memcache::detail {
+
+namespace codec_impl {
+
+[[nodiscard]] inline bool has_binary_byte(std::string_view a, std::string_view b) noexcept {
+    for (std::string_view s : {a, b}) {
+        for (char c : s) {
+            if (is_binary_key_byte(static_cast<unsigned char>(c)))
+                return true;
+        }
+    }
+    return false;
+}
+
+/// A CLIENT_ERROR after which memcached is known to still be in step with us.
+[[nodiscard]] inline bool client_error_keeps_sync(std::string_view msg) noexcept {
+    return msg.find("cannot increment or decrement non-numeric value") != std::string_view::npos;
+}
+
+/// Whether `code` is an answer `cmd` can get (anything else is a desync).
+[[nodiscard]] constexpr bool answers(MetaCommand cmd, ResponseCode code) noexcept {
+    switch (code) {
+        case ResponseCode::value:
+            return cmd == MetaCommand::get || cmd == MetaCommand::arithmetic;
+        case ResponseCode::header:
+            return cmd != MetaCommand::noop;
+        case ResponseCode::miss:
+            return cmd == MetaCommand::get;
+        case ResponseCode::not_found:
+        case ResponseCode::not_stored:
+        case ResponseCode::exists:
+            return cmd != MetaCommand::get && cmd != MetaCommand::noop;
+        case ResponseCode::noop:
+            return cmd == MetaCommand::noop;
+        default:
+            return false;
+    }
+}
+
+[[nodiscard]] constexpr std::string_view unexpected_answer(MetaCommand cmd) noexcept {
+    switch (cmd) {
+        case MetaCommand::get:
+            return "unexpected answer to mg";
+        case MetaCommand::set:
+            return "unexpected answer to ms";
+        case MetaCommand::del:
+            return "unexpected answer to md";
+        case MetaCommand::arithmetic:
+            return "unexpected answer to ma";
+        case MetaCommand::noop:
+            return "unexpected answer to mn";
+    }
+    return "unexpected answer";
+}
+
+/// The result of a quiet request the server stayed silent about: EN for mg, HD otherwise.
+inline const ResponseHeader& nominal(MetaCommand cmd) noexcept {
+    static const ResponseHeader miss = [] {
+        ResponseHeader h;
+        h.code = ResponseCode::miss;
+        return h;
+    }();
+    static const ResponseHeader success = [] {
+        ResponseHeader h;
+        h.code = ResponseCode::header;
+        return h;
+    }();
+    return cmd == MetaCommand::get ? miss : success;
+}
+
+}  // namespace codec_impl
+
+inline void validate(const Request& r, std::string_view key_prefix, std::size_t max_item_size) {
+    const MetaCommand cmd = r.command;
+    if (cmd == MetaCommand::noop) {
+        validate_request(cmd, r.flags);
+        if (!r.key.key.empty() || !r.value.empty())
+            encoder_impl::invalid(cmd, "mn takes no key and no value");
+        return;
+    }
+    if (r.key.key.empty())
+        encoder_impl::invalid(cmd, "key is empty");
+    validate_request(cmd, r.flags);
+    const std::size_t total = key_prefix.size() + r.key.key.size();
+    // Whether the key goes base64 (one more flag token, a longer wire key) is only looked
+    // up when it could make a difference: the common request is within limits either way.
+    const bool hashed = total >= hashed_key_threshold;
+    int base64_known = hashed ? 1 : -1;  // -1: not looked up yet
+    const auto base64 = [&] {
+        if (base64_known < 0)
+            base64_known = codec_impl::has_binary_byte(key_prefix, r.key.key) ? 1 : 0;
+        return base64_known == 1;
+    };
+    const std::size_t limit = cmd == MetaCommand::set ? max_flag_tokens_set : max_flag_tokens_other;
+    const WireKey plain{};
+    const std::size_t tokens = count_flag_tokens(plain, r.flags);  // without `b`
+    if (tokens + 1 > limit && tokens + (base64() ? 1U : 0U) > limit) {
+        encoder_impl::invalid(cmd, "too many flags for memcached (at most 16 on ms, 17 otherwise)");
+    }
+    if (cmd == MetaCommand::set) {
+        const auto room_for = [&](std::size_t wire_key) {
+            return max_item_size > wire_key + item_overhead
+                       ? max_item_size - wire_key - item_overhead
+                       : 0;
+        };
+        const std::size_t base64_key = hashed ? 24 : (total + 2) / 3 * 4;
+        std::size_t room = room_for(std::max(total, base64_key));  // the longer of the two
+        if (r.value.size() > room)
+            room = room_for(base64() ? base64_key : total);
+        if (r.value.size() > room || r.value.size() > max_datalen) {
+            throw InvalidInputError("ms: value of " + std::to_string(r.value.size()) +
+                                    " bytes is over the item size limit (" +
+                                    std::to_string(max_item_size) + " bytes per item leaves " +
+                                    std::to_string(room) + " for the value of this key)");
+        }
+    } else if (!r.value.empty()) {
+        encoder_impl::invalid(cmd, "only ms carries a value");
+    }
+}
+
+inline void encode(const Request& r, std::string_view key_prefix, WriteBuffer& out) {
+    if (r.command == MetaCommand::noop) {
+        out.put("mn\r\n");
+        return;
+    }
+    WireKey key;
+    encode_key(r.key.key, key, key_prefix);
+    out.commit(
+        encode_request_line(out.room(max_request_line), r.command, key, r.flags, r.value.size()));
+    if (r.command == MetaCommand::set) {
+        if (r.value.size() > copy_value_threshold) {
+            out.put_external(r.value);
+        } else {
+            out.put(r.value);
+        }
+        out.put("\r\n");
+    }
+    if (r.flags.no_reply)
+        out.put("mn\r\n");
+}
+
+inline void BatchDecoder::start(std::span<const Request> requests,
+                                const std::uint32_t* slots,
+                                std::size_t count,
+                                unsigned fences,
+                                std::size_t max_value,
+                                const ParserLimits& limits,
+                                std::string_view server) noexcept {
+    server_ = server;
+    requests_ = requests;
+    slots_ = slots;
+    count_ = count;
+    next_ = 0;
+    drain_ = fences;
+    max_value_ = max_value;
+    limits_ = limits;
+    phase_ = Phase::line;
+    big_ = nullptr;
+    big_have_ = 0;
+    error_ = {};
+    // Trailing quiet writes need no answer now: their fences are drained later.
+    read_until_ = count;
+    while (read_until_ > 0) {
+        const Request& r = request(read_until_ - 1);
+        if (!r.flags.no_reply || r.command == MetaCommand::get || r.command == MetaCommand::noop)
+            break;
+        --read_until_;
+    }
+}
+
+inline BatchDecoder::Fed BatchDecoder::feed(std::string_view in,
+                                            std::size_t capacity,
+                                            ResultSink& sink) {
+    std::size_t pos = 0;
+    while (!done()) {
+        if (phase_ == Phase::large)
+            return {pos, Status::large};
+        std::size_t used = 0;
+        const Status st = one(in.substr(pos), capacity, sink, used);
+        pos += used;
+        if (st != Status::more)
+            return {pos, st};
+        if (used == 0)
+            return {pos, Status::more};
+    }
+    return {pos, Status::done};
+}
+
+inline BatchDecoder::Status BatchDecoder::one(std::string_view in,
+                                              std::size_t capacity,
+                                              ResultSink& sink,
+                                              std::size_t& consumed) {
+    using codec_impl::nominal;
+    consumed = 0;
+    if (phase_ == Phase::crlf) {
+        if (in.size() < 2)
+            return Status::more;
+        if (in[0] != '\r' || in[1] != '\n')
+            return desync("value block not followed by \\r\\n");
+        consumed = 2;
+        phase_ = Phase::line;
+        answered_current();
+        return Status::more;
+    }
+    ResponseHeader h;
+    const ParseResult pr = parse_header_into_new(in, h, limits_);
+    if (pr.status == ParseStatus::incomplete)
+        return Status::more;
+    if (pr.status == ParseStatus::invalid)
+        return desync(pr.error);
+    std::string_view value;
+    std::size_t total = pr.length;
+    bool large = false;
+    if (h.code == ResponseCode::value) {
+        if (h.value_size > max_value_) {
+            error_text_ = "VA of " + std::to_string(h.value_size) +
+                          " bytes is over the item size limit (max_item_size " +
+                          std::to_string(max_value_) + ")";
+            return desync(error_text_);
+        }
+        const auto size = static_cast<std::size_t>(h.value_size);
+        const FrameResult fr = frame_value(in, pr.length, size);
+        if (fr == FrameResult::lying)
+            return desync("value block not followed by \\r\\n (lying length)");
+        if (fr == FrameResult::complete) {
+            value = in.substr(pr.length, size);
+            total = pr.length + size + 2;
+        } else if (pr.length + size + 2 <= capacity) {
+            return Status::more;  // the rest comes into the read buffer
+        } else if (drain_ > 0) {
+            return desync("unexpected large value while draining no_reply answers");
+        } else {
+            large = true;
+        }
+    }
+    if (drain_ > 0) {  // answers to earlier quiet writes: only their fences matter
+        if (h.code == ResponseCode::noop)
+            --drain_;
+        consumed = total;
+        return Status::more;
+    }
+    if (next_ >= read_until_)
+        return desync("unexpected answer after the last request");
+    const std::uint32_t i = slot(next_);
+    const Request& req = request(next_);
+    if (phase_ == Phase::fence) {
+        if (h.code != ResponseCode::noop)
+            return desync("expected MN after a quiet request's answer");
+        phase_ = Phase::line;
+        ++next_;
+        consumed = total;
+        return Status::more;
+    }
+    if (req.flags.no_reply && h.code == ResponseCode::noop && req.command != MetaCommand::noop) {
+        sink.answer(i, nominal(req.command), {});  // quiet and silent: the nominal result
+        ++next_;
+        consumed = total;
+        return Status::more;
+    }
+    if (h.code == ResponseCode::client_error || h.code == ResponseCode::error ||
+        h.code == ResponseCode::server_error) {
+        const std::string_view line = in.substr(0, pr.length - 2);
+        const errc code =
+            h.code == ResponseCode::server_error ? errc::server_error : errc::client_error;
+        sink.fail(i, Failure{code, line, server_});
+        consumed = total;
+        if (h.code != ResponseCode::server_error &&
+            !codec_impl::client_error_keeps_sync(h.message)) {
+            ++next_;  // this request has its answer; the rest cannot be trusted
+            error_text_ = "connection out of step after \"" + std::string(line) + "\"";
+            return desync(error_text_);
+        }
+        answered_current();
+        return Status::more;
+    }
+    if (!codec_impl::answers(req.command, h.code))
+        return desync(codec_impl::unexpected_answer(req.command));
+    if (large) {
+        std::string& dst = sink.large_value(i, h);
+        const auto size = static_cast<std::size_t>(h.value_size);
+        resize_for_overwrite(dst, size);
+        const std::size_t have = std::min(size, in.size() - pr.length);
+        std::memcpy(dst.data(), in.data() + pr.length, have);
+        consumed = pr.length + have;
+        if (have == size) {
+            phase_ = Phase::crlf;
+            return Status::more;
+        }
+        big_ = &dst;
+        big_have_ = have;
+        phase_ = Phase::large;
+        return Status::large;
+    }
+    sink.answer(i, h, value);
+    consumed = total;
+    answered_current();
+    return Status::more;
+}
+
+inline unsigned BatchDecoder::finish_deferred(ResultSink& sink) {
+    for (std::size_t s = read_until_; s < count_; ++s)
+        sink.answer(slot(s), codec_impl::nominal(request(s).command), {});
+    return static_cast<unsigned>(count_ - read_until_);
+}
+
+inline void BatchDecoder::fail_rest(ResultSink& sink, const Failure& f) {
+    // A quiet request awaiting only its fence has its answer already.
+    const std::size_t from = next_ + (phase_ == Phase::fence ? 1 : 0);
+    for (std::size_t s = from; s < count_; ++s)
+        sink.fail(slot(s), f);
+    next_ = count_;
+    read_until_ = count_;
+    drain_ = 0;
+    phase_ = Phase::line;
+    big_ = nullptr;
+}
+
+}  // namespace meta_memcache::detail

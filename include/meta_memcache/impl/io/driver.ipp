@@ -1,0 +1,535 @@
+#pragma once
+
+// The synchronous driver (see driver.hpp): when to write, read and wait; the batch codec
+// does everything else.
+
+#include <meta_memcache/detail/batch_codec.hpp>
+#include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/io/driver.hpp>
+#include <meta_memcache/impl/pool/pool.hpp>
+#include <meta_memcache/write_failure_event.hpp>
+
+#include <poll.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace meta_memcache::detail {
+
+namespace driver_impl {
+
+using Outcome = ConnectionPool::Impl::Outcome;
+using Lease = ConnectionPool::Impl::Lease;
+
+/// One server's share of a call: its requests, its connection, the progress of both
+/// directions, and how it ended.
+struct Batch {
+    ConnectionPool::Impl* pool = nullptr;
+    const std::uint32_t* slots = nullptr;  ///< into the call's requests; null: 0..count-1
+    std::size_t count = 0;
+    Lease lease;
+    BatchDecoder dec;
+    Clock::time_point deadline{};
+    std::size_t sent = 0;   ///< bytes of the batch written
+    std::size_t total = 0;  ///< bytes to write
+    bool write_done = false;
+    bool read_done = false;
+    bool got_bytes = false;
+    bool wrote_any = false;
+    bool last_read_full = false;       ///< the last read filled its space: more is likely there
+    bool want_read_for_write = false;  ///< TLS: the write waits for the socket to be readable
+    bool want_write_for_read = false;  ///< TLS: the read waits for the socket to be writable
+    bool failed = false;
+    bool retryable = false;
+    bool closed = false;  ///< finish() ran: results final, connection back
+    Outcome outcome = Outcome::ok;
+    errc code = errc::connection_closed;
+    std::string reason{};
+
+    [[nodiscard]] bool finished() const noexcept { return failed || (write_done && read_done); }
+    [[nodiscard]] std::uint32_t slot(std::size_t s) const noexcept {
+        return slots == nullptr ? static_cast<std::uint32_t>(s) : slots[s];
+    }
+    void reset_progress() {
+        sent = total = 0;
+        write_done = read_done = got_bytes = wrote_any = last_read_full = false;
+        want_read_for_write = want_write_for_read = false;
+        failed = retryable = false;
+        outcome = Outcome::ok;
+        reason.clear();
+    }
+};
+
+/// Passes results on, and remembers the tracked writes that failed (reported once the
+/// connections are back in their pools).
+class Reporting final : public ResultSink {
+public:
+    Reporting(ResultSink& inner, std::span<const Request> requests, bool track) noexcept
+        : inner_(inner), requests_(requests), track_(track) {}
+
+    void answer(std::size_t i, const ResponseHeader& h, std::string_view value) override {
+        inner_.answer(i, h, value);
+    }
+    std::string& large_value(std::size_t i, const ResponseHeader& h) override {
+        return inner_.large_value(i, h);
+    }
+    void fail(std::size_t i, const Failure& f) override {
+        inner_.fail(i, f);
+        if (track_ && is_tracked_write(requests_[i]))
+            failed_writes.push_back(static_cast<std::uint32_t>(i));
+    }
+
+    std::vector<std::uint32_t> failed_writes;
+
+private:
+    ResultSink& inner_;
+    std::span<const Request> requests_;
+    bool track_;
+};
+
+/// One call: its batches, written and read to the end.
+class Call {
+public:
+    Call(std::span<const Request> requests, ResultSink& sink, const ExecContext& ctx)
+        : reqs_(requests), sink_(sink, requests, ctx.track_write_failures), ctx_(ctx) {}
+
+    void run(std::span<Batch> batches) {
+        attempt(batches, false);
+        bool retry = false;
+        for (Batch& b : batches) {
+            if (b.failed && b.retryable) {
+                retry = true;
+            } else {
+                finish(b);
+            }
+        }
+        if (retry) {
+            // A reused connection the server had closed before answering: once more, on a
+            // fresh connection.
+            for (Batch& b : batches) {
+                if (!(b.failed && b.retryable))
+                    continue;
+                b.lease.done(Outcome::failed, b.reason);
+                b.reset_progress();
+                begin(b, true);
+            }
+            loop(batches);
+            for (Batch& b : batches)
+                finish(b);
+        }
+        report_failed_writes();
+    }
+
+private:
+    void attempt(std::span<Batch> batches, bool fresh) {
+        for (Batch& b : batches)
+            begin(b, fresh);
+        loop(batches);
+    }
+
+    /// Takes a connection and encodes the batch into its write buffer.
+    void begin(Batch& b, bool fresh) {
+        ConnectionPool::Impl& pool = *b.pool;
+        AcquireError err;
+        b.lease = pool.acquire(pool.options.recv_timeout, fresh, err);
+        Connection* c = b.lease.conn;
+        b.dec.start(reqs_, b.slots, b.count, c != nullptr ? c->pending_fences : 0,
+                    ctx_.max_item_size, pool.limits, pool.name);
+        if (c == nullptr) {
+            b.failed = true;
+            b.outcome = Outcome::ok;  // the pool has accounted for it already
+            b.code = err.code;
+            b.reason = std::move(err.message);
+            return;
+        }
+        c->pending_fences = 0;
+        // Each request's deadline starts when its connection was handed out: connecting to
+        // one slow server (up to connection_timeout) does not eat the others' time.
+        b.deadline = b.lease.at + pool.options.recv_timeout;
+        c->wbuf.clear();
+        for (std::size_t s = 0; s < b.count; ++s)
+            encode(reqs_[b.slot(s)], ctx_.key_prefix, c->wbuf);
+        c->wbuf.finish();
+        b.total = c->wbuf.total();
+        // Answers to earlier quiet writes may be buffered already.
+        if (c->rpos != c->rend)
+            feed(b);
+        b.read_done = b.read_done || b.dec.done();
+    }
+
+    void loop(std::span<Batch> batches) {
+        std::size_t active = 0;
+        Batch* lone = nullptr;
+        for (Batch& b : batches) {
+            if (!b.finished()) {
+                ++active;
+                lone = &b;
+            }
+        }
+        if (active == 0)
+            return;
+        if (active == 1) {
+            // One server: write, then one blocking receive bounded by SO_RCVTIMEO (the
+            // request's recv_timeout), so a prompt answer costs no poll() and no clock.
+            Batch& b = *lone;
+            write(b);
+            if (!b.failed && b.write_done && !b.read_done && !b.lease.conn->is_tls()) {
+                if (read(b, true)) {
+                    drain(b);
+                } else if (!b.failed && Clock::now() >= b.deadline) {
+                    timeout(b);
+                }
+            }
+            if (b.finished())
+                return;
+        } else {
+            // Every server's batch goes out before any answer is read.
+            for (Batch& b : batches) {
+                if (!b.finished())
+                    write(b);
+            }
+        }
+        wait(batches);
+    }
+
+    /// Waits in one poll() over every unfinished batch until all are done or past their
+    /// deadlines; reads a socket only when poll() says it has bytes.
+    void wait(std::span<Batch> batches) {
+        constexpr std::size_t small = 16;
+        std::array<pollfd, small> fixed_fds{};
+        std::array<Batch*, small> fixed_map{};
+        std::vector<pollfd> more_fds;
+        std::vector<Batch*> more_map;
+        pollfd* fds = fixed_fds.data();
+        Batch** map = fixed_map.data();
+        if (batches.size() > small) {
+            more_fds.resize(batches.size());
+            more_map.resize(batches.size());
+            fds = more_fds.data();
+            map = more_map.data();
+        }
+        for (;;) {
+            std::size_t n = 0;
+            auto earliest = Clock::time_point::max();
+            for (Batch& b : batches) {
+                if (b.finished())
+                    continue;
+                short ev = 0;
+                if (!b.write_done)
+                    ev |= b.want_read_for_write ? POLLIN : POLLOUT;
+                if (!b.read_done)
+                    ev |= b.want_write_for_read ? POLLOUT : POLLIN;
+                fds[n] = pollfd{b.lease.conn->fd(), ev, 0};
+                map[n] = &b;
+                ++n;
+                earliest = std::min(earliest, b.deadline);
+            }
+            if (n == 0)
+                return;
+            const auto now = Clock::now();
+            if (now >= earliest) {
+                for (std::size_t k = 0; k < n; ++k) {
+                    if (now >= map[k]->deadline)
+                        timeout(*map[k]);
+                }
+                continue;
+            }
+            const auto ms = std::chrono::ceil<std::chrono::milliseconds>(earliest - now).count();
+            if (::poll(fds, static_cast<nfds_t>(n), static_cast<int>(ms)) < 0 && errno != EINTR) {
+                const std::string why =
+                    std::string("poll failed: ") + std::generic_category().message(errno);
+                for (std::size_t k = 0; k < n; ++k)
+                    fail(*map[k], errc::connection_closed, why, Outcome::failed, false);
+                return;
+            }
+            for (std::size_t k = 0; k < n; ++k) {
+                if (fds[k].revents != 0)
+                    step(*map[k], fds[k].revents);
+            }
+        }
+    }
+
+    /// What poll() reported ready for `b`.
+    void step(Batch& b, short revents) {
+        constexpr short broken = POLLERR | POLLHUP | POLLNVAL;
+        if (!b.write_done &&
+            (revents & (b.want_read_for_write ? POLLIN : POLLOUT) || revents & broken))
+            write(b);
+        if (b.failed || b.read_done)
+            return;
+        if ((revents & (b.want_write_for_read ? POLLOUT : POLLIN)) || (revents & broken)) {
+            if (read(b, false))
+                drain(b);
+        }
+    }
+
+    /// After a read that filled its space, reads on while more is likely there.
+    void drain(Batch& b) {
+        while (!b.failed && !b.read_done && b.last_read_full && read(b, false)) {
+        }
+    }
+
+    void write(Batch& b) {
+        Connection& c = *b.lease.conn;
+        while (b.sent < b.total) {
+            IoResult r;
+            if (c.wbuf.contiguous()) {
+                r = c.write_some(c.wbuf.data() + c.wbuf.segments()[0].offset + b.sent,
+                                 b.total - b.sent);
+            } else {
+                std::array<iovec, 64> iov{};
+                int n = 0;
+                std::size_t skip = b.sent;
+                for (const WriteBuffer::Segment& g : c.wbuf.segments()) {
+                    if (skip >= g.size) {
+                        skip -= g.size;
+                        continue;
+                    }
+                    const char* base = g.ext != nullptr ? g.ext : c.wbuf.data() + g.offset;
+                    iov[static_cast<std::size_t>(n)] = {const_cast<char*>(base + skip),
+                                                        g.size - skip};
+                    skip = 0;
+                    if (++n == static_cast<int>(iov.size()))
+                        break;
+                }
+                r = c.write_some(iov.data(), n);
+            }
+            if (r.status == IoStatus::would_block) {
+                b.want_read_for_write = r.want_read;
+                return;
+            }
+            if (r.status != IoStatus::ok) {
+                fail(b, errc::connection_closed,
+                     std::string("write failed: ") +
+                         (r.status == IoStatus::eof ? "connection closed"
+                                                    : std::generic_category().message(r.error)),
+                     Outcome::failed, true);
+                return;
+            }
+            b.wrote_any = b.wrote_any || r.bytes > 0;
+            b.sent += r.bytes;
+        }
+        b.write_done = true;
+    }
+
+    /// One read: into the read buffer, or straight into a large value's string. True when
+    /// bytes came.
+    bool read(Batch& b, bool blocking) {
+        Connection& c = *b.lease.conn;
+        const bool large = b.dec.reading_large();
+        char* dst = nullptr;
+        std::size_t cap = 0;
+        if (large) {
+            const auto target = b.dec.large_target();
+            dst = target.data();
+            cap = target.size();
+        } else {
+            dst = c.rbuf.data() + c.rend;
+            cap = c.rbuf.size() - c.rend;
+        }
+        const IoResult r = blocking ? c.read_wait(dst, cap) : c.read_some(dst, cap);
+        if (r.status == IoStatus::would_block) {
+            b.want_write_for_read = r.want_write;
+            b.last_read_full = false;
+            return false;
+        }
+        if (r.status != IoStatus::ok) {
+            fail(b, errc::connection_closed,
+                 r.status == IoStatus::eof
+                     ? std::string("connection closed by the server")
+                     : std::string("read failed: ") + std::generic_category().message(r.error),
+                 Outcome::failed, true);
+            return false;
+        }
+        b.got_bytes = true;
+        b.last_read_full = r.bytes == cap;
+        if (large) {
+            b.dec.large_filled(r.bytes);
+            if (b.dec.reading_large())
+                return true;
+        } else {
+            c.rend += r.bytes;
+        }
+        feed(b);
+        return true;
+    }
+
+    /// Hands the buffered bytes to the decoder.
+    void feed(Batch& b) {
+        Connection& c = *b.lease.conn;
+        const auto fed = b.dec.feed(std::string_view(c.rbuf.data() + c.rpos, c.rend - c.rpos),
+                                    c.rbuf.size(), sink_);
+        c.rpos += fed.consumed;
+        switch (fed.status) {
+            case BatchDecoder::Status::done:
+                b.read_done = true;
+                break;
+            case BatchDecoder::Status::desync:
+                fail(b, errc::protocol_error, std::string(b.dec.error()), Outcome::failed, false);
+                return;
+            case BatchDecoder::Status::large:
+            case BatchDecoder::Status::more:
+                break;
+        }
+        if (c.rpos == c.rend) {
+            c.rpos = c.rend = 0;
+        } else if (c.rend == c.rbuf.size() && c.rpos > 0) {
+            // A partial answer at the end of a full buffer: move it to the front.
+            std::memmove(c.rbuf.data(), c.rbuf.data() + c.rpos, c.rend - c.rpos);
+            c.rend -= c.rpos;
+            c.rpos = 0;
+        }
+    }
+
+    void fail(Batch& b, errc code, std::string msg, Outcome outcome, bool retryable) {
+        if (b.failed)
+            return;
+        b.failed = true;
+        b.code = code;
+        b.reason = std::move(msg);
+        b.outcome = outcome;
+        bool all_idempotent = true;
+        for (std::size_t s = 0; s < b.count && all_idempotent; ++s)
+            all_idempotent = idempotent(reqs_[b.slot(s)]);
+        b.retryable = retryable && b.lease.conn != nullptr && !b.lease.fresh && !b.got_bytes &&
+                      (all_idempotent || !b.wrote_any);
+    }
+
+    void timeout(Batch& b) {
+        fail(b, errc::timeout,
+             "no complete answer within " + std::to_string(b.pool->options.recv_timeout.count()) +
+                 " ms",
+             Outcome::timed_out, false);
+    }
+
+    /// The batch's results are final: failures into their slots, the connection back.
+    void finish(Batch& b) {
+        if (b.closed)
+            return;
+        b.closed = true;
+        if (b.failed) {
+            b.dec.fail_rest(sink_, Failure{b.code, b.reason, b.pool->name});
+        } else if (Connection* c = b.lease.conn) {
+            c->pending_fences += b.dec.finish_deferred(sink_);
+            if (c->pending_fences == 0 && c->rpos != c->rend) {
+                // Bytes after the last answer, with no quiet write to account for them:
+                // the server is out of step, and the next request would read them as its
+                // answer. This call's answers came first and stand.
+                b.outcome = Outcome::failed;
+                b.reason = "unexpected bytes after the last answer";
+            }
+        }
+        b.lease.done(b.outcome, b.reason);
+    }
+
+    void report_failed_writes() {
+        if (sink_.failed_writes.empty() || ctx_.on_write_failure == nullptr ||
+            ctx_.on_write_failure->empty())
+            return;
+        for (std::uint32_t i : sink_.failed_writes)
+            ctx_.on_write_failure->notify(reqs_[i].key.to_key());
+    }
+
+    std::span<const Request> reqs_;
+    Reporting sink_;
+    const ExecContext& ctx_;
+};
+
+/// Per-thread memory of the calls, so a warm call allocates nothing here. A call made
+/// from inside another on the same thread (a visitor that reads the cache) gets its own.
+struct Scratch {
+    std::vector<Batch> batches;
+    std::vector<std::uint32_t> slots;
+    std::vector<std::uint32_t> batch_of;
+    bool busy = false;
+};
+
+inline Scratch& thread_scratch() {
+    thread_local Scratch s;
+    return s;
+}
+
+/// Empties the batches (giving back any connection still leased) when the call ends,
+/// however it ends.
+struct ScratchUse {
+    Scratch& s;
+    bool owned;
+    ~ScratchUse() {
+        s.batches.clear();
+        if (owned)
+            s.busy = false;
+    }
+};
+
+inline void validate_all(std::span<const Request> requests, const ExecContext& ctx) {
+    for (const Request& r : requests)
+        validate(r, ctx.key_prefix, ctx.max_item_size);
+}
+
+}  // namespace driver_impl
+
+META_MEMCACHE_DECL void run_on_pool(ConnectionPool& pool,
+                                    std::span<const Request> requests,
+                                    ResultSink& sink,
+                                    const ExecContext& ctx) {
+    using namespace driver_impl;
+    validate_all(requests, ctx);
+    Batch batch;
+    batch.pool = &pool.impl();
+    batch.count = requests.size();
+    Call(requests, sink, ctx).run(std::span<Batch>(&batch, 1));
+}
+
+META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
+                                     std::span<ConnectionPool* const> pools,
+                                     ResultSink& sink,
+                                     const ExecContext& ctx) {
+    using namespace driver_impl;
+    if (requests.size() != pools.size())
+        throw InvalidInputError("run_on_pools: requests and pools differ in size");
+    validate_all(requests, ctx);
+    Scratch& shared = thread_scratch();
+    Scratch local;
+    Scratch& s = shared.busy ? local : shared;
+    const ScratchUse use{s, !shared.busy};
+    s.busy = true;
+    // Group the requests by pool (a counting sort, keeping each pool's requests in order).
+    s.batch_of.resize(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        ConnectionPool::Impl* p = &pools[i]->impl();
+        std::size_t b = 0;
+        while (b < s.batches.size() && s.batches[b].pool != p)
+            ++b;
+        if (b == s.batches.size()) {
+            s.batches.emplace_back();
+            s.batches.back().pool = p;
+        }
+        ++s.batches[b].count;
+        s.batch_of[i] = static_cast<std::uint32_t>(b);
+    }
+    if (s.batches.size() == 1) {
+        s.batches[0].slots = nullptr;  // identity: 0..n-1
+    } else {
+        s.slots.resize(requests.size());
+        std::size_t offset = 0;
+        for (Batch& b : s.batches) {
+            b.slots = s.slots.data() + offset;
+            offset += b.count;
+            b.count = 0;
+        }
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            Batch& b = s.batches[s.batch_of[i]];
+            s.slots[static_cast<std::size_t>(b.slots - s.slots.data()) + b.count++] =
+                static_cast<std::uint32_t>(i);
+        }
+    }
+    Call(requests, sink, ctx).run(s.batches);
+}
+
+}  // namespace meta_memcache::detail
