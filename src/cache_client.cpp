@@ -1,33 +1,21 @@
-#include "detail/large_values.hpp"
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/gutter_router.hpp>
+#include <meta_memcache/impl/client/domain_counters.hpp>
+#include <meta_memcache/impl/client/large_values.hpp>
+#include <meta_memcache/impl/client/read_sinks.hpp>
 
 #include <atomic>
 #include <cmath>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 namespace meta_memcache {
 
 namespace {
-
-/// Transparent hashing so a domain is looked up without building a std::string.
-struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
-
-struct AtomicDomainCounters {
-    std::atomic<std::uint64_t> hits{0};
-    std::atomic<std::uint64_t> misses{0};
-};
 
 /// A read as the caller sees it, plus the client flag the value was stored with.
 struct Fetched {
@@ -42,14 +30,7 @@ struct CacheClient::State {
     ClientOptions options;
     std::shared_ptr<Serializer> serializer;
     WriteFailureEvent on_write_failure;
-
-    AtomicDomainCounters no_domain;
-    mutable std::mutex domains_mu;
-    std::unordered_map<std::string,
-                       std::unique_ptr<AtomicDomainCounters>,
-                       StringHash,
-                       std::equal_to<>>
-        domains;
+    detail::DomainTable domains;
 
     [[nodiscard]] ExecContext context(const FailureHandling& fh) const {
         ExecContext ctx;
@@ -85,21 +66,15 @@ struct CacheClient::State {
         return out;
     }
 
-    AtomicDomainCounters& domain(std::string_view name) {
-        if (name.empty())
-            return no_domain;
-        std::lock_guard lk(domains_mu);
-        auto it = domains.find(name);
-        if (it == domains.end()) {
-            it = domains.emplace(std::string(name), std::make_unique<AtomicDomainCounters>()).first;
-        }
-        return *it->second;
+    /// Sends one request, its answer into `sink`; throws its failure when the call raises.
+    template <class Sink>
+    void run(const Request& req, Sink& sink, const FailureHandling& fh) {
+        router->execute(std::span<const Request>(&req, 1), sink, context(fh));
+        if (sink.failure.failed && raise(fh))
+            sink.failure.raise();
     }
 
-    void count(KeyView key, bool hit) {
-        auto& d = domain(key.domain);
-        (hit ? d.hits : d.misses).fetch_add(1, std::memory_order_relaxed);
-    }
+    void count(KeyView key, bool hit) { domains[key.domain].count(hit); }
 
     void wait(std::chrono::milliseconds d) const {
         if (options.lease_wait) {
@@ -509,10 +484,12 @@ CacheClient::WriteResult CacheClient::set_encoded(KeyView key,
         out.cas_token = s_->set_large(key, value.data(), ttl, f, options.failure, out.stored);
         return out;
     }
-    const WriteResponse r = meta_set(key, value.data(), ttl, f, options.failure);
-    if (const auto* ok = std::get_if<Success>(&r)) {
+    f.cache_ttl = ttl;
+    detail::StatusSink sink;
+    s_->run(Request{MetaCommand::set, key, value.data(), f}, sink, options.failure);
+    if (sink.code == detail::ResponseCode::header) {
         out.stored = true;
-        out.cas_token = ok->flags.cas_token;
+        out.cas_token = sink.cas;
     }
     return out;
 }
@@ -526,16 +503,16 @@ SetOptions CacheClient::refill_options(bool no_reply) noexcept {
 }
 
 bool CacheClient::del(KeyView key, const DeleteOptions& options) {
-    return std::holds_alternative<Success>(
-        meta_delete(key, delete_flags(options), options.failure));
+    detail::StatusSink sink;
+    s_->run(Request{MetaCommand::del, key, {}, delete_flags(options)}, sink, options.failure);
+    return sink.code == detail::ResponseCode::header;
 }
 
 bool CacheClient::invalidate(KeyView key, const DeleteOptions& options) {
-    const WriteResponse r = meta_delete(key, delete_flags(options), options.failure);
-    if (std::holds_alternative<Success>(r))
-        return true;
-    const auto* m = std::get_if<Miss>(&r);
-    return m != nullptr && !m->is_error();
+    detail::StatusSink sink;
+    s_->run(Request{MetaCommand::del, key, {}, delete_flags(options)}, sink, options.failure);
+    return sink.code == detail::ResponseCode::header ||
+           sink.code == detail::ResponseCode::not_found;
 }
 
 bool CacheClient::touch(KeyView key,
@@ -545,41 +522,30 @@ bool CacheClient::touch(KeyView key,
     RequestFlags f;
     f.cache_ttl = ttl;
     f.no_reply = no_reply;
-    return std::holds_alternative<Success>(meta_get(key, f, failure));
+    detail::StatusSink sink;
+    s_->run(Request{MetaCommand::get, key, {}, f}, sink, failure);
+    return sink.code == detail::ResponseCode::header;
 }
 
 // ---- reads --------------------------------------------------------------------------------
 
-namespace {
-
-/// The value a plain (unchunked) VA hands the caller, as interpret() decides it.
-std::optional<std::string> plain_value(Value& v) {
-    if (v.flags.win == true || (v.data.empty() && v.flags.win == false))
-        return std::nullopt;
-    return std::optional<std::string>(std::move(v.data));
-}
-
-bool is_chunked(const Value& v) noexcept {
-    return (v.flags.client_flag.value_or(0) & detail::chunked_flag) != 0;
-}
-
-}  // namespace
-
 std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& options) {
-    // get_cas(key, options).value without carrying the CAS along; chunked values take the
-    // general path.
-    Response r =
-        s_->exec1(Request{MetaCommand::get, key, {}, read_flags(options, false)}, options.failure);
-    auto* v = std::get_if<Value>(&r);
-    if (v == nullptr || is_chunked(*v)) {
-        return s_->bytes(s_->finish_read(key, interpret(to_read(std::move(r))), options));
+    // get_cas(key, options).value without carrying the CAS along: the value goes from the
+    // read buffer into `out`.
+    std::optional<std::string> out;
+    detail::ReadSink sink(out);
+    s_->run(Request{MetaCommand::get, key, {}, read_flags(options, false)}, sink, options.failure);
+    if (sink.code == detail::ResponseCode::header)
+        unexpected("HD to mg with v");
+    if ((sink.client_flag & detail::chunked_flag) != 0) {
+        Fetched f;
+        f.cv.value = std::move(out);
+        f.client_flag = sink.client_flag;
+        return s_->bytes(s_->finish_read(key, std::move(f), options));
     }
-    const std::uint32_t flag = v->flags.client_flag.value_or(0);
-    std::optional<std::string> out = plain_value(*v);
     s_->count(key, out.has_value());
-    if (out && (flag & value_flag::compression_mask) != 0) {
-        return s_->bytes(detail::RawRead{std::move(out), flag, {}, false});
-    }
+    if (out && (sink.client_flag & value_flag::compression_mask) != 0)
+        return s_->bytes(detail::RawRead{std::move(out), sink.client_flag, {}, false});
     return out;
 }
 
@@ -625,51 +591,49 @@ std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
 
 std::vector<std::optional<std::string>> CacheClient::multi_get(std::span<const KeyView> keys,
                                                                const GetOptions& options) {
-    // multi_get_cas(keys, options) without carrying the CAS and flags along, unless a value
-    // is chunked: then the general path.
+    // multi_get_cas(keys, options) without the CAS: each value goes from the read buffer
+    // into its slot (decompressed on the way); chunked values are joined afterwards.
     const RequestFlags flags = read_flags(options, false);
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
     for (const KeyView& k : keys)
         reqs.push_back(Request{MetaCommand::get, k, {}, flags});
-    std::vector<Response> rs(keys.size());
-    s_->router->execute(reqs, rs, s_->context(options.failure));
-    bool chunked = false;
-    for (const Response& r : rs) {  // what meta_multiget and interpret would throw, first
-        s_->check(r, options.failure);
-        if (std::holds_alternative<Conflict>(r))
-            unexpected("EX to mg");
-    }
-    for (const Response& r : rs) {
-        if (std::holds_alternative<Success>(r))
-            unexpected("HD to mg with v");
-        const auto* v = std::get_if<Value>(&r);
-        chunked = chunked || (v != nullptr && is_chunked(*v));
-    }
-    std::vector<std::optional<std::string>> out;
-    out.reserve(rs.size());
-    if (!chunked) {
-        for (std::size_t i = 0; i < rs.size(); ++i) {
-            auto* v = std::get_if<Value>(&rs[i]);
-            out.push_back(v != nullptr ? plain_value(*v) : std::nullopt);
-            s_->count(keys[i], out.back().has_value());
-            const std::uint32_t flag = v != nullptr ? v->flags.client_flag.value_or(0) : 0;
-            if (out.back() && (flag & value_flag::compression_mask) != 0) {
-                out.back() = s_->bytes(detail::RawRead{std::move(out.back()), flag, {}, false});
+    std::vector<std::optional<std::string>> out(keys.size());
+    detail::MultiReadSink sink(out, *s_->serializer);
+    s_->router->execute(reqs, sink, s_->context(options.failure));
+    if (sink.failure.failed && s_->raise(options.failure))
+        sink.failure.raise();
+    if (sink.unexpected_header)
+        unexpected("HD to mg with v");
+    if (!sink.flags.empty()) {
+        std::vector<Fetched> chunked;
+        std::vector<KeyView> chunked_keys;
+        std::vector<std::size_t> at;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            const std::uint32_t flag = sink.flags[i];
+            if (flag == 0 || !out[i])
+                continue;
+            if ((flag & detail::chunked_flag) == 0) {  // a large compressed value
+                out[i] = s_->bytes(detail::RawRead{std::move(out[i]), flag, {}, false});
+                continue;
+            }
+            Fetched f;
+            f.cv.value = std::move(out[i]);
+            f.client_flag = flag;
+            chunked.push_back(std::move(f));
+            chunked_keys.push_back(keys[i]);
+            at.push_back(i);
+        }
+        if (!chunked.empty()) {
+            s_->resolve_chunks(chunked_keys, chunked, options.touch_ttl, options.failure);
+            for (std::size_t k = 0; k < chunked.size(); ++k) {
+                out[at[k]] = s_->bytes(detail::RawRead{
+                    std::move(chunked[k].cv.value), chunked[k].client_flag, {}, false});
             }
         }
-        return out;
     }
-    std::vector<Fetched> fetched;
-    fetched.reserve(rs.size());
-    for (auto& r : rs)
-        fetched.push_back(interpret(to_read(std::move(r))));
-    s_->resolve_chunks(keys, fetched, options.touch_ttl, options.failure);
-    for (std::size_t i = 0; i < fetched.size(); ++i) {
-        s_->count(keys[i], fetched[i].cv.value.has_value());
-        out.push_back(s_->bytes(
-            detail::RawRead{std::move(fetched[i].cv.value), fetched[i].client_flag, {}, false}));
-    }
+    for (std::size_t i = 0; i < out.size(); ++i)
+        s_->count(keys[i], out[i].has_value());
     return out;
 }
 
@@ -738,8 +702,10 @@ bool CacheClient::release_lease(KeyView key, std::uint64_t cas_token) {
 // ---- counters -----------------------------------------------------------------------------
 
 bool CacheClient::delta(KeyView key, std::int64_t delta, const DeltaOptions& options) {
-    return std::holds_alternative<Success>(
-        meta_arithmetic(key, delta_flags(delta, options), options.failure));
+    detail::StatusSink sink;
+    s_->run(Request{MetaCommand::arithmetic, key, {}, delta_flags(delta, options)}, sink,
+            options.failure);
+    return sink.code == detail::ResponseCode::header;
 }
 
 bool CacheClient::delta_initialize(KeyView key,
@@ -789,11 +755,8 @@ WriteFailureEvent& CacheClient::on_write_failure() noexcept {
 ClientCounters CacheClient::get_counters() const {
     ClientCounters out;
     out.servers = s_->router->get_counters();
-    out.domains[""] = DomainCounters{s_->no_domain.hits.load(), s_->no_domain.misses.load()};
-    std::lock_guard lk(s_->domains_mu);
-    for (const auto& [name, c] : s_->domains) {
-        out.domains[name] = DomainCounters{c->hits.load(), c->misses.load()};
-    }
+    for (const auto& [name, c] : s_->domains.read())
+        out.domains[name] = DomainCounters{c.first, c.second};
     return out;
 }
 

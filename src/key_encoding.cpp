@@ -23,26 +23,6 @@ void ensure_sodium() {
     static const SodiumInit init;
 }
 
-bool any_binary(const unsigned char* p, std::size_t n) noexcept {
-    // Eight bytes at a time: a byte below 0x21, or above 0x7E (0x7F..0xFF), in the word.
-    constexpr std::uint64_t ones = 0x0101010101010101ULL;
-    constexpr std::uint64_t highs = 0x8080808080808080ULL;
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, p + i, 8);
-        const std::uint64_t below = (w - ones * 0x21) & ~w & highs;
-        const std::uint64_t above = ((w + ones * (127 - 0x7E)) | w) & highs;
-        if ((below | above) != 0)
-            return true;
-    }
-    for (; i < n; ++i) {
-        if (is_binary_key_byte(p[i]))
-            return true;
-    }
-    return false;
-}
-
 void to_base64(const unsigned char* in, std::size_t n, WireKey& out) {
     // 186 raw bytes encode to 248 characters plus the NUL sodium writes.
     char tmp[max_wire_key_size + 8];
@@ -76,7 +56,7 @@ void encode_key(std::string_view key, WireKey& out, std::string_view prefix) {
     if (!prefix.empty())
         std::memcpy(dst, prefix.data(), prefix.size());
     std::memcpy(dst + prefix.size(), key.data(), key.size());
-    if (any_binary(dst, total)) {
+    if (any_binary(out.data.data(), total)) {
         unsigned char raw[hashed_key_threshold];
         std::memcpy(raw, dst, total);
         ensure_sodium();

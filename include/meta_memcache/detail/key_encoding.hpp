@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -31,6 +33,28 @@ struct WireKey {
 /// True when a key byte must not appear in a raw (non-base64) wire key.
 [[nodiscard]] constexpr bool is_binary_key_byte(unsigned char c) noexcept {
     return c <= 0x20 || c > 0x7E;
+}
+
+/// True when any of the `n` bytes at `p` must not appear in a raw wire key; eight bytes at
+/// a time.
+[[nodiscard]] inline bool any_binary(const char* p, std::size_t n) noexcept {
+    // A byte below 0x21, or above 0x7E (0x7F..0xFF), in the word.
+    constexpr std::uint64_t ones = 0x0101010101010101ULL;
+    constexpr std::uint64_t highs = 0x8080808080808080ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p + i, 8);
+        const std::uint64_t below = (w - ones * 0x21) & ~w & highs;
+        const std::uint64_t above = ((w + ones * (127 - 0x7E)) | w) & highs;
+        if ((below | above) != 0)
+            return true;
+    }
+    for (; i < n; ++i) {
+        if (is_binary_key_byte(static_cast<unsigned char>(p[i])))
+            return true;
+    }
+    return false;
 }
 
 /// Encodes `prefix + key` exactly as meta-memcache-py does: an empty key is rejected; 187

@@ -6,6 +6,7 @@
 #include <meta_memcache/request_flags.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace meta_memcache::detail {
 
@@ -106,6 +108,109 @@ inline void check_opaque(MetaCommand cmd, const std::optional<Opaque>& opaque) {
 
 }  // namespace encoder_impl
 
+/// One bit per request flag, in the order flags go on the wire (q f c v t s l h k u I T R N
+/// F J D C O M): the request's flags in one word, for validation and encoding.
+namespace flag_bit {
+enum : std::uint32_t {
+    no_reply = 1U << 0,
+    return_client_flag = 1U << 1,
+    return_cas_token = 1U << 2,
+    return_value = 1U << 3,
+    return_ttl = 1U << 4,
+    return_size = 1U << 5,
+    return_last_access = 1U << 6,
+    return_fetched = 1U << 7,
+    return_key = 1U << 8,
+    no_update_lru = 1U << 9,
+    mark_stale = 1U << 10,
+    cache_ttl = 1U << 11,
+    recache_ttl = 1U << 12,
+    vivify_on_miss_ttl = 1U << 13,
+    client_flag = 1U << 14,
+    ma_initial_value = 1U << 15,
+    ma_delta_value = 1U << 16,
+    cas_token = 1U << 17,
+    opaque = 1U << 18,
+    mode = 1U << 19,  ///< a mode that is sent (not set or increment, the defaults)
+};
+/// The flag letters, by bit number.
+inline constexpr char letters[] = "qfcvtslhkuITRNFJDCOM";
+}  // namespace flag_bit
+
+/// The number of a flag_bit bit (its place on the wire).
+[[nodiscard]] constexpr unsigned bit_number(std::uint32_t bit) noexcept {
+    return static_cast<unsigned>(std::countr_zero(bit));
+}
+
+/// How many bits `mask` has (inline: baseline x86-64 has no popcnt instruction, and the
+/// library call costs more than this).
+[[nodiscard]] constexpr std::size_t count_bits(std::uint32_t mask) noexcept {
+    mask = mask - ((mask >> 1) & 0x55555555U);
+    mask = (mask & 0x33333333U) + ((mask >> 2) & 0x33333333U);
+    return static_cast<std::size_t>((((mask + (mask >> 4)) & 0x0F0F0F0FU) * 0x01010101U) >> 24);
+}
+
+/// The flags `f` sends, as flag_bit bits.
+[[nodiscard]] inline std::uint32_t flag_mask(const RequestFlags& f) noexcept {
+    const auto b = [](bool x, unsigned bit) { return static_cast<std::uint32_t>(x) << bit; };
+    return b(f.no_reply, 0) | b(f.return_client_flag, 1) | b(f.return_cas_token, 2) |
+           b(f.return_value, 3) | b(f.return_ttl, 4) | b(f.return_size, 5) |
+           b(f.return_last_access, 6) | b(f.return_fetched, 7) | b(f.return_key, 8) |
+           b(f.no_update_lru, 9) | b(f.mark_stale, 10) | b(f.cache_ttl.has_value(), 11) |
+           b(f.recache_ttl.has_value(), 12) | b(f.vivify_on_miss_ttl.has_value(), 13) |
+           b(f.client_flag.has_value(), 14) | b(f.ma_initial_value.has_value(), 15) |
+           b(f.ma_delta_value.has_value(), 16) | b(f.cas_token.has_value(), 17) |
+           b(f.opaque.has_value(), 18) |
+           b(f.mode && *f.mode != Mode::set && *f.mode != Mode::increment, 19);
+}
+
+/// Writes the flags of `mask` (from flag_mask(f)), each as " <letter>[value]", at `p`;
+/// returns the end. Allocates nothing.
+inline char* put_flags(char* p, const RequestFlags& f, std::uint32_t mask) noexcept {
+    const auto num = [&p](auto v) { p = std::to_chars(p, p + 24, v).ptr; };
+    while (mask != 0) {
+        const auto bit = static_cast<unsigned>(std::countr_zero(mask));
+        mask &= mask - 1;
+        *p++ = ' ';
+        *p++ = flag_bit::letters[bit];
+        switch (bit) {  // the bit's number: a jump table
+            case bit_number(flag_bit::cache_ttl):
+                num(*f.cache_ttl);
+                break;
+            case bit_number(flag_bit::recache_ttl):
+                num(*f.recache_ttl);
+                break;
+            case bit_number(flag_bit::vivify_on_miss_ttl):
+                num(*f.vivify_on_miss_ttl);
+                break;
+            case bit_number(flag_bit::client_flag):
+                num(*f.client_flag);
+                break;
+            case bit_number(flag_bit::ma_initial_value):
+                num(*f.ma_initial_value);
+                break;
+            case bit_number(flag_bit::ma_delta_value):
+                num(*f.ma_delta_value);
+                break;
+            case bit_number(flag_bit::cas_token):
+                num(*f.cas_token);
+                break;
+            case bit_number(flag_bit::opaque): {
+                const std::string_view o = f.opaque->view();
+                std::memcpy(p, o.data(), o.size());
+                p += o.size();
+                break;
+            }
+            case bit_number(flag_bit::mode):
+                *p++ = static_cast<char>(*f.mode);
+                break;
+            default:
+                break;
+        }
+    }
+    return p;
+}
+
 /// Checks that `flags` make sense for `cmd` as memcached 1.6.18 reads them: TTLs within
 /// 0..2^31-1, an opaque that cannot split the line, no flag the command would reject or
 /// silently ignore, a mode that belongs to the command, no CAS that the mode would ignore,
@@ -187,6 +292,96 @@ inline void validate_request(MetaCommand cmd, const RequestFlags& f) {
     }
 }
 
+/// validate_request(cmd, f) for flags whose `mask` is flag_mask(f): the common flag sets
+/// of mg and ms are judged from the mask, everything else by validate_request itself (so
+/// the verdict and its message are always validate_request's).
+inline void validate_flags(MetaCommand cmd, const RequestFlags& f, std::uint32_t mask) {
+    using namespace flag_bit;
+    const auto ttl_ok = [](const std::optional<std::int64_t>& ttl) {
+        return !ttl || (*ttl >= 0 && *ttl <= max_ttl);
+    };
+    const auto opaque_ok = [&f] {
+        if (!f.opaque)
+            return true;
+        for (char c : f.opaque->view()) {
+            if (is_binary_key_byte(static_cast<unsigned char>(c)))
+                return false;
+        }
+        return true;
+    };
+    const bool common =
+        ttl_ok(f.cache_ttl) && ttl_ok(f.recache_ttl) && ttl_ok(f.vivify_on_miss_ttl) && opaque_ok();
+    if (cmd == MetaCommand::get) {
+        constexpr std::uint32_t allowed =
+            no_reply | return_client_flag | return_cas_token | return_value | return_ttl |
+            return_size | return_last_access | return_fetched | return_key | no_update_lru |
+            cache_ttl | recache_ttl | vivify_on_miss_ttl | opaque;
+        if ((mask & ~allowed) == 0 && !f.mode && common)
+            return;
+    } else if (cmd == MetaCommand::set) {
+        constexpr std::uint32_t allowed = no_reply | return_cas_token | return_key | cache_ttl |
+                                          client_flag | cas_token | opaque | mode | mark_stale;
+        const bool mode_ok = !f.mode || (*f.mode != Mode::increment && *f.mode != Mode::decrement);
+        if ((mask & ~allowed) == 0 && mode_ok && common && (!f.mark_stale || f.cas_token) &&
+            !(f.cas_token && f.mode == Mode::add))
+            return;
+    }
+    validate_request(cmd, f);
+}
+
+// The pieces of a request line, in order: "mg", " <key>", then [" <datalen>"] [" b"]
+// <flags> "\r\n". encode_request_line and the batch codec both build lines from these.
+
+/// Writes the command's two letters.
+inline char* put_command(char* p, MetaCommand cmd) noexcept {
+    const std::string_view name = command_name(cmd);
+    p[0] = name[0];
+    p[1] = name[1];
+    return p + 2;
+}
+
+inline char* put_line_end(char* p) noexcept {
+    p[0] = '\r';
+    p[1] = '\n';
+    return p + 2;
+}
+
+/// Writes what follows the key: the datalen (ms), `b`, the flags of `mask`, "\r\n".
+inline char* put_line_rest(char* p,
+                           MetaCommand cmd,
+                           bool base64,
+                           const RequestFlags& f,
+                           std::uint32_t mask,
+                           std::size_t value_size) noexcept {
+    if (cmd == MetaCommand::set) {
+        *p++ = ' ';
+        p = std::to_chars(p, p + 24, value_size).ptr;
+    }
+    if (base64) {
+        *p++ = ' ';
+        *p++ = 'b';
+    }
+    return put_line_end(put_flags(p, f, mask));
+}
+
+/// Writes " " and `prefix + key` as it goes on the wire (see encode_key): raw, straight
+/// into place, or base64 (the return's `second` says so). `p` must have room for
+/// 1 + max_wire_key_size bytes.
+inline std::pair<char*, bool> put_key(char* p, std::string_view prefix, std::string_view key) {
+    *p++ = ' ';
+    const std::size_t total = prefix.size() + key.size();
+    if (total < hashed_key_threshold && !key.empty()) {
+        std::memcpy(p, prefix.data(), prefix.size());
+        std::memcpy(p + prefix.size(), key.data(), key.size());
+        if (!any_binary(p, total))
+            return {p + total, false};
+    }
+    WireKey w;
+    encode_key(key, w, prefix);
+    std::memcpy(p, w.data.data(), w.size);
+    return {p + w.size, w.base64};
+}
+
 /// Writes the request line of `cmd` for `key` with `flags` into `out`, which must hold
 /// max_request_line bytes, and returns the number of bytes written (ending in "\r\n").
 /// For ms, `value_size` is the datalen; the caller sends the value and "\r\n" after it.
@@ -196,82 +391,21 @@ inline std::size_t encode_request_line(char* out,
                                        const WireKey& key,
                                        const RequestFlags& f,
                                        std::size_t value_size = 0) noexcept {
-    encoder_impl::Writer w{out};
-    w.put(command_name(cmd));
-    if (cmd == MetaCommand::noop) {
-        w.put("\r\n");
-        return static_cast<std::size_t>(w.p - out);
-    }
-    w.put(' ');
-    w.put(key.view());
-    if (cmd == MetaCommand::set) {
-        w.put(' ');
-        w.number(value_size);
-    }
-    if (key.base64) {
-        w.flag('b');
-    }
-    if (f.no_reply)
-        w.flag('q');
-    if (f.return_client_flag)
-        w.flag('f');
-    if (f.return_cas_token)
-        w.flag('c');
-    if (f.return_value)
-        w.flag('v');
-    if (f.return_ttl)
-        w.flag('t');
-    if (f.return_size)
-        w.flag('s');
-    if (f.return_last_access)
-        w.flag('l');
-    if (f.return_fetched)
-        w.flag('h');
-    if (f.return_key)
-        w.flag('k');
-    if (f.no_update_lru)
-        w.flag('u');
-    if (f.mark_stale)
-        w.flag('I');
-    if (f.cache_ttl)
-        w.flag('T', *f.cache_ttl);
-    if (f.recache_ttl)
-        w.flag('R', *f.recache_ttl);
-    if (f.vivify_on_miss_ttl)
-        w.flag('N', *f.vivify_on_miss_ttl);
-    if (f.client_flag)
-        w.flag('F', *f.client_flag);
-    if (f.ma_initial_value)
-        w.flag('J', *f.ma_initial_value);
-    if (f.ma_delta_value)
-        w.flag('D', *f.ma_delta_value);
-    if (f.cas_token)
-        w.flag('C', *f.cas_token);
-    if (f.opaque) {
-        w.flag('O');
-        w.put(f.opaque->view());
-    }
-    if (f.mode && *f.mode != Mode::set && *f.mode != Mode::increment) {
-        w.flag('M');
-        w.put(static_cast<char>(*f.mode));
-    }
-    w.put("\r\n");
-    return static_cast<std::size_t>(w.p - out);
+    char* p = put_command(out, cmd);
+    if (cmd == MetaCommand::noop)
+        return static_cast<std::size_t>(put_line_end(p) - out);
+    *p++ = ' ';
+    const std::string_view k = key.view();
+    std::memcpy(p, k.data(), k.size());
+    p += k.size();
+    return static_cast<std::size_t>(put_line_rest(p, cmd, key.base64, f, flag_mask(f), value_size) -
+                                    out);
 }
 
 /// Number of flag tokens (including `b`) a request line carries; memcached limits it.
 [[nodiscard]] inline std::size_t count_flag_tokens(const WireKey& key,
                                                    const RequestFlags& f) noexcept {
-    const auto one = [](bool b) { return b ? std::size_t{1} : std::size_t{0}; };
-    return one(key.base64) + one(f.no_reply) + one(f.return_client_flag) + one(f.return_cas_token) +
-           one(f.return_value) + one(f.return_ttl) + one(f.return_size) +
-           one(f.return_last_access) + one(f.return_fetched) + one(f.return_key) +
-           one(f.no_update_lru) + one(f.mark_stale) + one(f.cache_ttl.has_value()) +
-           one(f.recache_ttl.has_value()) + one(f.vivify_on_miss_ttl.has_value()) +
-           one(f.client_flag.has_value()) + one(f.ma_initial_value.has_value()) +
-           one(f.ma_delta_value.has_value()) + one(f.cas_token.has_value()) +
-           one(f.opaque.has_value()) +
-           one(f.mode && *f.mode != Mode::set && *f.mode != Mode::increment);
+    return count_bits(flag_mask(f)) + (key.base64 ? 1U : 0U);
 }
 
 /// Checks a key as it will go on the wire: 1..250 bytes, printable ASCII without spaces,

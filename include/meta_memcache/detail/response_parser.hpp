@@ -82,109 +82,38 @@ inline bool scan_uint(const char*& p,
                       const char* end,
                       std::uint64_t max,
                       std::uint64_t& out) noexcept {
-    if (p == end || *p == ' ') {
-        return false;
-    }
+    const char* const start = p;
     std::uint64_t v = 0;
-    for (; p != end && *p != ' '; ++p) {
-        const auto d = static_cast<unsigned char>(static_cast<unsigned char>(*p) - '0');
-        if (d > 9 || __builtin_mul_overflow(v, std::uint64_t{10}, &v) ||
-            __builtin_add_overflow(v, std::uint64_t{d}, &v) || v > max) {
-            return false;
+    while (p != end) {
+        const auto d = static_cast<unsigned>(static_cast<unsigned char>(*p) - '0');
+        if (d > 9)
+            break;
+        v = v * 10 + d;  // cannot wrap before the 20th digit
+        ++p;
+    }
+    if (p == start || (p != end && *p != ' '))
+        return false;
+    if (p - start >= 20) {  // long enough to have wrapped: count again, checked
+        v = 0;
+        for (const char* q = start; q != p; ++q) {
+            if (__builtin_mul_overflow(v, std::uint64_t{10}, &v) ||
+                __builtin_add_overflow(v, std::uint64_t(static_cast<unsigned char>(*q) - '0'), &v))
+                return false;
         }
     }
+    if (v > max)
+        return false;
     out = v;
     return true;
 }
 
-inline ParseResult fail(const char* why) noexcept {
-    return {ParseStatus::invalid, 0, why};
+/// True when `p` is at the end of a token.
+[[nodiscard]] inline bool token_end(const char* p, const char* end) noexcept {
+    return p == end || *p == ' ';
 }
 
-inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
-    const char f = tok[0];
-    const std::string_view v = tok.substr(1);
-    ResponseFlags& fl = h.flags;
-    switch (f) {
-        case 'c': {
-            std::uint64_t x = 0;
-            if (!parse_uint(v, x))
-                return false;
-            fl.cas_token = x;
-            return true;
-        }
-        case 'f': {
-            std::uint32_t x = 0;
-            if (!parse_uint(v, x))
-                return false;
-            fl.client_flag = x;
-            return true;
-        }
-        case 'l': {
-            std::uint32_t x = 0;
-            if (!parse_uint(v, x))
-                return false;
-            fl.last_access = x;
-            return true;
-        }
-        case 's': {
-            std::uint32_t x = 0;
-            if (!parse_uint(v, x))
-                return false;
-            fl.real_size = x;
-            return true;
-        }
-        case 't': {
-            if (!v.empty() && v[0] == '-') {
-                std::uint64_t x = 0;
-                if (!parse_uint(v.substr(1), x))
-                    return false;
-                fl.ttl = -1;  // any negative TTL means "never expires"
-                return true;
-            }
-            std::uint64_t x = 0;
-            if (!parse_uint(v, x) ||
-                x > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-                return false;
-            }
-            fl.ttl = static_cast<std::int64_t>(x);
-            return true;
-        }
-        case 'h':
-            if (v == "0") {
-                fl.fetched = false;
-            } else if (v == "1") {
-                fl.fetched = true;
-            } else {
-                return false;
-            }
-            return true;
-        case 'W':
-            fl.win = true;
-            return v.empty();
-        case 'Z':
-            fl.win = false;
-            return v.empty();
-        case 'X':
-            fl.stale = true;
-            return v.empty();
-        case 'b':
-            h.key_base64 = true;
-            return v.empty();
-        case 'k':
-            h.key = v;
-            return true;
-        case 'O': {
-            if (v.size() > Opaque::max_size)
-                return false;
-            // The checked constructor throws; the parser must not, so the token (already
-            // bounded above) is copied unchecked.
-            fl.opaque = Opaque::unchecked(v);
-            return true;
-        }
-        default:
-            return true;  // unknown flags are skipped, for forward compatibility
-    }
+inline ParseResult fail(const char* why) noexcept {
+    return {ParseStatus::invalid, 0, why};
 }
 
 }  // namespace parser_impl
@@ -280,9 +209,13 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
             return fail("VA size over the value size limit");
         }
     }
+    using parser_impl::scan_uint;
+    using parser_impl::token_end;
     constexpr std::uint64_t u32 = std::numeric_limits<std::uint32_t>::max();
     constexpr std::uint64_t u64 = std::numeric_limits<std::uint64_t>::max();
+    constexpr auto i64 = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     std::size_t nflags = 0;
+    ResponseFlags& fl = h.flags;
     for (;;) {
         skip_spaces();
         if (pos == end) {
@@ -291,32 +224,74 @@ inline bool parse_flag(std::string_view tok, ResponseHeader& h) noexcept {
         if (++nflags > limits.max_flags) {
             return fail("too many flags on a response line");
         }
-        const char* const start = pos++;
+        const char letter = *pos++;
         std::uint64_t x = 0;
         bool ok = true;
-        ResponseFlags& fl = h.flags;
-        switch (*start) {
+        switch (letter) {
             case 'c':
-                ok = parser_impl::scan_uint(pos, end, u64, x);
+                ok = scan_uint(pos, end, u64, x);
                 fl.cas_token = x;
                 break;
             case 'f':
-                ok = parser_impl::scan_uint(pos, end, u32, x);
+                ok = scan_uint(pos, end, u32, x);
                 fl.client_flag = static_cast<std::uint32_t>(x);
                 break;
             case 'l':
-                ok = parser_impl::scan_uint(pos, end, u32, x);
+                ok = scan_uint(pos, end, u32, x);
                 fl.last_access = static_cast<std::uint32_t>(x);
                 break;
             case 's':
-                ok = parser_impl::scan_uint(pos, end, u32, x);
+                ok = scan_uint(pos, end, u32, x);
                 fl.real_size = static_cast<std::uint32_t>(x);
                 break;
-            default:
-                while (pos != end && *pos != ' ')
+            case 't':
+                if (pos != end && *pos == '-') {
                     ++pos;
-                ok = parser_impl::parse_flag(
-                    std::string_view(start, static_cast<std::size_t>(pos - start)), h);
+                    ok = scan_uint(pos, end, u64, x);
+                    fl.ttl = -1;  // any negative TTL means "never expires"
+                } else {
+                    ok = scan_uint(pos, end, i64, x);
+                    fl.ttl = static_cast<std::int64_t>(x);
+                }
+                break;
+            case 'h':
+                ok = pos != end && (*pos == '0' || *pos == '1') && token_end(pos + 1, end);
+                if (ok)
+                    fl.fetched = *pos++ == '1';
+                break;
+            case 'W':
+            case 'Z':
+                fl.win = letter == 'W';
+                ok = token_end(pos, end);
+                break;
+            case 'X':
+                fl.stale = true;
+                ok = token_end(pos, end);
+                break;
+            case 'b':
+                h.key_base64 = true;
+                ok = token_end(pos, end);
+                break;
+            case 'k':
+            case 'O': {
+                const char* const value = pos;
+                while (!token_end(pos, end))
+                    ++pos;
+                const std::string_view v(value, static_cast<std::size_t>(pos - value));
+                if (letter == 'k') {
+                    h.key = v;
+                } else if (v.size() > Opaque::max_size) {
+                    ok = false;
+                } else {
+                    // The checked constructor throws; the parser must not, so the token
+                    // (bounded above) is copied unchecked.
+                    fl.opaque = Opaque::unchecked(v);
+                }
+                break;
+            }
+            default:  // unknown flags are skipped, for forward compatibility
+                while (!token_end(pos, end))
+                    ++pos;
                 break;
         }
         if (!ok) {

@@ -86,7 +86,8 @@ inline void validate(const Request& r, std::string_view key_prefix, std::size_t 
     }
     if (r.key.key.empty())
         encoder_impl::invalid(cmd, "key is empty");
-    validate_request(cmd, r.flags);
+    const std::uint32_t mask = flag_mask(r.flags);
+    validate_flags(cmd, r.flags, mask);
     const std::size_t total = key_prefix.size() + r.key.key.size();
     // Whether the key goes base64 (one more flag token, a longer wire key) is only looked
     // up when it could make a difference: the common request is within limits either way.
@@ -98,8 +99,7 @@ inline void validate(const Request& r, std::string_view key_prefix, std::size_t 
         return base64_known == 1;
     };
     const std::size_t limit = cmd == MetaCommand::set ? max_flag_tokens_set : max_flag_tokens_other;
-    const WireKey plain{};
-    const std::size_t tokens = count_flag_tokens(plain, r.flags);  // without `b`
+    const std::size_t tokens = count_bits(mask);  // without `b`
     if (tokens + 1 > limit && tokens + (base64() ? 1U : 0U) > limit) {
         encoder_impl::invalid(cmd, "too many flags for memcached (at most 16 on ms, 17 otherwise)");
     }
@@ -129,10 +129,11 @@ inline void encode(const Request& r, std::string_view key_prefix, WriteBuffer& o
         out.put("mn\r\n");
         return;
     }
-    WireKey key;
-    encode_key(r.key.key, key, key_prefix);
-    out.commit(
-        encode_request_line(out.room(max_request_line), r.command, key, r.flags, r.value.size()));
+    char* const line = out.room(max_request_line);
+    const auto [after_key, base64] = put_key(put_command(line, r.command), key_prefix, r.key.key);
+    char* const end =
+        put_line_rest(after_key, r.command, base64, r.flags, flag_mask(r.flags), r.value.size());
+    out.commit(static_cast<std::size_t>(end - line));
     if (r.command == MetaCommand::set) {
         if (r.value.size() > copy_value_threshold) {
             out.put_external(r.value);

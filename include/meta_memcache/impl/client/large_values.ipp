@@ -1,4 +1,4 @@
-#include "detail/large_values.hpp"
+#include <meta_memcache/impl/client/large_values.hpp>
 
 #define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
 #include <xxhash.h>

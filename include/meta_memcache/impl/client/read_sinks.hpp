@@ -1,0 +1,170 @@
+#pragma once
+
+// Where the high-level commands' answers go: straight from the read buffer into what the
+// caller gets (a std::optional<std::string>, a stored flag, a counter's text), with no
+// Response in between.
+
+#include <meta_memcache/detail/result_sink.hpp>
+#include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/client/large_values.hpp>
+#include <meta_memcache/serializer.hpp>
+#include <meta_memcache/value_codec.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace meta_memcache::detail {
+
+/// A failure kept past the call (a Failure's views die with it); the first one wins.
+struct StoredFailure {
+    bool failed = false;
+    errc code{};
+    std::string message{};
+    std::string server{};
+
+    void set(const Failure& f) {
+        if (failed)
+            return;
+        failed = true;
+        code = f.code;
+        message = std::string(f.message);
+        server = std::string(f.server);
+    }
+    [[noreturn]] void raise() const { throw_error(code, message, server); }
+};
+
+/// True when a VA with these flags gives the caller nothing: this caller won a recache or
+/// lease (W), or the value is a lease placeholder (empty, Z).
+[[nodiscard]] inline bool withheld(const ResponseHeader& h, std::size_t size) noexcept {
+    return h.flags.win == true || (size == 0 && h.flags.win == false);
+}
+
+/// The answer to one mg with v: the value's bytes for a hit the caller gets, its client
+/// flag and CAS, whether the caller won.
+class ReadSink final : public ResultSink {
+public:
+    explicit ReadSink(std::optional<std::string>& value) noexcept : value_(value) {}
+
+    void answer(std::size_t, const ResponseHeader& h, std::string_view v) override {
+        code = h.code;
+        if (h.code != ResponseCode::value)
+            return;
+        note(h);
+        if (!withheld(h, v.size()))
+            value_.emplace(v);
+    }
+    std::string& large_value(std::size_t, const ResponseHeader& h) override {
+        code = h.code;
+        note(h);
+        if (won)
+            return scratch_;  // a stale value for a stale win is withheld
+        return value_.emplace();
+    }
+    void fail(std::size_t, const Failure& f) override {
+        failure.set(f);
+        value_.reset();
+    }
+
+    ResponseCode code = ResponseCode::miss;
+    std::uint32_t client_flag = 0;
+    std::optional<std::uint64_t> cas{};
+    bool won = false;
+    StoredFailure failure{};
+
+private:
+    void note(const ResponseHeader& h) noexcept {
+        client_flag = h.flags.client_flag.value_or(0);
+        cas = h.flags.cas_token;
+        won = h.flags.win == true;
+    }
+
+    std::optional<std::string>& value_;
+    std::string scratch_{};
+};
+
+/// The answers to many mg with v, one optional per key: plain values straight from the
+/// read buffer, compressed ones decompressed from it, chunked indexes kept for joining.
+class MultiReadSink final : public ResultSink {
+public:
+    MultiReadSink(std::vector<std::optional<std::string>>& out, const Serializer& serializer)
+        : out_(out), serializer_(serializer) {}
+
+    void answer(std::size_t i, const ResponseHeader& h, std::string_view v) override {
+        if (h.code == ResponseCode::header) {
+            unexpected_header = true;
+            return;
+        }
+        if (h.code != ResponseCode::value || withheld(h, v.size()))
+            return;
+        const std::uint32_t flag = h.flags.client_flag.value_or(0);
+        if ((flag & (value_flag::compression_mask | chunked_flag)) == 0) {
+            out_[i].emplace(v);
+        } else if ((flag & chunked_flag) == 0) {
+            // A decode error reads as a miss, as in meta-memcache-py.
+            out_[i] = serializer_.try_decode_bytes(v, flag).value;
+        } else {
+            out_[i].emplace(v);
+            mark(i, flag);
+        }
+    }
+    std::string& large_value(std::size_t i, const ResponseHeader& h) override {
+        const std::uint32_t flag = h.flags.client_flag.value_or(0);
+        if (h.flags.win == true)
+            return scratch_;
+        if ((flag & (value_flag::compression_mask | chunked_flag)) != 0)
+            mark(i, flag);  // decoded (or joined) once it is all read
+        return out_[i].emplace();
+    }
+    void fail(std::size_t i, const Failure& f) override {
+        failure.set(f);
+        out_[i].reset();
+        if (!flags.empty())
+            flags[i] = 0;
+    }
+
+    /// Client flags of the values that still need work (chunked, or large and
+    /// compressed); empty when none does.
+    std::vector<std::uint32_t> flags{};
+    bool unexpected_header = false;
+    StoredFailure failure{};
+
+private:
+    void mark(std::size_t i, std::uint32_t flag) {
+        if (flags.empty())
+            flags.assign(out_.size(), 0);
+        flags[i] = flag;
+    }
+
+    std::vector<std::optional<std::string>>& out_;
+    const Serializer& serializer_;
+    std::string scratch_{};
+};
+
+/// The answer to one ms, md, ma or a touching mg: its status, CAS and (ma with v) value.
+class StatusSink final : public ResultSink {
+public:
+    void answer(std::size_t, const ResponseHeader& h, std::string_view v) override {
+        code = h.code;
+        cas = h.flags.cas_token;
+        if (h.code == ResponseCode::value)
+            value.assign(v);
+    }
+    std::string& large_value(std::size_t, const ResponseHeader& h) override {
+        code = h.code;
+        cas = h.flags.cas_token;
+        return value;
+    }
+    void fail(std::size_t, const Failure& f) override {
+        failure.set(f);
+        code = ResponseCode::error;
+    }
+
+    ResponseCode code = ResponseCode::error;
+    std::optional<std::uint64_t> cas{};
+    std::string value{};
+    StoredFailure failure{};
+};
+
+}  // namespace meta_memcache::detail
