@@ -385,27 +385,60 @@ std::size_t HashRing::node_for(std::string_view routing_key) const noexcept {
     return points_[point_for(routing_key)].node;
 }
 
+void HashRing::nodes_for_batch(const std::array<std::string_view, batch_size>& keys,
+                               std::size_t count,
+                               std::uint32_t* out) const noexcept {
+    const bool md5 =
+        mode_ == HashMode::uhashring || mode_ == HashMode::ketama || mode_ == HashMode::libmc_md5;
+    if (!md5 || count < min_md5x8_keys) {
+        for (std::size_t i = 0; i < count; ++i)
+            out[i] = points_[point_for(keys[i])].node;
+        return;
+    }
+    const detail::Md5x8Words w = detail::md5x8_words(keys);
+    if (mode_ == HashMode::uhashring) {
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::size_t p =
+                point_at(detail::md5_be64(w[0][i], w[1][i]), detail::md5_be64(w[2][i], w[3][i]));
+            out[i] = points_[p].node;
+        }
+    } else {
+        for (std::size_t i = 0; i < count; ++i)
+            out[i] = points_[point_at(w[0][i], 0)].node;
+    }
+}
+
 std::size_t HashRing::point_for(std::string_view routing_key) const noexcept {
     std::uint64_t hi = 0;
     std::uint64_t lo = 0;
     key_position(mode_, routing_key, hi, lo);
-    const auto key_before = [](const std::pair<std::uint64_t, std::uint64_t>& k, const Point& p) {
-        return k.first != p.hi ? k.first < p.hi : k.second < p.lo;
+    return point_at(hi, lo);
+}
+
+inline std::size_t HashRing::point_at(std::uint64_t hi, std::uint64_t lo) const noexcept {
+    // Whether the key goes after point q: after the points below it, and after an equal one
+    // when keys go strictly after (uhashring's bisect_right), not when at or after.
+    const bool after_equal = strictly_after(mode_);
+    const auto after = [&](const Point& q) {
+        return q.hi != hi ? q.hi < hi : (after_equal ? q.lo <= lo : q.lo < lo);
     };
-    const auto point_before = [](const Point& p, const std::pair<std::uint64_t, std::uint64_t>& k) {
-        return p.hi != k.first ? p.hi < k.first : p.lo < k.second;
-    };
-    const std::pair<std::uint64_t, std::uint64_t> key{hi, lo};
     // The answer lies in [first_[b], first_[b + 1]]: points before the bucket are below the
-    // key, points after it above.
+    // key, points after it above. Most buckets hold a point or two, so the search ends in a
+    // short scan.
     const std::size_t b = static_cast<std::size_t>(hi >> shift_);
-    const auto from = points_.begin() + first_[b];
-    const auto to = points_.begin() + first_[b + 1];
-    auto it = strictly_after(mode_) ? std::upper_bound(from, to, key, key_before)
-                                    : std::lower_bound(from, to, key, point_before);
-    if (it == points_.end())
-        it = points_.begin();
-    return static_cast<std::size_t>(it - points_.begin());
+    std::size_t p = first_[b];
+    std::size_t end = first_[b + 1];
+    while (end - p > 8) {
+        const std::size_t mid = p + (end - p) / 2;
+        if (after(points_[mid])) {
+            p = mid + 1;
+        } else {
+            end = mid;
+        }
+    }
+    while (p < end && after(points_[p]))
+        ++p;
+    return p == points_.size() ? 0 : p;
 }
 
 }  // namespace meta_memcache
