@@ -5,6 +5,7 @@
 
 #define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
 #include <xxhash.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -25,19 +26,6 @@ std::uint64_t md5_be64(std::uint32_t first, std::uint32_t second) noexcept {
     return static_cast<std::uint64_t>(__builtin_bswap32(first)) << 32 | __builtin_bswap32(second);
 }
 
-constexpr std::array<std::uint32_t, 256> make_crc32_table() noexcept {
-    std::array<std::uint32_t, 256> table{};
-    for (std::uint32_t n = 0; n < 256; ++n) {
-        std::uint32_t c = n;
-        for (int k = 0; k < 8; ++k)
-            c = (c & 1U) != 0 ? 0xEDB88320U ^ (c >> 1) : c >> 1;
-        table[n] = c;
-    }
-    return table;
-}
-
-constexpr auto crc32_table = make_crc32_table();
-
 constexpr std::uint32_t fnv32_offset = 2166136261U;
 constexpr std::uint32_t fnv32_prime = 16777619U;
 
@@ -48,11 +36,8 @@ std::uint32_t hash_md5_le32(std::string_view data) noexcept {
 }
 
 std::uint32_t hash_crc32(std::string_view data) noexcept {
-    std::uint32_t crc = 0xFFFFFFFFU;
-    for (const char ch : data) {
-        crc = (crc >> 8) ^ crc32_table[(crc ^ static_cast<unsigned char>(ch)) & 0xFFU];
-    }
-    return ~crc;
+    return static_cast<std::uint32_t>(
+        crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
 }
 
 std::uint32_t hash_fnv1_32(std::string_view data) noexcept {
