@@ -1,18 +1,15 @@
 #include "detail/ring_hash.hpp"
+#include <meta_memcache/detail/md5.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/hash_ring.hpp>
 
-#define OPENSSL_SUPPRESS_DEPRECATED  // NOLINT(readability-identifier-naming): OpenSSL's  // MD5():
-                                     // allocation-free, unlike EVP_Digest
-#include <openssl/md5.h>
 #define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
 #include <xxhash.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
-#include <cstring>
 #include <set>
 
 namespace meta_memcache {
@@ -23,132 +20,11 @@ namespace detail {
 
 namespace {
 
-using Digest = std::array<unsigned char, MD5_DIGEST_LENGTH>;
-
-/// MD5 of a message that fits one 64-byte block with its padding (at most 55 bytes):
-/// RFC 1321 written out, without OpenSSL's per-call setup and cleansing, which cost more
-/// than the block itself for a short key.
-Digest md5_one_block(const unsigned char* data, std::size_t n) noexcept {
-    unsigned char block[64] = {};
-    std::memcpy(block, data, n);
-    block[n] = 0x80;
-    const std::uint64_t bits = static_cast<std::uint64_t>(n) * 8;
-    for (int i = 0; i < 8; ++i)
-        block[56 + i] = static_cast<unsigned char>(bits >> (8 * i));
-    std::uint32_t m[16];
-    if constexpr (std::endian::native == std::endian::little) {
-        std::memcpy(m, block, sizeof m);
-    } else {
-        for (int i = 0; i < 16; ++i) {
-            m[i] = static_cast<std::uint32_t>(block[4 * i]) |
-                   (static_cast<std::uint32_t>(block[4 * i + 1]) << 8) |
-                   (static_cast<std::uint32_t>(block[4 * i + 2]) << 16) |
-                   (static_cast<std::uint32_t>(block[4 * i + 3]) << 24);
-        }
-    }
-    static constexpr std::uint32_t k[64] = {
-        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-        0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-        0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-        0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-        0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-        0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-        0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-        0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-        0xeb86d391};
-    static constexpr int r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                                  5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-                                  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                                  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-    const std::uint32_t a0 = 0x67452301;
-    const std::uint32_t b0 = 0xefcdab89;
-    const std::uint32_t c0 = 0x98badcfe;
-    const std::uint32_t d0 = 0x10325476;
-    std::uint32_t a = a0;
-    std::uint32_t b = b0;
-    std::uint32_t c = c0;
-    std::uint32_t d = d0;
-    // Fully unrolled, so every round's function, constant and shift is a constant.
-#pragma GCC unroll 64
-    for (int i = 0; i < 64; ++i) {
-        std::uint32_t f = 0;
-        int g = 0;
-        if (i < 16) {
-            f = (b & c) | (~b & d);
-            g = i;
-        } else if (i < 32) {
-            f = (d & b) | (~d & c);
-            g = (5 * i + 1) % 16;
-        } else if (i < 48) {
-            f = b ^ c ^ d;
-            g = (3 * i + 5) % 16;
-        } else {
-            f = c ^ (b | ~d);
-            g = (7 * i) % 16;
-        }
-        f = f + a + k[i] + m[g];
-        a = d;
-        d = c;
-        c = b;
-        b = b + ((f << r[i]) | (f >> (32 - r[i])));
-    }
-    Digest out{};
-    const std::uint32_t words[4] = {a0 + a, b0 + b, c0 + c, d0 + d};
-    if constexpr (std::endian::native == std::endian::little) {
-        std::memcpy(out.data(), words, sizeof words);
-    } else {
-        for (std::size_t w = 0; w < 4; ++w) {
-            for (std::size_t i = 0; i < 4; ++i) {
-                out[4 * w + i] = static_cast<unsigned char>(words[w] >> (8 * i));
-            }
-        }
-    }
-    return out;
+/// Bytes [0, 8) of an MD5 digest as a big-endian number, from its state words A and B
+/// (or bytes [8, 16) from C and D): the digest stores each word little-endian.
+std::uint64_t md5_be64(std::uint32_t first, std::uint32_t second) noexcept {
+    return static_cast<std::uint64_t>(__builtin_bswap32(first)) << 32 | __builtin_bswap32(second);
 }
-
-Digest md5(std::string_view data) noexcept {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
-    if (data.size() <= 55)
-        return md5_one_block(bytes, data.size());
-    Digest d{};
-    MD5(bytes, data.size(), d.data());
-    return d;
-}
-
-/// Bytes [4 * word, 4 * word + 4) of a digest as a little-endian number.
-std::uint32_t le32(const Digest& d, std::size_t word) noexcept {
-    const std::size_t i = 4 * word;
-    return static_cast<std::uint32_t>(d[i]) | (static_cast<std::uint32_t>(d[i + 1]) << 8) |
-           (static_cast<std::uint32_t>(d[i + 2]) << 16) |
-           (static_cast<std::uint32_t>(d[i + 3]) << 24);
-}
-
-std::uint64_t be64(const unsigned char* p) noexcept {
-    if constexpr (std::endian::native == std::endian::little) {
-        std::uint64_t v = 0;
-        std::memcpy(&v, p, sizeof v);
-        return __builtin_bswap64(v);
-    } else {
-        std::uint64_t v = 0;
-        for (int i = 0; i < 8; ++i)
-            v = (v << 8) | p[i];
-        return v;
-    }
-}
-
-constexpr std::array<std::uint32_t, 256> make_crc32_table() noexcept {
-    std::array<std::uint32_t, 256> table{};
-    for (std::uint32_t n = 0; n < 256; ++n) {
-        std::uint32_t c = n;
-        for (int k = 0; k < 8; ++k)
-            c = (c & 1U) != 0 ? 0xEDB88320U ^ (c >> 1) : c >> 1;
-        table[n] = c;
-    }
-    return table;
-}
-
-constexpr auto crc32_table = make_crc32_table();
 
 constexpr std::uint32_t fnv32_offset = 2166136261U;
 constexpr std::uint32_t fnv32_prime = 16777619U;
@@ -156,15 +32,12 @@ constexpr std::uint32_t fnv32_prime = 16777619U;
 }  // namespace
 
 std::uint32_t hash_md5_le32(std::string_view data) noexcept {
-    return le32(md5(data), 0);
+    return md5_words(data)[0];
 }
 
 std::uint32_t hash_crc32(std::string_view data) noexcept {
-    std::uint32_t crc = 0xFFFFFFFFU;
-    for (const char ch : data) {
-        crc = (crc >> 8) ^ crc32_table[(crc ^ static_cast<unsigned char>(ch)) & 0xFFU];
-    }
-    return ~crc;
+    return static_cast<std::uint32_t>(
+        crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
 }
 
 std::uint32_t hash_fnv1_32(std::string_view data) noexcept {
@@ -231,9 +104,9 @@ void key_position(HashMode mode,
     switch (mode) {
         case HashMode::uhashring: {
             // int(md5(x).hexdigest(), 16): the digest as one big-endian 128-bit number.
-            const auto d = detail::md5(key);
-            hi = detail::be64(d.data());
-            lo = detail::be64(d.data() + 8);
+            const auto w = detail::md5_words(key);
+            hi = detail::md5_be64(w[0], w[1]);
+            lo = detail::md5_be64(w[2], w[3]);
             return;
         }
         case HashMode::xxhash:
@@ -426,9 +299,9 @@ void HashRing::build() {
                     weighted_ketama_points(node.weight, total_weight, nodes_.size());
                 for (std::uint32_t j = 0; j < count / 4; ++j) {
                     name_point(node.identity, j);
-                    const auto d = detail::md5(label);
+                    const auto w = detail::md5_words(label);
                     for (std::size_t k = 0; k < 4; ++k)
-                        points_.push_back(Point{detail::le32(d, k), 0, n});
+                        points_.push_back(Point{w[k], 0, n});
                 }
                 break;
             }
@@ -497,27 +370,60 @@ std::size_t HashRing::node_for(std::string_view routing_key) const noexcept {
     return points_[point_for(routing_key)].node;
 }
 
+void HashRing::nodes_for_batch(const std::array<std::string_view, batch_size>& keys,
+                               std::size_t count,
+                               std::uint32_t* out) const noexcept {
+    const bool md5 =
+        mode_ == HashMode::uhashring || mode_ == HashMode::ketama || mode_ == HashMode::libmc_md5;
+    if (!md5 || count < min_md5x8_keys) {
+        for (std::size_t i = 0; i < count; ++i)
+            out[i] = points_[point_for(keys[i])].node;
+        return;
+    }
+    const detail::Md5x8Words w = detail::md5x8_words(keys);
+    if (mode_ == HashMode::uhashring) {
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::size_t p =
+                point_at(detail::md5_be64(w[0][i], w[1][i]), detail::md5_be64(w[2][i], w[3][i]));
+            out[i] = points_[p].node;
+        }
+    } else {
+        for (std::size_t i = 0; i < count; ++i)
+            out[i] = points_[point_at(w[0][i], 0)].node;
+    }
+}
+
 std::size_t HashRing::point_for(std::string_view routing_key) const noexcept {
     std::uint64_t hi = 0;
     std::uint64_t lo = 0;
     key_position(mode_, routing_key, hi, lo);
-    const auto key_before = [](const std::pair<std::uint64_t, std::uint64_t>& k, const Point& p) {
-        return k.first != p.hi ? k.first < p.hi : k.second < p.lo;
+    return point_at(hi, lo);
+}
+
+inline std::size_t HashRing::point_at(std::uint64_t hi, std::uint64_t lo) const noexcept {
+    // Whether the key goes after point q: after the points below it, and after an equal one
+    // when keys go strictly after (uhashring's bisect_right), not when at or after.
+    const bool after_equal = strictly_after(mode_);
+    const auto after = [&](const Point& q) {
+        return q.hi != hi ? q.hi < hi : (after_equal ? q.lo <= lo : q.lo < lo);
     };
-    const auto point_before = [](const Point& p, const std::pair<std::uint64_t, std::uint64_t>& k) {
-        return p.hi != k.first ? p.hi < k.first : p.lo < k.second;
-    };
-    const std::pair<std::uint64_t, std::uint64_t> key{hi, lo};
     // The answer lies in [first_[b], first_[b + 1]]: points before the bucket are below the
-    // key, points after it above.
+    // key, points after it above. Most buckets hold a point or two, so the search ends in a
+    // short scan.
     const std::size_t b = static_cast<std::size_t>(hi >> shift_);
-    const auto from = points_.begin() + first_[b];
-    const auto to = points_.begin() + first_[b + 1];
-    auto it = strictly_after(mode_) ? std::upper_bound(from, to, key, key_before)
-                                    : std::lower_bound(from, to, key, point_before);
-    if (it == points_.end())
-        it = points_.begin();
-    return static_cast<std::size_t>(it - points_.begin());
+    std::size_t p = first_[b];
+    std::size_t end = first_[b + 1];
+    while (end - p > 8) {
+        const std::size_t mid = p + (end - p) / 2;
+        if (after(points_[mid])) {
+            p = mid + 1;
+        } else {
+            end = mid;
+        }
+    }
+    while (p < end && after(points_[p]))
+        ++p;
+    return p == points_.size() ? 0 : p;
 }
 
 }  // namespace meta_memcache

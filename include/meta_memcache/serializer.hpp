@@ -112,7 +112,7 @@ public:
 
     /// True when the library was built with zstd (META_MEMCACHE_WITH_ZSTD).
     [[nodiscard]] static bool zstd_available() noexcept;
-    /// True when the library was built with zlib (META_MEMCACHE_WITH_ZLIB).
+    /// True when the library was built with zlib compression (META_MEMCACHE_WITH_ZLIB).
     [[nodiscard]] static bool zlib_available() noexcept;
 
     /// The options, with `compression` resolved.

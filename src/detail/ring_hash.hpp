@@ -10,8 +10,8 @@ namespace meta_memcache::detail {
 /// MD5(data)'s first 4 bytes as a little-endian number (libhashkit's and libmc's "md5").
 [[nodiscard]] std::uint32_t hash_md5_le32(std::string_view data) noexcept;
 
-/// CRC-32 as zlib computes it (reflected, polynomial 0xEDB88320, all 32 bits): libmc's
-/// "crc_32". libmemcached's "crc" keeps only 15 of these bits and is not this.
+/// CRC-32 by zlib's crc32() (reflected, polynomial 0xEDB88320, all 32 bits), as libmc's
+/// "crc_32" computes it. libmemcached's "crc" keeps only 15 of these bits and is not this.
 [[nodiscard]] std::uint32_t hash_crc32(std::string_view data) noexcept;
 
 /// FNV-1, 32-bit (multiply, then xor each byte).
