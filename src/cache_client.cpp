@@ -637,6 +637,57 @@ std::vector<std::optional<std::string>> CacheClient::multi_get(std::span<const K
     return out;
 }
 
+std::size_t CacheClient::visit_values(
+    std::span<const KeyView> keys,
+    detail::FunctionRef<void(std::size_t, std::string_view)> visit,
+    const GetOptions& options) {
+    const RequestFlags flags = read_flags(options, false);
+    std::vector<Request> reqs;
+    reqs.reserve(keys.size());
+    for (const KeyView& k : keys)
+        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+    const auto count = [&](std::size_t i, bool hit) { s_->count(keys[i], hit); };
+    detail::VisitSink sink(visit, count, *s_->serializer);
+    s_->router->execute(reqs, sink, s_->context(options.failure));
+    if (sink.failure.failed && s_->raise(options.failure))
+        sink.failure.raise();
+    if (sink.unexpected_header)
+        unexpected("HD to mg with v");
+    // Values that were larger than the read buffer, or chunked: now.
+    std::vector<Fetched> chunked;
+    std::vector<KeyView> chunked_keys;
+    std::vector<std::size_t> chunked_at;
+    for (detail::VisitSink::Later& l : sink.later) {
+        if (l.failed) {
+            count(l.index, false);
+        } else if ((l.flag & detail::chunked_flag) != 0) {
+            Fetched f;
+            f.cv.value = std::move(l.data);
+            f.client_flag = l.flag;
+            chunked.push_back(std::move(f));
+            chunked_keys.push_back(keys[l.index]);
+            chunked_at.push_back(l.index);
+        } else if (auto v = s_->bytes(detail::RawRead{std::move(l.data), l.flag, {}, false})) {
+            sink.hit(l.index, *v);
+        } else {
+            count(l.index, false);
+        }
+    }
+    if (!chunked.empty()) {
+        s_->resolve_chunks(chunked_keys, chunked, options.touch_ttl, options.failure);
+        for (std::size_t k = 0; k < chunked.size(); ++k) {
+            auto v = s_->bytes(
+                detail::RawRead{std::move(chunked[k].cv.value), chunked[k].client_flag, {}, false});
+            if (v) {
+                sink.hit(chunked_at[k], *v);
+            } else {
+                count(chunked_at[k], false);
+            }
+        }
+    }
+    return sink.hits;
+}
+
 CasValue CacheClient::get_or_lease_cas(KeyView key,
                                        const LeasePolicy& lease,
                                        const GetOptions& options) {

@@ -316,17 +316,24 @@ void ShardedRouter::execute(std::span<const Request> requests,
         detail::run_on_pool(pool, requests, sink, ctx);
         return;
     }
+    // The keys' servers, all at once (eight MD5s at a time on the uhashring ring).
     constexpr std::size_t on_stack = 128;
-    std::array<ConnectionPool*, on_stack> fixed;  // (assigned below, not zero-filled)
-    std::vector<ConnectionPool*> more;
-    ConnectionPool** pools = fixed.data();
+    std::array<std::uint32_t, on_stack> fixed_nodes;  // (assigned below, not zero-filled)
+    std::array<ConnectionPool*, on_stack> fixed_pools;
+    std::vector<std::uint32_t> more_nodes;
+    std::vector<ConnectionPool*> more_pools;
+    std::uint32_t* nodes = fixed_nodes.data();
+    ConnectionPool** pools = fixed_pools.data();
     if (requests.size() > on_stack) {
-        more.resize(requests.size());
-        pools = more.data();
+        more_nodes.resize(requests.size());
+        more_pools.resize(requests.size());
+        nodes = more_nodes.data();
+        pools = more_pools.data();
     }
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-        pools[i] = topo->pools[topo->ring.node_for(requests[i].key.route())].get();
-    }
+    topo->ring.nodes_for(
+        requests.size(), [&](std::size_t i) { return requests[i].key.route(); }, nodes);
+    for (std::size_t i = 0; i < requests.size(); ++i)
+        pools[i] = topo->pools[nodes[i]].get();
     detail::run_on_pools(requests, std::span<ConnectionPool* const>(pools, requests.size()), sink,
                          ctx);
 }

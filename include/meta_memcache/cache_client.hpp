@@ -1,5 +1,6 @@
 #pragma once
 
+#include <meta_memcache/detail/function_ref.hpp>
 #include <meta_memcache/hash_ring.hpp>
 #include <meta_memcache/key.hpp>
 #include <meta_memcache/policies.hpp>
@@ -20,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace meta_memcache {
@@ -242,6 +244,24 @@ public:
     /// multi_get with CAS tokens.
     std::vector<CasValue> multi_get_cas(std::span<const KeyView> keys,
                                         const GetOptions& options = {});
+    /// Many keys at once, each hit handed to `visit(i, value)` as its answer is read: no
+    /// string per value. `i` indexes `keys`; `value` (decompressed, and joined for a chunked
+    /// value) views the library's read buffer and is valid only during that call of
+    /// `visit`. Misses, placeholders and won recaches are not visited. Returns the number
+    /// of hits. An exception from `visit` ends the call (its connections are closed) and
+    /// propagates.
+    /// @code
+    /// std::size_t bytes = 0;
+    /// cache.multi_get_visit(keys, [&](std::size_t, std::string_view v) { bytes += v.size(); });
+    /// @endcode
+    template <class Visitor>
+    requires std::is_invocable_v<Visitor&, std::size_t, std::string_view> std::size_t
+    multi_get_visit(std::span<const KeyView> keys,
+                    Visitor&& visit,
+                    const GetOptions& options = {}) {
+        return visit_values(keys, detail::FunctionRef<void(std::size_t, std::string_view)>(visit),
+                            options);
+    }
 
     /// Stampede protection: on a miss exactly one caller across all clients wins a lease
     /// (gets nothing, computes, and sets); the others wait and retry per `lease`, getting
@@ -304,6 +324,9 @@ private:
                             const SetOptions& options,
                             bool want_cas);
     static SetOptions refill_options(bool no_reply) noexcept;
+    std::size_t visit_values(std::span<const KeyView> keys,
+                             detail::FunctionRef<void(std::size_t, std::string_view)> visit,
+                             const GetOptions& options);
     detail::RawRead read_raw(KeyView key, const GetOptions& options);
 
     template <class T>

@@ -4,6 +4,7 @@
 // caller gets (a std::optional<std::string>, a stored flag, a counter's text), with no
 // Response in between.
 
+#include <meta_memcache/detail/function_ref.hpp>
 #include <meta_memcache/detail/result_sink.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/impl/client/large_values.hpp>
@@ -11,6 +12,7 @@
 #include <meta_memcache/value_codec.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -138,6 +140,84 @@ private:
     }
 
     std::vector<std::optional<std::string>>& out_;
+    const Serializer& serializer_;
+    std::string scratch_{};
+};
+
+/// The answers to many mg with v, handed to a visitor as they are read (values larger
+/// than the read buffer, and chunked ones, once the call is over).
+class VisitSink final : public ResultSink {
+public:
+    using Visitor = FunctionRef<void(std::size_t, std::string_view)>;
+    /// Counts each key's hit or miss.
+    using Count = FunctionRef<void(std::size_t, bool)>;
+
+    VisitSink(Visitor visit, Count count, const Serializer& serializer) noexcept
+        : visit_(visit), count_(count), serializer_(serializer) {}
+
+    void answer(std::size_t i, const ResponseHeader& h, std::string_view v) override {
+        if (h.code == ResponseCode::header) {
+            unexpected_header = true;
+            return;
+        }
+        if (h.code != ResponseCode::value || withheld(h, v.size())) {
+            count_(i, false);
+            return;
+        }
+        const std::uint32_t flag = h.flags.client_flag.value_or(0);
+        if ((flag & (value_flag::compression_mask | chunked_flag)) == 0) {
+            hit(i, v);
+        } else if ((flag & chunked_flag) == 0) {
+            const auto decoded = serializer_.try_decode_bytes(v, flag);
+            if (decoded.value) {
+                hit(i, *decoded.value);
+            } else {
+                count_(i, false);  // undecodable reads as a miss
+            }
+        } else {
+            later.push_back(Later{i, flag, std::string(v), false});
+        }
+    }
+    std::string& large_value(std::size_t i, const ResponseHeader& h) override {
+        if (h.flags.win == true) {
+            count_(i, false);
+            return scratch_;
+        }
+        later.push_back(Later{i, h.flags.client_flag.value_or(0), {}, false});
+        return later.back().data;
+    }
+    void fail(std::size_t i, const Failure& f) override {
+        failure.set(f);
+        for (Later& l : later) {
+            if (l.index == i && !l.failed) {
+                l.failed = true;  // counted with the rest of `later`
+                return;
+            }
+        }
+        count_(i, false);
+    }
+
+    void hit(std::size_t i, std::string_view v) {
+        ++hits;
+        count_(i, true);
+        visit_(i, v);
+    }
+
+    /// A value handled once the call is over (large, or chunked).
+    struct Later {
+        std::size_t index;
+        std::uint32_t flag;
+        std::string data;
+        bool failed;
+    };
+    std::deque<Later> later{};  ///< a deque: a value being read keeps its place
+    std::size_t hits = 0;
+    bool unexpected_header = false;
+    StoredFailure failure{};
+
+private:
+    Visitor visit_;
+    Count count_;
     const Serializer& serializer_;
     std::string scratch_{};
 };
