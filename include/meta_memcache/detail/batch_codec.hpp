@@ -56,7 +56,7 @@ public:
     }
     /// Room for `n` bytes at the end; commit() what was written.
     [[nodiscard]] char* room(std::size_t n) {
-        if (buf_.size() < len_ + n)
+        if (buf_.size() < len_ + n) [[unlikely]]
             buf_.resize(std::max(buf_.size() * 2, len_ + n));
         return buf_.data() + len_;
     }
@@ -70,17 +70,27 @@ public:
         close_segment();
         segments_.push_back({bytes.data(), 0, bytes.size()});
     }
-    /// Ends the batch: what to write is segments().
-    void finish() { close_segment(); }
+    /// Ends the batch: what to write is segments() (or, when contiguous(), the first
+    /// total() bytes of data()).
+    void finish() {
+        if (!segments_.empty())
+            close_segment();
+    }
 
-    [[nodiscard]] std::span<const Segment> segments() const noexcept { return segments_; }
+    /// The segments to write, in order. Call after finish().
+    [[nodiscard]] std::span<const Segment> segments() {
+        if (segments_.empty() && len_ > 0)
+            segments_.push_back({nullptr, 0, len_});
+        return segments_;
+    }
     /// The buffer's own bytes (for a Segment with ext == nullptr).
     [[nodiscard]] const char* data() const noexcept { return buf_.data(); }
-    /// The whole batch, when it is one run of the buffer's bytes (the common case).
-    [[nodiscard]] bool contiguous() const noexcept {
-        return segments_.size() == 1 && segments_[0].ext == nullptr;
-    }
+    /// The whole batch is the buffer's first total() bytes (no large value: the common
+    /// case, written with one send()).
+    [[nodiscard]] bool contiguous() const noexcept { return segments_.empty(); }
     [[nodiscard]] std::size_t total() const noexcept {
+        if (segments_.empty())
+            return len_;
         std::size_t n = 0;
         for (const Segment& s : segments_)
             n += s.size;
@@ -97,6 +107,7 @@ private:
     std::string buf_;  ///< only grows
     std::size_t len_ = 0;
     std::size_t open_from_ = 0;  ///< start of the own bytes not yet in a segment
+    /// Empty while the batch is one run of own bytes; otherwise every segment.
     std::vector<Segment> segments_;
 };
 

@@ -35,26 +35,59 @@ struct WireKey {
     return c <= 0x20 || c > 0x7E;
 }
 
-/// True when any of the `n` bytes at `p` must not appear in a raw wire key; eight bytes at
-/// a time.
-[[nodiscard]] inline bool any_binary(const char* p, std::size_t n) noexcept {
-    // A byte below 0x21, or above 0x7E (0x7F..0xFF), in the word.
+namespace key_impl {
+/// Whether any byte of the word is below 0x21 or above 0x7E (0x7F..0xFF).
+[[nodiscard]] constexpr bool word_has_binary(std::uint64_t w) noexcept {
     constexpr std::uint64_t ones = 0x0101010101010101ULL;
     constexpr std::uint64_t highs = 0x8080808080808080ULL;
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w = 0;
+    const std::uint64_t below = (w - ones * 0x21) & ~w & highs;
+    const std::uint64_t above = ((w + ones * (127 - 0x7E)) | w) & highs;
+    return (below | above) != 0;
+}
+}  // namespace key_impl
+
+/// True when any of the `n` bytes at `p` must not appear in a raw wire key; eight bytes at
+/// a time (the last eight overlapping the ones before).
+[[nodiscard]] inline bool any_binary(const char* p, std::size_t n) noexcept {
+    if (n < 8) {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (is_binary_key_byte(static_cast<unsigned char>(p[i])))
+                return true;
+        }
+        return false;
+    }
+    std::uint64_t w = 0;
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
         std::memcpy(&w, p + i, 8);
-        const std::uint64_t below = (w - ones * 0x21) & ~w & highs;
-        const std::uint64_t above = ((w + ones * (127 - 0x7E)) | w) & highs;
-        if ((below | above) != 0)
+        if (key_impl::word_has_binary(w))
             return true;
     }
-    for (; i < n; ++i) {
-        if (is_binary_key_byte(static_cast<unsigned char>(p[i])))
-            return true;
+    std::memcpy(&w, p + n - 8, 8);
+    return key_impl::word_has_binary(w);
+}
+
+/// memcpy for the few bytes of a key: two overlapping word moves below 16 bytes.
+inline void copy_short(char* dst, const char* src, std::size_t n) noexcept {
+    if (n >= 16) {
+        std::memcpy(dst, src, n);
+    } else if (n >= 8) {
+        std::uint64_t a = 0;
+        std::uint64_t b = 0;
+        std::memcpy(&a, src, 8);
+        std::memcpy(&b, src + n - 8, 8);
+        std::memcpy(dst, &a, 8);
+        std::memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        std::uint32_t a = 0;
+        std::uint32_t b = 0;
+        std::memcpy(&a, src, 4);
+        std::memcpy(&b, src + n - 4, 4);
+        std::memcpy(dst, &a, 4);
+        std::memcpy(dst + n - 4, &b, 4);
+    } else {
+        for (std::size_t i = 0; i < n; ++i)
+            dst[i] = src[i];
     }
-    return false;
 }
 
 /// Encodes `prefix + key` exactly as meta-memcache-py does: an empty key is rejected; 187

@@ -6,6 +6,7 @@
 #include <meta_memcache/request_flags.hpp>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <charconv>
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace meta_memcache::detail {
@@ -150,17 +152,41 @@ inline constexpr char letters[] = "qfcvtslhkuITRNFJDCOM";
     return static_cast<std::size_t>((((mask + (mask >> 4)) & 0x0F0F0F0FU) * 0x01010101U) >> 24);
 }
 
+namespace encoder_impl {
+/// The eleven bool flags lie side by side at the start of RequestFlags, in wire order, so
+/// flag_mask() can read them as bytes; where a standard library lays the struct out
+/// otherwise, it reads them one by one.
+inline constexpr bool bools_side_by_side =
+    std::is_standard_layout_v<RequestFlags> && offsetof(RequestFlags, no_reply) == 0 &&
+    offsetof(RequestFlags, mark_stale) == 10 && std::endian::native == std::endian::little;
+
+/// The low bit of each of the (up to eight) bytes of `w` (each 0 or 1), gathered.
+[[nodiscard]] constexpr std::uint32_t gather_bits(std::uint64_t w) noexcept {
+    return static_cast<std::uint32_t>((w * 0x0102040810204080ULL) >> 56);
+}
+}  // namespace encoder_impl
+
 /// The flags `f` sends, as flag_bit bits.
 [[nodiscard]] inline std::uint32_t flag_mask(const RequestFlags& f) noexcept {
     const auto b = [](bool x, unsigned bit) { return static_cast<std::uint32_t>(x) << bit; };
-    return b(f.no_reply, 0) | b(f.return_client_flag, 1) | b(f.return_cas_token, 2) |
-           b(f.return_value, 3) | b(f.return_ttl, 4) | b(f.return_size, 5) |
-           b(f.return_last_access, 6) | b(f.return_fetched, 7) | b(f.return_key, 8) |
-           b(f.no_update_lru, 9) | b(f.mark_stale, 10) | b(f.cache_ttl.has_value(), 11) |
-           b(f.recache_ttl.has_value(), 12) | b(f.vivify_on_miss_ttl.has_value(), 13) |
-           b(f.client_flag.has_value(), 14) | b(f.ma_initial_value.has_value(), 15) |
-           b(f.ma_delta_value.has_value(), 16) | b(f.cas_token.has_value(), 17) |
-           b(f.opaque.has_value(), 18) |
+    std::uint32_t mask = 0;
+    if constexpr (encoder_impl::bools_side_by_side) {
+        std::uint64_t low = 0;
+        std::uint64_t high = 0;
+        const auto* bytes = reinterpret_cast<const unsigned char*>(&f);
+        std::memcpy(&low, bytes, 8);
+        std::memcpy(&high, bytes + 8, 3);
+        mask = encoder_impl::gather_bits(low) | (encoder_impl::gather_bits(high) << 8);
+    } else {
+        mask = b(f.no_reply, 0) | b(f.return_client_flag, 1) | b(f.return_cas_token, 2) |
+               b(f.return_value, 3) | b(f.return_ttl, 4) | b(f.return_size, 5) |
+               b(f.return_last_access, 6) | b(f.return_fetched, 7) | b(f.return_key, 8) |
+               b(f.no_update_lru, 9) | b(f.mark_stale, 10);
+    }
+    return mask | b(f.cache_ttl.has_value(), 11) | b(f.recache_ttl.has_value(), 12) |
+           b(f.vivify_on_miss_ttl.has_value(), 13) | b(f.client_flag.has_value(), 14) |
+           b(f.ma_initial_value.has_value(), 15) | b(f.ma_delta_value.has_value(), 16) |
+           b(f.cas_token.has_value(), 17) | b(f.opaque.has_value(), 18) |
            b(f.mode && *f.mode != Mode::set && *f.mode != Mode::increment, 19);
 }
 
@@ -309,8 +335,9 @@ inline void validate_flags(MetaCommand cmd, const RequestFlags& f, std::uint32_t
         }
         return true;
     };
-    const bool common =
-        ttl_ok(f.cache_ttl) && ttl_ok(f.recache_ttl) && ttl_ok(f.vivify_on_miss_ttl) && opaque_ok();
+    const bool common = (mask & (cache_ttl | recache_ttl | vivify_on_miss_ttl | opaque)) == 0 ||
+                        (ttl_ok(f.cache_ttl) && ttl_ok(f.recache_ttl) &&
+                         ttl_ok(f.vivify_on_miss_ttl) && opaque_ok());
     if (cmd == MetaCommand::get) {
         constexpr std::uint32_t allowed =
             no_reply | return_client_flag | return_cas_token | return_value | return_ttl |
@@ -346,6 +373,21 @@ inline char* put_line_end(char* p) noexcept {
     return p + 2;
 }
 
+namespace encoder_impl {
+/// The flags without values (q f c v t s l h k u I) of one mask, as they go on the wire,
+/// with the line's "\r\n": a high-level command sends the same few sets again and again,
+/// so each thread keeps the last one it wrote.
+struct BareFlagsText {
+    std::uint32_t mask = ~0U;
+    std::uint8_t size = 0;
+    std::array<char, 2 * 11 + 2> text{};
+};
+inline constexpr std::uint32_t valued_flags =
+    flag_bit::cache_ttl | flag_bit::recache_ttl | flag_bit::vivify_on_miss_ttl |
+    flag_bit::client_flag | flag_bit::ma_initial_value | flag_bit::ma_delta_value |
+    flag_bit::cas_token | flag_bit::opaque | flag_bit::mode;
+}  // namespace encoder_impl
+
 /// Writes what follows the key: the datalen (ms), `b`, the flags of `mask`, "\r\n".
 inline char* put_line_rest(char* p,
                            MetaCommand cmd,
@@ -361,7 +403,16 @@ inline char* put_line_rest(char* p,
         *p++ = ' ';
         *p++ = 'b';
     }
-    return put_line_end(put_flags(p, f, mask));
+    if ((mask & encoder_impl::valued_flags) != 0)
+        return put_line_end(put_flags(p, f, mask));
+    thread_local encoder_impl::BareFlagsText last;
+    if (last.mask != mask) {
+        last.size = static_cast<std::uint8_t>(put_line_end(put_flags(last.text.data(), f, mask)) -
+                                              last.text.data());
+        last.mask = mask;
+    }
+    std::memcpy(p, last.text.data(), last.text.size());  // (a fixed size: one or two moves)
+    return p + last.size;
 }
 
 /// Writes " " and `prefix + key` as it goes on the wire (see encode_key): raw, straight
@@ -371,8 +422,8 @@ inline std::pair<char*, bool> put_key(char* p, std::string_view prefix, std::str
     *p++ = ' ';
     const std::size_t total = prefix.size() + key.size();
     if (total < hashed_key_threshold && !key.empty()) {
-        std::memcpy(p, prefix.data(), prefix.size());
-        std::memcpy(p + prefix.size(), key.data(), key.size());
+        copy_short(p, prefix.data(), prefix.size());
+        copy_short(p + prefix.size(), key.data(), key.size());
         if (!any_binary(p, total))
             return {p + total, false};
     }

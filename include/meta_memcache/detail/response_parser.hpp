@@ -78,31 +78,32 @@ inline bool parse_uint(std::string_view s, Int& out) noexcept {
 
 /// Reads the token at `p` as decimal digits (at least one, up to a space or `end`), no
 /// greater than `max`; leaves `p` after it. False (and `out` alone) on anything else.
-inline bool scan_uint(const char*& p,
-                      const char* end,
-                      std::uint64_t max,
-                      std::uint64_t& out) noexcept {
-    const char* const start = p;
+[[gnu::always_inline]] inline bool scan_uint(const char*& p,
+                                             const char* end,
+                                             std::uint64_t max,
+                                             std::uint64_t& out) noexcept {
+    const char* q = p;
     std::uint64_t v = 0;
-    while (p != end) {
-        const auto d = static_cast<unsigned>(static_cast<unsigned char>(*p) - '0');
+    for (; q != end; ++q) {
+        const auto d = static_cast<unsigned>(static_cast<unsigned char>(*q)) - unsigned{'0'};
         if (d > 9)
             break;
         v = v * 10 + d;  // cannot wrap before the 20th digit
-        ++p;
     }
-    if (p == start || (p != end && *p != ' '))
-        return false;
-    if (p - start >= 20) {  // long enough to have wrapped: count again, checked
+    const auto digits = static_cast<std::size_t>(q - p);
+    if (digits - 1 >= 19) [[unlikely]] {  // none, or enough to have wrapped: count again
+        if (digits == 0)
+            return false;
         v = 0;
-        for (const char* q = start; q != p; ++q) {
+        for (const char* c = p; c != q; ++c) {
             if (__builtin_mul_overflow(v, std::uint64_t{10}, &v) ||
-                __builtin_add_overflow(v, std::uint64_t(static_cast<unsigned char>(*q) - '0'), &v))
+                __builtin_add_overflow(v, std::uint64_t(static_cast<unsigned char>(*c) - '0'), &v))
                 return false;
         }
     }
-    if (v > max)
+    if ((q != end && *q != ' ') || v > max)
         return false;
+    p = q;
     out = v;
     return true;
 }
@@ -196,8 +197,12 @@ inline ParseResult fail(const char* why) noexcept {
     const char* pos = line.data() + 2;
     const char* const end = line.data() + line.size();
     const auto skip_spaces = [&pos, end] {
-        while (pos != end && *pos == ' ')
+        // memcached 1.6.18 sends one space; older ones sent runs of them.
+        if (pos != end && *pos == ' ') [[likely]] {
             ++pos;
+            while (pos != end && *pos == ' ')
+                [[unlikely]]++ pos;
+        }
     };
     if (h.code == ResponseCode::value) {
         skip_spaces();

@@ -280,8 +280,7 @@ private:
         while (b.sent < b.total) {
             IoResult r;
             if (c.wbuf.contiguous()) {
-                r = c.write_some(c.wbuf.data() + c.wbuf.segments()[0].offset + b.sent,
-                                 b.total - b.sent);
+                r = c.write_some(c.wbuf.data() + b.sent, b.total - b.sent);
             } else {
                 std::array<iovec, 64> iov{};
                 int n = 0;
