@@ -8,7 +8,7 @@
 #      [faults] tests under four-thread load) under ThreadSanitizer
 #   5. clang: the library, every public header and the examples build with clang 14
 #   6. tidy: clang-tidy over the library (.clang-tidy, warnings are errors)
-#   7. fuzz: the response-parser fuzzer and the encoder round-trip fuzzer, bounded time
+#   7. fuzz: the batch-codec fuzzer and the encoder round-trip fuzzer, bounded time
 # Exits non-zero on any failure. Usage: tests/run.sh [--quick]   (--quick: step 2 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,16 +61,16 @@ cmake --preset tidy >/dev/null
 cmake --build --preset tidy
 
 if [ -f tests/fuzz/CMakeLists.txt ]; then
-    step "fuzz: parser (60 s) and encoder round trip (30 s)"
+    step "fuzz: batch codec (60 s) and encoder round trip (30 s)"
     cmake --preset fuzz >/dev/null
-    cmake --build --preset fuzz --target fuzz_response_parser fuzz_request_roundtrip
-    mkdir -p build/fuzz/corpus/parser build/fuzz/corpus/roundtrip
+    cmake --build --preset fuzz --target fuzz_batch_codec fuzz_request_roundtrip
+    mkdir -p build/fuzz/corpus/codec build/fuzz/corpus/roundtrip
     # Side by side, one core each.
     build/fuzz/tests/fuzz/fuzz_request_roundtrip -max_total_time=30 -rss_limit_mb=1024 \
         -print_final_stats=1 build/fuzz/corpus/roundtrip > build/fuzz/roundtrip.log 2>&1 &
     roundtrip=$!
-    build/fuzz/tests/fuzz/fuzz_response_parser -max_total_time=60 -rss_limit_mb=1024 \
-        -print_final_stats=1 build/fuzz/corpus/parser "$root/tests/fuzz/corpus/parser"
+    build/fuzz/tests/fuzz/fuzz_batch_codec -max_total_time=60 -rss_limit_mb=1024 \
+        -print_final_stats=1 build/fuzz/corpus/codec "$root/tests/fuzz/corpus/codec"
     rc=0
     wait "$roundtrip" || rc=$?
     tail -n 12 build/fuzz/roundtrip.log

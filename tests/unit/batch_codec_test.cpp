@@ -5,6 +5,7 @@
 #include <meta_memcache/detail/batch_codec.hpp>
 
 #include "catch.hpp"
+#include "codec_harness.hpp"
 
 #include <string>
 #include <string_view>
@@ -16,160 +17,22 @@ using detail::ResponseCode;
 
 namespace {
 
-std::string code_name(ResponseCode c) {
-    switch (c) {
-        case ResponseCode::value:
-            return "VA";
-        case ResponseCode::header:
-            return "HD";
-        case ResponseCode::miss:
-            return "EN";
-        case ResponseCode::not_found:
-            return "NF";
-        case ResponseCode::not_stored:
-            return "NS";
-        case ResponseCode::exists:
-            return "EX";
-        case ResponseCode::noop:
-            return "MN";
-        default:
-            return "??";
-    }
-}
+using Outcome = mmtest::CodecOutcome;
 
-/// Records what the codec hands out, one line per event.
-class Recorder final : public detail::ResultSink {
-public:
-    void answer(std::size_t i, const detail::ResponseHeader& h, std::string_view value) override {
-        std::string e = std::to_string(i) + " " + code_name(h.code);
-        if (h.flags.client_flag)
-            e += " f" + std::to_string(*h.flags.client_flag);
-        if (h.flags.cas_token)
-            e += " c" + std::to_string(*h.flags.cas_token);
-        if (h.code == ResponseCode::value)
-            e += " '" + std::string(value) + "'";
-        events.push_back(e);
-    }
-    std::string& large_value(std::size_t i, const detail::ResponseHeader& h) override {
-        large.emplace_back();
-        large_index.push_back(i);
-        large_flag.push_back(h.flags.client_flag.value_or(0));
-        return large.back();
-    }
-    void fail(std::size_t i, const detail::Failure& f) override {
-        events.push_back(std::to_string(i) + " fail " + std::string(f.message) + " @" +
-                         std::string(f.server));
-    }
-
-    /// Large values become events once the exchange is over (their bytes are read after
-    /// large_value() returns).
-    std::vector<std::string> all() const {
-        std::vector<std::string> out = events;
-        for (std::size_t k = 0; k < large.size(); ++k) {
-            out.push_back(std::to_string(large_index[k]) + " large f" +
-                          std::to_string(large_flag[k]) + " '" + large[k] + "'");
-        }
-        return out;
-    }
-
-    std::vector<std::string> events;
-    std::vector<std::string> large;  // deque-like: strings are not moved after a reference
-    std::vector<std::size_t> large_index;
-    std::vector<std::uint32_t> large_flag;
-};
-
-struct Outcome {
-    std::vector<std::string> events;
-    std::string end;  ///< "done", "desync: why" or "incomplete"
-    std::size_t left = 0;
-    unsigned deferred = 0;
-
-    friend bool operator==(const Outcome&, const Outcome&) = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const Outcome& o) {
-    os << o.end << " left=" << o.left << " deferred=" << o.deferred << " [";
-    for (const auto& e : o.events)
-        os << e << "; ";
-    return os << "]";
-}
-
-/// Plays a driver: the server's `stream` arrives in pieces ending at `cuts` (then the
-/// rest), is read into a buffer of `capacity` bytes (large values straight into their
-/// string), and fed to the decoder.
+/// The exchange played by the harness; its broken invariants (none expected) come back in
+/// `problems` and are checked by the caller.
 Outcome exchange(const std::vector<Request>& reqs,
                  std::string_view stream,
                  std::size_t capacity,
                  const std::vector<std::size_t>& cuts,
                  unsigned fences = 0) {
-    BatchDecoder d;
-    Recorder sink;
-    // Large-value strings must not move while being filled.
-    sink.large.reserve(reqs.size());
-    detail::ParserLimits limits;
-    limits.max_line = std::min<std::size_t>(limits.max_line, capacity);  // as pools set it
-    d.start(reqs, nullptr, reqs.size(), fences, 1 << 20, limits, "srv");
-    std::string buf;
-    std::size_t sock = 0;     // next stream byte the socket hands out
-    std::size_t arrived = 0;  // stream bytes that have arrived
-    std::size_t next_cut = 0;
-    const auto arrive = [&] {
-        if (arrived == stream.size())
-            return false;
-        arrived = next_cut < cuts.size() ? std::max(arrived, cuts[next_cut++]) : stream.size();
-        arrived = std::min(arrived, stream.size());
-        return true;
-    };
-    Outcome out;
-    for (;;) {
-        const auto fed = d.feed(buf, capacity, sink);
-        buf.erase(0, fed.consumed);
-        if (fed.status == BatchDecoder::Status::done) {
-            out.end = "done";
-            out.deferred = d.finish_deferred(sink);
-            break;
-        }
-        if (fed.status == BatchDecoder::Status::desync) {
-            out.end = "desync: " + std::string(d.error());
-            d.fail_rest(sink, detail::Failure{errc::protocol_error, "desync", "srv"});
-            break;
-        }
-        if (fed.status == BatchDecoder::Status::large) {
-            REQUIRE(buf.empty());
-            while (d.reading_large() && out.end.empty()) {
-                const auto target = d.large_target();
-                const std::size_t n = std::min(target.size(), arrived - sock);
-                if (n == 0) {
-                    if (!arrive())
-                        out.end = "incomplete";
-                    continue;
-                }
-                std::memcpy(target.data(), stream.data() + sock, n);
-                sock += n;
-                d.large_filled(n);
-            }
-            if (!out.end.empty())
-                break;
-            continue;
-        }
-        REQUIRE(buf.size() < capacity);  // "more" always leaves room to read into
-        std::size_t n = std::min(capacity - buf.size(), arrived - sock);
-        while (n == 0) {
-            if (!arrive()) {
-                out.end = "incomplete";
-                break;
-            }
-            n = std::min(capacity - buf.size(), arrived - sock);
-        }
-        if (n == 0)
-            break;
-        buf.append(stream.substr(sock, n));
-        sock += n;
-    }
-    out.events = sink.all();
-    // (After a desync the connection is dropped: what was left unread does not matter.)
-    out.left = out.end == "done" ? buf.size() + (stream.size() - sock) : 0;
-    return out;
+    return mmtest::feed_exchange(reqs, stream, capacity, cuts, fences);
+}
+
+/// Checks one way of feeding: no broken invariant, and the outcome expected.
+void check_feed(const Outcome& got, const Outcome& expected) {
+    CHECK(got.problems == std::vector<std::string>{});
+    CHECK(got == expected);
 }
 
 /// Every way of feeding `stream` gives `expected`.
@@ -179,16 +42,16 @@ void check_every_split(const std::vector<Request>& reqs,
                        unsigned fences = 0) {
     for (std::size_t capacity : {std::size_t{4096}, std::size_t{80}, std::size_t{64}}) {
         INFO("capacity " << capacity);
-        CHECK(exchange(reqs, stream, capacity, {}, fences) == expected);  // whole
+        check_feed(exchange(reqs, stream, capacity, {}, fences), expected);  // whole
         for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
             INFO("split at " << cut);
-            CHECK(exchange(reqs, stream, capacity, {cut}, fences) == expected);
+            check_feed(exchange(reqs, stream, capacity, {cut}, fences), expected);
         }
         std::vector<std::size_t> bytes;  // one byte at a time
         for (std::size_t k = 1; k <= stream.size(); ++k)
             bytes.push_back(k);
         INFO("one byte at a time");
-        CHECK(exchange(reqs, stream, capacity, bytes, fences) == expected);
+        check_feed(exchange(reqs, stream, capacity, bytes, fences), expected);
     }
 }
 
@@ -207,7 +70,7 @@ Request ms(std::string_view key, std::string_view value, bool quiet = false) {
 }
 
 Outcome done(std::vector<std::string> events, std::size_t left = 0, unsigned deferred = 0) {
-    return Outcome{std::move(events), "done", left, deferred};
+    return Outcome{std::move(events), "done", left, deferred, {}};
 }
 
 }  // namespace
@@ -227,7 +90,7 @@ TEST_CASE("a value larger than the read buffer is read straight into the caller'
         CHECK(whole == done({"1 VA '" + std::string("hi") + "'", "0 large f2 '" + big + "'"}));
         for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
             INFO("capacity " << capacity << " split at " << cut);
-            CHECK(exchange({mg("a"), mg("b")}, stream, capacity, {cut}) == whole);
+            check_feed(exchange({mg("a"), mg("b")}, stream, capacity, {cut}), whole);
         }
     }
     CHECK(exchange({mg("a"), mg("b")}, stream, 4096, {}) ==
@@ -269,7 +132,8 @@ TEST_CASE("CLIENT_ERROR fails its request and desyncs the rest", "[codec]") {
         Outcome{{"0 fail CLIENT_ERROR bad command line format @srv", "1 fail desync @srv"},
                 "desync: connection out of step after \"CLIENT_ERROR bad command line format\"",
                 0,
-                0});
+                0,
+                {}});
     // The one CLIENT_ERROR memcached answers in step: incr of a non-number.
     Request ma{MetaCommand::arithmetic, KeyView("n"), {}, {}};
     check_every_split(
@@ -279,7 +143,7 @@ TEST_CASE("CLIENT_ERROR fails its request and desyncs the rest", "[codec]") {
 
 TEST_CASE("protocol errors desync the batch and fail every unanswered request", "[codec]") {
     const auto desync = [](std::string why, std::vector<std::string> events) {
-        return Outcome{std::move(events), "desync: " + why, 0, 0};
+        return Outcome{std::move(events), "desync: " + why, 0, 0, {}};
     };
     check_every_split({mg("a"), mg("b")}, "VA 3\r\nhello\r\n",
                       desync("value block not followed by \\r\\n (lying length)",
@@ -299,7 +163,7 @@ TEST_CASE("bytes after the last answer are left for the driver to judge", "[code
 
 TEST_CASE("a value over max_item_size is a desync, before any of it is buffered", "[codec]") {
     BatchDecoder d;
-    Recorder sink;
+    mmtest::CodecRecorder sink(1);
     std::vector<Request> reqs{mg("a")};
     d.start(reqs, nullptr, 1, 0, 100, detail::ParserLimits{}, "srv");
     const auto fed = d.feed("VA 101\r\n", 4096, sink);
@@ -320,7 +184,7 @@ TEST_CASE("a batch routed from a call's slots reports the call's indices", "[cod
     std::vector<Request> call{mg("x"), mg("a"), mg("y"), mg("b")};
     const std::uint32_t slots[] = {1, 3};
     BatchDecoder d;
-    Recorder sink;
+    mmtest::CodecRecorder sink(4);
     d.start(call, slots, 2, 0, 1 << 20, detail::ParserLimits{}, "srv");
     const auto fed = d.feed("VA 1\r\n1\r\nEN\r\n", 4096, sink);
     CHECK(fed.status == BatchDecoder::Status::done);
