@@ -2,8 +2,8 @@
 
 // The three clients the benchmarks compare, behind one small interface:
 //
-//   ours          meta_memcache::CacheClient (get, set, multi_get), one client shared by
-//                 every thread, as an application would;
+//   ours          meta_memcache::CacheClient (get, set, multi_get, multi_get_visit), one
+//                 client shared by every thread, as an application would;
 //   libmemcached  libmemcached 1.1.4 (text protocol, TCP_NODELAY, ketama weighted (MD5)
 //                 placement), one memcached_st per thread: its fastest way to share;
 //   raw           the floor: blocking sockets sending exactly the bytes our client sends
@@ -373,6 +373,11 @@ public:
     virtual bool set() = 0;
     /// How many of the keys were hits.
     virtual std::size_t multi_get() = 0;
+    /// multi_get with each hit handed to a visitor, no string per value (our client only).
+    virtual std::size_t multi_get_visit() { die("multi_get_visit: our client only"); }
+    /// Whether multi_get hands out each hit in an allocation of its own (a std::string
+    /// beyond the small-string buffer) rather than in a buffer the client reuses.
+    [[nodiscard]] virtual bool multi_get_owns_values() const noexcept { return false; }
 };
 
 class OursDriver final : public Driver {
@@ -390,6 +395,15 @@ public:
         for (const auto& v : vs)
             hits += v ? 1U : 0U;
         return hits;
+    }
+    std::size_t multi_get_visit() override {
+        std::size_t bytes = 0;
+        const std::size_t hits =
+            c_.multi_get_visit(views_, [&](std::size_t, std::string_view v) { bytes += v.size(); });
+        return bytes == hits * w_.value.size() ? hits : 0;
+    }
+    [[nodiscard]] bool multi_get_owns_values() const noexcept override {
+        return w_.value.size() > std::string().capacity();
     }
 
 private:

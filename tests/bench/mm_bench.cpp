@@ -6,6 +6,13 @@
 //                    [--cdf=PREFIX] [--label=L] [--clients=ours,libmemcached,raw]
 //   mm_bench mget    --servers=H:P,H:P,... [--keys=100] [--iters=5000] [--rounds=5] [--label=L]
 //   mm_bench threads --servers=H:P --threads=T [--size=100] [--millis=2000] [--rounds=3]
+//   mm_bench sharing --servers=H:P --threads=T [--size=100] [--millis=1000] [--runs=7]
+//
+// sharing: our client only. T threads share ONE CacheClient (max_pool_size >= T), against
+// T threads with a CacheClient EACH; thread t is pinned to the t-th CPU the process may use
+// (modulo their number). Runs of `millis` alternate shared, private, shared, ... `runs`
+// times each; the best run of each is printed (labels <label>-shared, <label>-private),
+// every run's ops/s goes to stderr.
 //
 // Prints one tab-separated line per client:
 //   kind label client servers threads size ops median_us p99_us per_second
@@ -14,7 +21,11 @@
 
 #include "bench_clients.hpp"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -190,6 +201,56 @@ int mget(const bench::Args& a) {
     return 0;
 }
 
+/// Runs `n` threads for `slice`: thread t calls prepare(t) (warm-up, pinning), and once every
+/// thread is ready, op(t) (false: a wrong answer) until told to stop, each call timed.
+template <class Prepare, class Op>
+Samples run_threads(std::size_t n,
+                    std::chrono::duration<double> slice,
+                    const Prepare& prepare,
+                    const Op& op) {
+    std::atomic<std::size_t> ready{0};
+    std::atomic<bool> go{false};
+    std::atomic<bool> stop{false};
+    std::atomic<bool> wrong{false};
+    std::vector<Samples> per(n);
+    std::vector<std::thread> pool;
+    for (std::size_t t = 0; t < n; ++t) {
+        per[t].ns.reserve(1 << 18);
+        pool.emplace_back([&, t] {
+            prepare(t);
+            ready.fetch_add(1);
+            while (!go.load())
+                std::this_thread::yield();
+            auto t0 = Clock::now();
+            while (!stop.load(std::memory_order_relaxed)) {
+                if (!op(t))
+                    wrong = true;
+                const auto t1 = Clock::now();
+                per[t].ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(
+                    (t1 - t0).count(), std::numeric_limits<std::uint32_t>::max())));
+                t0 = t1;
+            }
+        });
+    }
+    while (ready.load() != n)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const auto start = Clock::now();
+    go = true;
+    std::this_thread::sleep_for(slice);
+    stop = true;
+    for (auto& th : pool)
+        th.join();
+    if (wrong)
+        bench::die("get returned the wrong value");
+    Samples out;
+    out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    for (auto& p : per) {
+        out.ops += p.ns.size();
+        out.ns.insert(out.ns.end(), p.ns.begin(), p.ns.end());
+    }
+    return out;
+}
+
 int threads(const bench::Args& a) {
     const auto servers = bench::parse_servers(a.str("servers", "127.0.0.1:11211"));
     const std::size_t nthreads = std::max<std::size_t>(1, a.num("threads", 2));
@@ -209,45 +270,18 @@ int threads(const bench::Args& a) {
     for (std::size_t r = 0; r < rounds; ++r) {
         for (std::size_t k = 0; k < kinds.size(); ++k) {
             std::vector<std::unique_ptr<bench::Driver>> drivers;
-            for (std::size_t t = 0; t < nthreads; ++t) {
+            for (std::size_t t = 0; t < nthreads; ++t)
                 drivers.push_back(sets[k]->driver());
-                for (int i = 0; i < 200; ++i)
-                    (void)drivers.back()->get();
-            }
-            std::atomic<bool> go{false};
-            std::atomic<bool> stop{false};
-            std::atomic<bool> wrong{false};
-            std::vector<Samples> per(nthreads);
-            std::vector<std::thread> pool;
-            for (std::size_t t = 0; t < nthreads; ++t) {
-                per[t].ns.reserve(1 << 20);
-                pool.emplace_back([&, t] {
-                    while (!go.load())
-                        std::this_thread::yield();
-                    auto t0 = Clock::now();
-                    while (!stop.load(std::memory_order_relaxed)) {
-                        if (drivers[t]->get() != size)
-                            wrong = true;
-                        const auto t1 = Clock::now();
-                        per[t].ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(
-                            (t1 - t0).count(), std::numeric_limits<std::uint32_t>::max())));
-                        t0 = t1;
-                    }
-                });
-            }
-            const auto start = Clock::now();
-            go = true;
-            std::this_thread::sleep_for(slice);
-            stop = true;
-            for (auto& th : pool)
-                th.join();
-            if (wrong)
-                bench::die("get returned the wrong value");
-            samples[k].seconds += std::chrono::duration<double>(Clock::now() - start).count();
-            for (auto& p : per) {
-                samples[k].ops += p.ns.size();
-                samples[k].ns.insert(samples[k].ns.end(), p.ns.begin(), p.ns.end());
-            }
+            Samples s = run_threads(
+                nthreads, slice,
+                [&](std::size_t t) {
+                    for (int i = 0; i < 200; ++i)
+                        (void)drivers[t]->get();
+                },
+                [&](std::size_t t) { return drivers[t]->get() == size; });
+            samples[k].seconds += s.seconds;
+            samples[k].ops += s.ops;
+            samples[k].ns.insert(samples[k].ns.end(), s.ns.begin(), s.ns.end());
         }
     }
     for (std::size_t k = 0; k < kinds.size(); ++k) {
@@ -258,11 +292,109 @@ int threads(const bench::Args& a) {
     return 0;
 }
 
+/// The CPUs this process may run on.
+std::vector<std::size_t> allowed_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0)
+        bench::die("sched_getaffinity failed");
+    std::vector<std::size_t> out;
+    for (std::size_t c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &set))
+            out.push_back(c);
+    }
+    return out;
+}
+
+void pin_this_thread(std::size_t cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (::pthread_setaffinity_np(::pthread_self(), sizeof set, &set) != 0)
+        bench::die("pthread_setaffinity_np failed");
+}
+
+/// One timed run: thread t does gets of `key` on *clients[t], pinned to cpus[t % size].
+Samples run_pinned(const std::vector<meta_memcache::CacheClient*>& clients,
+                   const std::vector<std::size_t>& cpus,
+                   const std::string& key,
+                   std::size_t size,
+                   std::chrono::duration<double> slice) {
+    return run_threads(
+        clients.size(), slice,
+        [&](std::size_t t) {
+            pin_this_thread(cpus[t % cpus.size()]);
+            for (int i = 0; i < 200; ++i)  // warm: this thread's connection and buffers
+                (void)clients[t]->get(key);
+        },
+        [&](std::size_t t) {
+            const auto v = clients[t]->get(key);
+            return v && v->size() == size;
+        });
+}
+
+int sharing(const bench::Args& a) {
+    const auto servers = bench::parse_servers(a.str("servers", "127.0.0.1:11211"));
+    const std::size_t nthreads = std::max<std::size_t>(1, a.num("threads", 2));
+    const std::size_t size = a.num("size", 100);
+    const auto slice =
+        std::chrono::duration<double>(static_cast<double>(a.num("millis", 1000)) / 1000.0);
+    const std::size_t runs = std::max<std::size_t>(1, a.num("runs", 7));
+    const std::string label = a.str("label", "sharing-" + std::to_string(nthreads));
+    const bench::Workload w(servers, size, 0, label);
+    bench::populate(w);
+    const auto cpus = allowed_cpus();
+
+    auto pool = bench::pool_options();
+    pool.max_pool_size = std::max(pool.max_pool_size, nthreads);
+    auto make = [&] {
+        return std::make_unique<meta_memcache::CacheClient>(
+            meta_memcache::cache_client_from_servers(w.servers, pool, bench::client_options(),
+                                                     w.mode));
+    };
+    const auto shared = make();
+    std::vector<std::unique_ptr<meta_memcache::CacheClient>> own;
+    for (std::size_t t = 0; t < nthreads; ++t)
+        own.push_back(make());
+    const std::vector<meta_memcache::CacheClient*> shared_each(nthreads, shared.get());
+    std::vector<meta_memcache::CacheClient*> own_each;
+    for (const auto& c : own)
+        own_each.push_back(c.get());
+
+    struct Mode {
+        const char* name;
+        const std::vector<meta_memcache::CacheClient*>* clients;
+        Samples best;
+        double best_rate = 0;
+        std::string rates;
+    };
+    std::array<Mode, 2> modes{
+        {{"shared", &shared_each, {}, 0, {}}, {"private", &own_each, {}, 0, {}}}};
+    for (std::size_t r = 0; r < runs; ++r) {
+        for (auto& m : modes) {
+            Samples s = run_pinned(*m.clients, cpus, w.key, size, slice);
+            const double rate = static_cast<double>(s.ops) / s.seconds;
+            m.rates += " " + std::to_string(static_cast<long long>(rate));
+            if (rate > m.best_rate) {
+                m.best_rate = rate;
+                m.best = std::move(s);
+            }
+        }
+    }
+    for (auto& m : modes) {
+        std::fprintf(stderr, "%s %s ops/s per run:%s\n", label.c_str(), m.name, m.rates.c_str());
+        print("sharing", label + "-" + m.name, bench::ClientKind::ours, servers.size(), nthreads,
+              size, m.best, m.best_rate);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: mm_bench latency|mget|threads --servers=H:P[,H:P] ...\n");
+        std::fprintf(stderr,
+                     "usage: mm_bench latency|mget|threads|sharing --servers=H:P[,H:P] ...\n");
         return 2;
     }
     try {
@@ -274,6 +406,8 @@ int main(int argc, char** argv) {
             return mget(args);
         if (mode == "threads")
             return threads(args);
+        if (mode == "sharing")
+            return sharing(args);
         std::fprintf(stderr, "unknown mode %s\n", argv[1]);
         return 2;
     } catch (const std::exception& e) {

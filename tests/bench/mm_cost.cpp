@@ -7,13 +7,20 @@
 //                             --toggle-collect=mm_measured_loop`: only the measured loop
 //                             (after connections and buffers are warm) is counted;
 //   system calls per op       run under `strace -f -c` with N and 2N iterations; the
-//                             difference divided by N (tests/bench/run.sh does this).
+//                             difference divided by N (tests/bench/run.sh does this);
+//   reads per op              run with LD_PRELOAD=libmm_io_count.so (mm_io_count.cpp) with
+//                             N and 2N iterations, the same way: every read call, and those
+//                             that found nothing to read (EAGAIN), without slowing the client.
 //
-//   mm_cost --client=ours|libmemcached|raw --op=get|set|mget --servers=H:P[,H:P]
+//   mm_cost --client=ours|libmemcached|raw --op=get|set|mget|mget_visit --servers=H:P[,H:P]
 //           [--size=100] [--keys=100] [--iters=10000] [--warmup=200]
 //           [--hash=uhashring|xxhash]   (our client's ring; libmemcached uses ketama/MD5)
 //
-// Prints "allocations_per_op <x>" (per key for mget: "allocations_per_key").
+// mget is multi_get (ours: a std::optional<std::string> per key); mget_visit is our client's
+// multi_get_visit (each hit handed to a visitor, no string per value). Prints
+// "allocations_per_op <x>"; for mget and mget_visit also "allocations_per_key",
+// "values_per_call" (values handed out in an allocation of their own: ours' multi_get
+// strings) and "allocations_per_call_besides_values" (per call, minus those values).
 
 #include "bench_clients.hpp"
 
@@ -75,7 +82,7 @@ void free(void* p) {
 
 // ---- the measured loop -----------------------------------------------------------------
 
-enum class Op { get, set, mget };
+enum class Op { get, set, mget, mget_visit };
 
 namespace {
 
@@ -91,6 +98,9 @@ std::size_t run_loop(bench::Driver* d, int op, std::size_t iters) {
                 break;
             case Op::mget:
                 sum += d->multi_get();
+                break;
+            case Op::mget_visit:
+                sum += d->multi_get_visit();
                 break;
         }
     }
@@ -123,13 +133,17 @@ int main(int argc, char** argv) {
         const auto num = [&](const std::string& k, std::size_t def) { return args.num(k, def); };
         const auto kind = bench::parse_client(str("client", "ours"));
         const std::string op_name = str("op", "get");
-        const Op op = op_name == "get"   ? Op::get
-                      : op_name == "set" ? Op::set
-                      : op_name == "mget"
-                          ? Op::mget
-                          : throw std::runtime_error("--op must be get, set or mget");
+        const std::map<std::string, Op, std::less<>> ops = {
+            {"get", Op::get}, {"set", Op::set}, {"mget", Op::mget}, {"mget_visit", Op::mget_visit}};
+        const auto found = ops.find(op_name);
+        if (found == ops.end())
+            bench::die("--op must be get, set, mget or mget_visit");
+        const Op op = found->second;
+        const bool multi = op == Op::mget || op == Op::mget_visit;
+        if (op == Op::mget_visit && kind != bench::ClientKind::ours)
+            bench::die("--op=mget_visit is our client's multi_get_visit: --client=ours only");
         const std::size_t size = num("size", 100);
-        const std::size_t keys = op == Op::mget ? num("keys", 100) : 0;
+        const std::size_t keys = multi ? num("keys", 100) : 0;
         const std::size_t iters = num("iters", 10000);
         const std::size_t warmup = num("warmup", 200);
         const std::string hash = str("hash", "uhashring");
@@ -153,9 +167,15 @@ int main(int argc, char** argv) {
         if (sum != per * iters)
             bench::die("wrong answers");
         const double allocs = static_cast<double>(after - before) / static_cast<double>(iters);
-        if (op == Op::mget) {
-            std::printf("allocations_per_op %.3f\nallocations_per_key %.3f\n", allocs,
-                        allocs / static_cast<double>(keys));
+        if (multi) {
+            // Every key is a hit (checked above); multi_get's strings are what the caller
+            // asked for, so they are counted apart from the client's own allocations.
+            const double values =
+                op == Op::mget && driver->multi_get_owns_values() ? static_cast<double>(keys) : 0;
+            std::printf(
+                "allocations_per_op %.3f\nallocations_per_key %.3f\nvalues_per_call %.0f\n"
+                "allocations_per_call_besides_values %.3f\n",
+                allocs, allocs / static_cast<double>(keys), values, allocs - values);
         } else {
             std::printf("allocations_per_op %.3f\n", allocs);
         }

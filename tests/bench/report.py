@@ -6,9 +6,11 @@ directory. Standard library only; plots with gnuplot.
 """
 
 import csv
+import math
 import os
 import subprocess
 import sys
+import textwrap
 
 CLIENTS = ["meta_memcache", "libmemcached", "raw"]
 COST_CLIENT = {"ours": "meta_memcache", "libmemcached": "libmemcached", "raw": "raw"}
@@ -28,12 +30,27 @@ def read_machine(path):
     return out
 
 
+NAN = float("nan")
+
+
+def measured(x):
+    return not math.isnan(x)
+
+
 def fmt_int(x):
-    return f"{float(x):,.0f}"
+    return f"{float(x):,.0f}" if measured(float(x)) else "n/a"
 
 
 def fmt_us(x):
-    return f"{float(x):.1f}"
+    return f"{float(x):.1f}" if measured(float(x)) else "n/a"
+
+
+def fmt_2(x, suffix=""):
+    return f"{x:.2f}{suffix}" if measured(x) else "n/a"
+
+
+def fmt_3(x):
+    return f"{x:.3f}" if measured(x) else "n/a"
 
 
 class Results:
@@ -55,7 +72,15 @@ class Results:
 
     def cost_value(self, probe, client, metric):
         c = self.cost(probe, client, metric)
-        return float(c["value"]) if c else float("nan")
+        return float(c["value"]) if c else NAN
+
+    def value(self, label, client, field):
+        r = self.row(label, client)
+        return float(r[field]) if r else NAN
+
+    def ratio(self, label, a, b, field):
+        """label's field of client a over client b's (NaN when either is missing)."""
+        return self.value(label, a, field) / self.value(label, b, field)
 
 
 # ---- plots --------------------------------------------------------------------------------
@@ -111,60 +136,134 @@ def plot_mget(res, res_dir, img_dir):
     gnuplot("\n".join(s) + "\n")
 
 
-# ---- tables -------------------------------------------------------------------------------
+# ---- targets ------------------------------------------------------------------------------
 
 
-def targets_table(res):
-    get_ratio = ratio(res, "get-100", "meta_memcache", "raw", "median_us")
-    lm_ratio = ratio(res, "get-100", "libmemcached", "raw", "median_us")
-    ours_4 = res.row("mget-same-4", "meta_memcache")
-    lm_4 = res.row("mget-same-4", "libmemcached")
-    ours_4s = res.row("mget-split-4", "meta_memcache")
-    lm_4s = res.row("mget-split-4", "libmemcached")
-    keys_ratio = float(ours_4["per_second"]) / float(lm_4["per_second"])
-    keys_ratio_s = float(ours_4s["per_second"]) / float(lm_4s["per_second"])
+class Target:
+    """One row of the Targets table: what meta_memcache measured against its target."""
 
-    def c(probe, client, metric):
+    def __init__(self, metric, value, shown, target, limit, higher_is_better=False, lm="",
+                 raw="", listed=None):
+        self.metric, self.shown, self.target, self.lm, self.raw = metric, shown, target, lm, raw
+        self.listed = listed or metric  # its name out of the table's context
+        values = value if isinstance(value, tuple) else (value,)
+        if not all(measured(v) for v in values):
+            self.status = "not measured"
+        elif higher_is_better:
+            self.status = "met" if all(v >= limit for v in values) else "missed"
+        else:
+            self.status = "met" if all(v <= limit for v in values) else "missed"
+
+
+def targets(res, share_runs):
+    def c(probe, metric, client="meta_memcache"):
         return res.cost_value(probe, client, metric)
 
-    rows = []
+    def instr(probe, client="meta_memcache"):
+        x = c(probe, "instructions", client)
+        return round(x) if measured(x) else x
 
-    def add(metric, lm, ours, target, ok):
-        rows.append(f"| {metric} | {lm} | {ours} | {target} | {'met' if ok else '**missed**'} |")
+    def two(x):
+        return round(x, 2)
 
-    add("user instructions per small get", fmt_int(c("get-100", "libmemcached", "instructions")),
-        fmt_int(c("get-100", "meta_memcache", "instructions")), "<= 1,000",
-        c("get-100", "meta_memcache", "instructions") <= 1000)
-    add("system calls per small get", f"{c('get-100', 'libmemcached', 'syscalls'):.2f}",
-        f"{c('get-100', 'meta_memcache', 'syscalls'):.2f}", "2",
-        round(c("get-100", "meta_memcache", "syscalls"), 2) <= 2)
-    add("wall time per get, pinned (median, vs the raw loop)", f"{lm_ratio:.2f}x",
-        f"{get_ratio:.2f}x", "<= 1.10x", get_ratio <= 1.10)
-    add("instructions per key, multi_get of 100 (1 server)",
-        fmt_int(c("mget-1", "libmemcached", "instructions")),
-        fmt_int(c("mget-1", "meta_memcache", "instructions")), "<= 500",
-        c("mget-1", "meta_memcache", "instructions") <= 500)
-    add("instructions per key, multi_get of 100 (4 servers)",
-        fmt_int(c("mget-4", "libmemcached", "instructions")),
-        fmt_int(c("mget-4", "meta_memcache", "instructions")), "<= 500",
-        c("mget-4", "meta_memcache", "instructions") <= 500)
-    add("keys/s, multi_get of 100 over 4 servers, one core", fmt_int(lm_4["per_second"]),
-        f"{fmt_int(ours_4['per_second'])} ({keys_ratio:.2f}x)", ">= 1.5x libmemcached",
-        keys_ratio >= 1.5)
-    add("keys/s, multi_get of 100 over 4 servers, servers on the other core",
-        fmt_int(lm_4s["per_second"]), f"{fmt_int(ours_4s['per_second'])} ({keys_ratio_s:.2f}x)",
-        ">= 1.5x libmemcached", keys_ratio_s >= 1.5)
-    add("heap allocations per get (100 B value)", f"{c('get-100', 'libmemcached', 'allocations'):.2f}",
-        f"{c('get-100', 'meta_memcache', 'allocations'):.2f}", "1 (the returned value)",
-        c("get-100", "meta_memcache", "allocations") <= 1.0)
-    head = ["| metric | libmemcached 1.1.4 | meta_memcache | target | |",
-            "|---|---:|---:|---|---|"]
-    return "\n".join(head + rows)
+    def wall(label, client):
+        return two(res.ratio(label, client, "raw", "median_us"))
+
+    def share(t):
+        shared = res.value(f"sharing-{t}-shared", "meta_memcache", "per_second")
+        private = res.value(f"sharing-{t}-private", "meta_memcache", "per_second")
+        runs = "" if share_runs == "7" else f", best of {share_runs}"
+        rel = shared / private
+        shown = f"{fmt_2(rel, 'x')} ({fmt_int(shared)} vs {fmt_int(private)} ops/s{runs})"
+        return two(rel), shown
+
+    get_sc, set_sc = two(c("get-100", "syscalls")), two(c("set-100", "syscalls"))
+    mget_al = two(c("mget-4", "allocations_besides_values"))
+    visit_al = two(c("mget-4-visit", "allocations_besides_values"))
+    eagain = round(c("mget-4", "eagain_reads"), 3)
+    mget_wall = wall("mget-same-4", "meta_memcache")
+    big_wall = wall("get-102400", "meta_memcache")
+    share2, share2_shown = share(2)
+    share8, share8_shown = share(8)
+
+    def lm_raw(probe, metric, fmt):
+        return {"lm": fmt(c(probe, metric, "libmemcached")), "raw": fmt(c(probe, metric, "raw"))}
+
+    def both(probe_a, probe_b, metric, client):
+        return f"{fmt_2(c(probe_a, metric, client))} / {fmt_2(c(probe_b, metric, client))}"
+
+    return [
+        Target("user instructions per get, 100 B, 1 server", instr("get-100"),
+               fmt_int(instr("get-100")), "<= 800", 800,
+               **lm_raw("get-100", "instructions", fmt_int)),
+        Target("user instructions per set, 100 B", instr("set-100"), fmt_int(instr("set-100")),
+               "<= 800", 800, **lm_raw("set-100", "instructions", fmt_int)),
+        Target("system calls per get / per set", (get_sc, set_sc),
+               f"{fmt_2(get_sc)} / {fmt_2(set_sc)}", "2", 2,
+               lm=both("get-100", "set-100", "syscalls", "libmemcached"),
+               raw=both("get-100", "set-100", "syscalls", "raw")),
+        Target("heap allocations per get", two(c("get-100", "allocations")),
+               fmt_2(c("get-100", "allocations")), "<= 1", 1,
+               **lm_raw("get-100", "allocations", fmt_2)),
+        Target("instructions per key, multi_get of 100 over 4 servers, xxhash ring, values "
+               "handed out without a string each (multi_get_visit)",
+               instr("mget-4-xxhash-visit"), fmt_int(instr("mget-4-xxhash-visit")), "<= 500", 500,
+               **lm_raw("mget-4", "instructions", fmt_int)),
+        Target("the same with the default uhashring ring", instr("mget-4-visit"),
+               fmt_int(instr("mget-4-visit")), "<= 700", 700,
+               **lm_raw("mget-4", "instructions", fmt_int),
+               listed="instructions per key, multi_get_visit of 100 over 4 servers, uhashring"),
+        Target("the same, xxhash ring, returning std::optional<std::string> per key (multi_get)",
+               instr("mget-4-xxhash"), fmt_int(instr("mget-4-xxhash")), "<= 900", 900,
+               **lm_raw("mget-4", "instructions", fmt_int),
+               listed="instructions per key, multi_get of 100 over 4 servers, xxhash ring"),
+        Target("heap allocations per multi_get call besides the values (i.e. per call, minus one "
+               "per returned value; report for multi_get and for multi_get_visit)",
+               (mget_al, visit_al),
+               f"multi_get {fmt_2(mget_al)} / multi_get_visit {fmt_2(visit_al)}", "<= 2", 2,
+               **lm_raw("mget-4", "allocations_besides_values", fmt_2),
+               listed="heap allocations per multi_get call besides the values"),
+        Target("reads returning EAGAIN per 4-server multi_get, counted inside the process",
+               eagain, fmt_3(eagain), "<= 0.1", 0.1, **lm_raw("mget-4", "eagain_reads", fmt_3)),
+        Target("multi_get of 100 over 4 servers, one core, wall vs the raw mg pipeline loop",
+               mget_wall, fmt_2(mget_wall, "x"), "<= 1.10x", 1.10,
+               lm=fmt_2(wall("mget-same-4", "libmemcached"), "x"), raw="1.00x"),
+        Target("get of 100 KiB, pinned, wall vs raw", big_wall, fmt_2(big_wall, "x"), "<= 1.10x",
+               1.10, lm=fmt_2(wall("get-102400", "libmemcached"), "x"), raw="1.00x"),
+        Target("ops/s with 2 threads sharing one client vs 2 threads with a client each (one "
+               "server, memcached -t 2, each client thread pinned to a core of its own, best of "
+               "7 runs of each)", share2, share2_shown, ">= 0.90x", 0.90, higher_is_better=True,
+               listed="ops/s, 2 threads sharing one client vs 2 threads with a client each"),
+        Target("8 threads sharing one client, max_pool_size 8: ops/s vs 8 private clients",
+               share8, share8_shown, ">= 0.90x", 0.90, higher_is_better=True),
+    ]
 
 
-def ratio(res, label, a, b, field):
-    ra, rb = res.row(label, a), res.row(label, b)
-    return float(ra[field]) / float(rb[field])
+def targets_table(rows):
+    out = ["| measurement | meta_memcache | target | | libmemcached 1.1.4 | raw loop |",
+           "|---|---:|---|---|---:|---:|"]
+    for t in rows:
+        status = t.status if t.status == "met" else f"**{t.status}**"
+        out.append(f"| {t.metric} | {t.shown} | {t.target} | {status} | {t.lm or '-'} | "
+                   f"{t.raw or '-'} |")
+    return "\n".join(out)
+
+
+def missed_section(rows):
+    missed = [t for t in rows if t.status != "met"]
+    if not missed:
+        return ""
+    out = ["## Targets not met", "",
+           f"{len(missed)} of the {len(rows)} targets above were not met in this run:", ""]
+    for t in missed:
+        beside = [f"{name} {v}" for name, v in (("libmemcached", t.lm), ("raw", t.raw))
+                  if v and v != "1.00x"]
+        extra = f"; {', '.join(beside)}" if beside else ""
+        out.append(f"- {t.listed}: {t.shown} ({t.status}; target {t.target}{extra}).")
+    return "\n".join(out) + "\n"
+
+
+# ---- tables -------------------------------------------------------------------------------
 
 
 def latency_table(res):
@@ -172,30 +271,84 @@ def latency_table(res):
            "|---|---|---:|---:|---:|---:|"]
     for label, name in [("get-100", "get 100 B"), ("set-100", "set 100 B"),
                         ("get-102400", "get 100 KiB"), ("set-102400", "set 100 KiB")]:
-        raw = res.row(label, "raw")
         for c in CLIENTS:
             r = res.row(label, c)
             if not r:
                 continue
-            rel = float(r["median_us"]) / float(raw["median_us"])
+            rel = res.ratio(label, c, "raw", "median_us")
             out.append(f"| {name} | {c} | {fmt_us(r['median_us'])} | {fmt_us(r['p99_us'])} | "
-                       f"{fmt_int(r['per_second'])} | {rel:.2f}x |")
+                       f"{fmt_int(r['per_second'])} | {fmt_2(rel, 'x')} |")
+    return "\n".join(out)
+
+
+def mget_rows(res, labels):
+    out = ["| layout | servers | client | µs per call (median) | p99 µs | keys/s | "
+           "median vs raw | keys/s vs libmemcached |",
+           "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for label, name, n in labels:
+        for c in CLIENTS:
+            r = res.row(label, c)
+            if not r:
+                continue
+            vs_raw = res.ratio(label, c, "raw", "median_us")
+            vs_lm = res.ratio(label, c, "libmemcached", "per_second")
+            out.append(f"| {name} | {n} | {c} | {fmt_us(r['median_us'])} | "
+                       f"{fmt_us(r['p99_us'])} | {fmt_int(r['per_second'])} | "
+                       f"{fmt_2(vs_raw, 'x')} | {fmt_2(vs_lm, 'x')} |")
     return "\n".join(out)
 
 
 def mget_table(res):
-    out = ["| layout | servers | client | µs per call (median) | p99 µs | keys/s | vs libmemcached |",
-           "|---|---:|---|---:|---:|---:|---:|"]
-    for layout, name in [("same", "one core"), ("split", "servers on the other core")]:
-        for n in (1, 2, 4, 8):
-            lm = res.row(f"mget-{layout}-{n}", "libmemcached")
-            for c in CLIENTS:
-                r = res.row(f"mget-{layout}-{n}", c)
-                if not r:
-                    continue
-                rel = float(r["per_second"]) / float(lm["per_second"])
-                out.append(f"| {name} | {n} | {c} | {fmt_us(r['median_us'])} | "
-                           f"{fmt_us(r['p99_us'])} | {fmt_int(r['per_second'])} | {rel:.2f}x |")
+    labels = [(f"mget-{layout}-{n}", name, n)
+              for layout, name in [("same", "one core"), ("split", "servers on the other core")]
+              for n in (1, 2, 4, 8)]
+    return mget_rows(res, labels)
+
+
+def reqs_per_event_table(res):
+    return mget_rows(res, [("mget-same-4", "one core, -R 20 (default)", 4),
+                           ("mget-same-4-R1000", "one core, -R 1000", 4)])
+
+
+def reqs_per_event_text(res):
+    def srv(probe, client):
+        return fmt_int(res.cost_value(probe, client, "server_syscalls"))
+
+    def reads(probe):
+        return fmt_2(res.cost_value(probe, "meta_memcache", "reads"))
+
+    text = (
+        "memcached serves at most 20 requests from one connection each time its event loop "
+        "turns to that connection (`-R`, default 20), then yields to the other connections. A "
+        "multi_get of 100 keys over 4 servers sends each server its share of the keys, about "
+        "25 `mg` requests, and every server that gets more than 20 stops after 20 in every "
+        "call: it goes back to its event loop (more `epoll_ctl` and `epoll_wait` calls) and "
+        "writes the answers in two pieces, so the client also reads more often. libmemcached "
+        "sends each server one classic `get k1 k2 ...`: one request, which never reaches the "
+        "limit. Counted "
+        "with `strace -c -f` attached to the four servers (never to the client) over a run of "
+        "2N calls minus a run of N, timer threads left out: with the default, memcached makes "
+        f"{srv('mget-4-same', 'meta_memcache')} system calls per call for meta_memcache's "
+        f"multi_get and {srv('mget-4-same', 'libmemcached')} for libmemcached's; with "
+        f"`-R 1000`, {srv('mget-4-same-R1000', 'meta_memcache')} and "
+        f"{srv('mget-4-same-R1000', 'libmemcached')}. meta_memcache reads "
+        f"{reads('mget-4-same')} times per call with the default and "
+        f"{reads('mget-4-same-R1000')} with `-R 1000`. The same multi_get on one core, "
+        "against servers started with the default and with `-R 1000`:")
+    return textwrap.fill(text, width=92, break_on_hyphens=False, break_long_words=False)
+
+
+def server_syscalls_table(res):
+    out = ["| memcached | client | requests per server and call | memcached system calls per "
+           "call (4 servers) | of which |", "|---|---|---|---:|---|"]
+    requests = {"meta_memcache": "about 25 `mg`", "libmemcached": "one `get k1 k2 ...`",
+                "raw": "about 25 `mg` (our bytes)"}
+    for probe, name in [("mget-4-same", "-R 20 (default)"), ("mget-4-same-R1000", "-R 1000")]:
+        for c in CLIENTS:
+            r = res.cost(probe, c, "server_syscalls")
+            if r:
+                out.append(f"| {name} | {c} | {requests[c]} | {fmt_2(float(r['value']))} | "
+                           f"{r['detail']} |")
     return "\n".join(out)
 
 
@@ -211,24 +364,75 @@ def threads_table(res):
     return "\n".join(out)
 
 
+def sharing_table(res):
+    out = ["| threads | meta_memcache clients | best ops/s (all threads) | median µs | p99 µs | "
+           "shared vs private |", "|---:|---|---:|---:|---:|---:|"]
+    for t in (2, 8):
+        rel = res.value(f"sharing-{t}-shared", "meta_memcache", "per_second") / \
+            res.value(f"sharing-{t}-private", "meta_memcache", "per_second")
+        for mode, name in [("shared", "one, shared"), ("private", f"{t}, one per thread")]:
+            r = res.row(f"sharing-{t}-{mode}", "meta_memcache")
+            if r:
+                shown = fmt_2(rel, "x") if mode == "shared" else "1.00x"
+                out.append(f"| {t} | {name} | {fmt_int(r['per_second'])} | "
+                           f"{fmt_us(r['median_us'])} | {fmt_us(r['p99_us'])} | {shown} |")
+    return "\n".join(out)
+
+
+COST_PROBES = {
+    "get-100": "get 100 B (per get)",
+    "set-100": "set 100 B (per set)",
+    "mget-1": "multi_get 100 keys, 1 server (per key)",
+    "mget-4": "multi_get 100 keys, 4 servers (per key)",
+    "mget-4-visit": "multi_get_visit 100 keys, 4 servers (per key)",
+    "mget-4-xxhash": "multi_get 100 keys, 4 servers, xxhash ring (per key)",
+    "mget-4-xxhash-visit": "multi_get_visit 100 keys, 4 servers, xxhash ring (per key)",
+}
+
+
 def costs_table(res):
-    out = ["| operation | client | user instructions | system calls | heap allocations |",
-           "|---|---|---:|---:|---:|"]
-    names = {"get-100": "get 100 B (per get)", "set-100": "set 100 B (per set)",
-             "mget-1": "multi_get 100 keys, 1 server (per key)",
-             "mget-4": "multi_get 100 keys, 4 servers (per key)",
-             "mget-4-xxhash": "multi_get 100 keys, 4 servers, xxhash ring (per key)"}
-    for probe, name in names.items():
+    out = ["| operation | client | user instructions | system calls | heap allocations | "
+           "reads per call (EAGAIN) |", "|---|---|---:|---:|---:|---:|"]
+    for probe, name in COST_PROBES.items():
         for c in CLIENTS:
             ins = res.cost(probe, c, "instructions")
             if not ins:
                 continue
+            multi = probe.startswith("mget")
             sc = res.cost(probe, c, "syscalls")
-            al = res.cost(probe, c, "allocations")
-            per_call = "per call: " if probe.startswith("mget") else ""
-            detail = f" ({per_call}{sc['detail']})" if sc and sc["detail"] else ""
-            out.append(f"| {name} | {c} | {fmt_int(ins['value'])} | "
-                       f"{float(sc['value']):.2f}{detail} | {float(al['value']):.2f} |")
+            per_call = "per call: " if multi else ""
+            calls = "n/a"
+            if sc:
+                detail = f" ({per_call}{sc['detail']})" if sc["detail"] else ""
+                calls = f"{float(sc['value']):.2f}{detail}"
+            allocs = fmt_2(res.cost_value(probe, c, "allocations"))
+            besides = res.cost(probe, c, "allocations_besides_values")
+            if besides:
+                allocs += f"; per call {float(besides['value']):.2f} besides {besides['detail']}"
+            reads = fmt_2(res.cost_value(probe, c, "reads"))
+            eagain = fmt_3(res.cost_value(probe, c, "eagain_reads"))
+            out.append(f"| {name} | {c} | {fmt_int(ins['value'])} | {calls} | {allocs} | "
+                       f"{reads} ({eagain}) |")
+    return "\n".join(out)
+
+
+def reads_table(res):
+    out = ["| multi_get of 100 keys, 4 servers | client | reads per call | of which EAGAIN | "
+           "EAGAIN per call over the whole 2N run (set-up included) |",
+           "|---|---|---:|---:|---:|"]
+    layouts = [("mget-4", "unpinned (the per-op cost servers)"),
+               ("mget-4-same", "client and servers on CPU 0"),
+               ("mget-4-split", "client on CPU 0, servers on CPU 1"),
+               ("mget-4-same-R1000", "client and servers on CPU 0, -R 1000")]
+    for probe, name in layouts:
+        for c in CLIENTS:
+            reads = res.cost(probe, c, "reads")
+            eagain = res.cost(probe, c, "eagain_reads")
+            if not (reads and eagain):
+                continue
+            whole = eagain["detail"].rpartition("whole 2N run ")[2]
+            out.append(f"| {name} | {c} | {float(reads['value']):.2f} | "
+                       f"{float(eagain['value']):.3f} | {whole} |")
     return "\n".join(out)
 
 
@@ -241,26 +445,8 @@ def main():
     plot_latency(res_dir, img_dir)
     plot_mget(res, res_dir, img_dir)
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "notes.md")) as f:
-        notes = f.read()
-    values = {
-        "ours_get_instr": fmt_int(res.cost_value("get-100", "meta_memcache", "instructions")),
-        "lm_get_instr": fmt_int(res.cost_value("get-100", "libmemcached", "instructions")),
-        "raw_get_instr": fmt_int(res.cost_value("get-100", "raw", "instructions")),
-        "ours_mget1_instr": fmt_int(res.cost_value("mget-1", "meta_memcache", "instructions")),
-        "ours_mget4_instr": fmt_int(res.cost_value("mget-4", "meta_memcache", "instructions")),
-        "lm_mget1_instr": fmt_int(res.cost_value("mget-1", "libmemcached", "instructions")),
-        "lm_mget4_instr": fmt_int(res.cost_value("mget-4", "libmemcached", "instructions")),
-        "ours_mget4x_instr": fmt_int(res.cost_value("mget-4-xxhash", "meta_memcache", "instructions")),
-        "raw_mget4_instr": fmt_int(res.cost_value("mget-4", "raw", "instructions")),
-        "get_ratio": f"{ratio(res, 'get-100', 'meta_memcache', 'raw', 'median_us'):.2f}",
-        "lm_get_ratio": f"{ratio(res, 'get-100', 'libmemcached', 'raw', 'median_us'):.2f}",
-        "raw_lm_1": f"{ratio(res, 'mget-same-1', 'raw', 'libmemcached', 'per_second'):.2f}",
-        "raw_lm_4": f"{ratio(res, 'mget-same-4', 'raw', 'libmemcached', 'per_second'):.2f}",
-        "raw_lm_4s": f"{ratio(res, 'mget-split-4', 'raw', 'libmemcached', 'per_second'):.2f}",
-    }
-    notes = notes.format(**values)
+    share_runs = m.get("share_runs", "7")
+    rows = targets(res, share_runs)
 
     quick = " (a `--quick` run: few iterations, noisy)" if m.get("quick") == "1" else ""
     doc = f"""# Benchmarks
@@ -272,12 +458,12 @@ same bytes as meta_memcache (the floor: what the kernel and memcached cost), all
 one run on one machine{quick}. Regenerate everything on this page (tables and plots) with:
 
 ```sh
-tests/bench/run.sh          # about 10 minutes; --quick for a fast, noisy check
+tests/bench/run.sh          # about 12 minutes; --quick for a fast, noisy check
 ```
 
-It builds the `release` preset's `mm_bench` and `mm_cost` (tests/bench/), starts its own
-memcached servers on loopback (and kills them on exit), and writes this page. The
-benchmarks are not part of the test suite.
+It builds the `release` preset's `mm_bench`, `mm_cost` and `libmm_io_count.so`
+(tests/bench/), starts its own memcached servers on loopback (and kills them on exit), and
+writes this page. The benchmarks are not part of the test suite.
 
 ## Machine
 
@@ -292,8 +478,16 @@ benchmarks are not part of the test suite.
 
 ## Targets
 
-{targets_table(res)}
+Each figure is measured below, in this run: instructions, system calls, allocations and
+reads in [Per-operation costs](#per-operation-costs) (multi_get over the 4 unpinned cost
+servers), the wall-clock ratios in [Latency](#latency-one-operation-at-a-time) and
+[multi_get](#multi_get-of-100-keys-100-byte-values), the thread figures in
+[Threads](#threads). libmemcached's multi_get figures are for its own ring (ketama, MD5) and
+its only way to hand out values, one reused result.
 
+{targets_table(rows)}
+
+{missed_section(rows)}
 ## Per-operation costs
 
 Independent of machine noise: user-space instructions counted by callgrind in the measured
@@ -301,9 +495,23 @@ loop only (`--toggle-collect=mm_measured_loop`, after warm-up), system calls by
 `strace -f -c` (a run of 2N operations minus a run of N, divided by N), heap allocations by
 a counting `malloc` (every malloc, calloc, realloc and aligned allocation, C and C++ alike).
 Every figure includes what the caller does with the answer: freeing the returned value
-(meta_memcache, libmemcached), nothing for the raw loop.
+(meta_memcache's `get` and `multi_get`, libmemcached's `get`), adding up the value sizes
+(`multi_get_visit`), nothing for the raw loop. For a multi_get, "besides" is the
+allocations per call minus the values handed out in an allocation of their own (one
+`std::string` per hit for `multi_get`; none for `multi_get_visit`, libmemcached's reused
+result or the raw loop).
+
+Reads are counted inside the process, at full speed, by `libmm_io_count.so` (an
+`LD_PRELOAD` object that wraps `recv`, `recvfrom`, `recvmsg`, `read` and `readv` and counts
+the calls that returned `EAGAIN`), again as a run of 2N minus a run of N; strace would slow
+the client until the servers had always answered first. An `EAGAIN` read is a system call
+spent finding nothing to read.
 
 {costs_table(res)}
+
+Reads per 4-server multi_get in each layout (client unpinned or on CPU 0):
+
+{reads_table(res)}
 
 ## Latency: one operation at a time
 
@@ -330,7 +538,15 @@ meta-memcache-py); libmemcached uses `MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED` (MD5 p
 
 ![multi_get keys per second](benchmarks/multi_get.png)
 
-## Threads sharing one client
+### memcached's 20 requests per event (`-R`)
+
+{reqs_per_event_text(res)}
+
+{reqs_per_event_table(res)}
+
+{server_syscalls_table(res)}
+
+## Threads
 
 Small gets (100 B) from 1, 2 and 8 threads, unpinned, against one memcached `-t 2`.
 meta_memcache: one `CacheClient` shared by every thread (`max_pool_size = 8`, so each
@@ -340,7 +556,20 @@ With 2 vCPUs, 8 threads measure contention, not parallelism.
 
 {threads_table(res)}
 
-{notes}
+What sharing one client costs: T threads on one `CacheClient` (`max_pool_size = 8`) against
+T threads with a `CacheClient` each, against the same memcached `-t 2`, thread t pinned to
+core t mod {m.get('vcpus', '?')} (`pthread_setaffinity_np`). Runs alternate (shared, private,
+shared, ...); the best of {share_runs} runs of each is shown.
+
+{sharing_table(res)}
+
+## Where the time goes
+
+How a request travels (its system calls, buffers and the one allocation of a `get`) is
+described in [architecture.md](architecture.md#the-request-path); the changes made for
+speed are in [CHANGELOG.md](../CHANGELOG.md). To see where instructions go, run
+`valgrind --tool=callgrind --toggle-collect=mm_measured_loop
+build/release/tests/bench/mm_cost ...` and `callgrind_annotate --inclusive=yes`.
 """
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
         f.write(doc)
