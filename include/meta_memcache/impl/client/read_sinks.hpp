@@ -12,7 +12,7 @@
 #include <meta_memcache/value_codec.hpp>
 
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -210,7 +210,8 @@ public:
         std::string data;
         bool failed;
     };
-    std::deque<Later> later{};  ///< a deque: a value being read keeps its place
+    std::list<Later> later{};  ///< a list: a value being read keeps its place (and an
+                               ///< empty one allocates nothing)
     std::size_t hits = 0;
     bool unexpected_header = false;
     StoredFailure failure{};
