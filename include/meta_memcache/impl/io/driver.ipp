@@ -127,14 +127,14 @@ public:
     }
 
 private:
-    void attempt(std::span<Batch> batches, bool fresh) {
+    [[gnu::always_inline]] void attempt(std::span<Batch> batches, bool fresh) {
         for (Batch& b : batches)
             begin(b, fresh);
         loop(batches);
     }
 
     /// Takes a connection and encodes the batch into its write buffer.
-    void begin(Batch& b, bool fresh) {
+    [[gnu::always_inline]] void begin(Batch& b, bool fresh) {
         ConnectionPool::Impl& pool = *b.pool;
         AcquireError err;
         b.lease = pool.acquire(pool.options.recv_timeout, fresh, err);
@@ -163,7 +163,7 @@ private:
         b.read_done = b.read_done || b.dec.done();
     }
 
-    void loop(std::span<Batch> batches) {
+    [[gnu::always_inline]] void loop(std::span<Batch> batches) {
         std::size_t active = 0;
         Batch* lone = nullptr;
         for (Batch& b : batches) {
@@ -275,7 +275,7 @@ private:
         }
     }
 
-    void write(Batch& b) {
+    [[gnu::always_inline]] void write(Batch& b) {
         Connection& c = *b.lease.conn;
         while (b.sent < b.total) {
             IoResult r;
@@ -319,7 +319,7 @@ private:
 
     /// One read: into the read buffer, or straight into a large value's string. True when
     /// bytes came.
-    bool read(Batch& b, bool blocking) {
+    [[gnu::always_inline]] bool read(Batch& b, bool blocking) {
         Connection& c = *b.lease.conn;
         const bool large = b.dec.reading_large();
         char* dst = nullptr;
@@ -360,7 +360,7 @@ private:
     }
 
     /// Hands the buffered bytes to the decoder.
-    void feed(Batch& b) {
+    [[gnu::always_inline]] void feed(Batch& b) {
         Connection& c = *b.lease.conn;
         const auto fed = b.dec.feed(std::string_view(c.rbuf.data() + c.rpos, c.rend - c.rpos),
                                     c.rbuf.size(), sink_);
@@ -408,7 +408,7 @@ private:
     }
 
     /// The batch's results are final: failures into their slots, the connection back.
-    void finish(Batch& b) {
+    [[gnu::always_inline]] void finish(Batch& b) {
         if (b.closed)
             return;
         b.closed = true;
