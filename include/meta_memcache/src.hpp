@@ -7,5 +7,6 @@
 #include <meta_memcache/impl/client/large_values.ipp>
 #include <meta_memcache/impl/io/driver.ipp>
 #include <meta_memcache/impl/net/connection.ipp>
+#include <meta_memcache/impl/net/exchange.ipp>
 #include <meta_memcache/impl/pool/connection_pool.ipp>
-#include <meta_memcache/impl/pool/server_stats.ipp>
+#include <meta_memcache/impl/pool/classic_requests.ipp>

@@ -1,5 +1,6 @@
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/impl/net/connection.hpp>
+#include <meta_memcache/impl/net/exchange.hpp>
 
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
@@ -389,25 +390,16 @@ std::unique_ptr<Connection> Connection::open(const ServerAddress& server,
         // One request and its one-line answer, alone on the connection (memcached 1.6.18
         // drops replies to requests pipelined before authentication).
         const auto exchange = [&](const std::string& req) {
-            const IoResult w = conn->write_all(req, deadline);
-            if (w.status == IoStatus::would_block)
-                fail(errc::timeout, name, "authentication timed out");
-            if (w.status != IoStatus::ok)
-                fail(errc::connection_closed, name, "connection lost during authentication");
-            std::string line;
-            while (line.find("\r\n") == std::string::npos && line.size() <= 1024) {
-                const IoResult r = conn->read_more(line, deadline);
-                if (r.status == IoStatus::would_block)
-                    fail(errc::timeout, name, "authentication timed out");
-                if (r.status != IoStatus::ok)
-                    fail(errc::connection_closed, name, "connection lost during authentication");
+            Exchanged x = detail::exchange(*conn, req, AnswerEnd::line, deadline,
+                                           options.connection_timeout, 1024);
+            if (!x.ok) {
+                fail(x.code == errc::protocol_error ? errc::protocol_error
+                     : x.timed_out()                ? errc::timeout
+                                                    : errc::connection_closed,
+                     name, "during authentication: " + x.message);
             }
-            const auto end = line.find("\r\n");
-            if (end == std::string::npos || end + 2 != line.size()) {
-                fail(errc::protocol_error, name, "unexpected answer during authentication");
-            }
-            line.resize(end);
-            return line;
+            x.answer.resize(x.answer.size() - 2);  // the answer's one line, without "\r\n"
+            return x.answer;
         };
         // ASCII auth is a fake `set auth`: sent to a server without -Y it would store the
         // credentials as an ordinary key anyone can read. A lone `mn` first tells the two

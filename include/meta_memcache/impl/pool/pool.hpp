@@ -16,6 +16,7 @@
 #include <meta_memcache/detail/per_thread.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/impl/net/connection.hpp>
+#include <meta_memcache/impl/net/exchange.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -99,6 +100,11 @@ struct ConnectionPool::Impl {
                   detail::AcquireError& error);
     /// acquire(), throwing the TransportError instead (for the classic-protocol exchanges).
     Lease acquire_or_throw(std::chrono::milliseconds wait_budget);
+    /// One classic-protocol request on a pooled connection (classic_requests.ipp): its
+    /// whole answer, error lines included (the caller judges them).
+    /// @throws TransportError (marked down, timeout, connection lost, an answer over
+    /// `max_size` bytes or out of step).
+    std::string classic(std::string_view request, detail::AnswerEnd end, std::size_t max_size);
     /// A snapshot (a fresh pool's in a child process after fork()).
     PoolCounters counters();
     /// True while calls fail fast (marked down, period not over or a probe under way).
