@@ -14,7 +14,8 @@
 // follow a large value whose reading broke off), only for requests of the batch, values
 // of the size their VA says, and the same outcomes whether the stream arrives whole, in
 // two reads split anywhere, or one byte at a time. The parser: parsing allocates nothing
-// (malloc hook); a complete response consumes at most the input and more than nothing; a
+// (malloc hook); its fast path for common answers agrees with the general one; a complete
+// response consumes at most the input and more than nothing; a
 // VA's value, a key and a message lie inside the input, the value is exactly value_size
 // bytes and is followed by \r\n; parse_response agrees with parse_header; and the split
 // stream yields the same responses as the whole.
@@ -97,6 +98,18 @@ struct Seen {
 
 /// Checks one response at the start of `in` and returns what it was.
 Seen parse_one(std::string_view in, std::size_t offset, const md::ParserLimits& limits) {
+    // The fast path for common answers reads a line exactly as the general parser does.
+    md::ResponseHeader fast;
+    std::size_t fast_length = 0;
+    if (md::parser_impl::parse_common(in, fast, limits, fast_length)) {
+        md::ResponseHeader slow;
+        const md::ParseResult sr = md::parser_impl::parse_header_general(in, slow, limits);
+        require(sr.status == md::ParseStatus::complete && sr.length == fast_length &&
+                    slow.code == fast.code && slow.value_size == fast.value_size &&
+                    slow.flags == fast.flags && slow.key == fast.key &&
+                    slow.key_base64 == fast.key_base64 && slow.message == fast.message,
+                "the common-answer fast path reads a line as the general parser does");
+    }
     md::ResponseHeader hh;
     const md::ParseResult hr = no_alloc([&] { return md::parse_header(in, hh, limits); });
     md::ResponseHeader h;

@@ -119,11 +119,139 @@ inline ParseResult fail(const char* why) noexcept {
 
 }  // namespace parser_impl
 
-/// parse_header into a header that is still as default-constructed (it is not reset: the
-/// executor saves that on every answer).
-[[nodiscard]] inline ParseResult parse_header_into_new(std::string_view in,
-                                                       ResponseHeader& h,
-                                                       const ParserLimits& limits) noexcept {
+namespace parser_impl {
+
+/// The answers nearly every request gets (VA <size> with c f s l t W Z X flags, HD with the
+/// same, EN), read in one pass without looking for the line's end first. True when `in`
+/// starts with a whole such line that the general parser would read the same way; false,
+/// with `h` untouched, for anything else (another code or flag, a negative TTL, a partial
+/// line, a limit reached), which the general parser then judges.
+[[gnu::always_inline]] inline bool parse_common(std::string_view in,
+                                                ResponseHeader& h,
+                                                const ParserLimits& limits,
+                                                std::size_t& length) noexcept {
+    if (in.size() < 4)
+        return false;
+    const char* p = in.data();
+    const char* const end = p + in.size();
+    ResponseCode code = ResponseCode::value;
+    switch ((static_cast<unsigned>(static_cast<unsigned char>(p[0])) << 8) |
+            static_cast<unsigned char>(p[1])) {
+        case ('V' << 8) | 'A':
+            break;
+        case ('H' << 8) | 'D':
+            code = ResponseCode::header;
+            break;
+        case ('E' << 8) | 'N':
+            code = ResponseCode::miss;
+            break;
+        default:
+            return false;
+    }
+    p += 2;
+    // Digits of a number: at most 18, so they cannot overflow (longer: the general parser).
+    const auto digits = [&p, end](std::uint64_t& v) {
+        const char* const start = p;
+        v = 0;
+        for (; p != end; ++p) {
+            const auto d = static_cast<unsigned>(static_cast<unsigned char>(*p)) - unsigned{'0'};
+            if (d > 9)
+                break;
+            v = v * 10 + d;
+        }
+        return p != start && p - start <= 18;
+    };
+    std::uint64_t size = 0;
+    if (code == ResponseCode::value) {
+        if (*p++ != ' ' || !digits(size) || size > limits.max_value_size)
+            return false;
+    }
+    enum : unsigned { seen_c = 1, seen_f = 2, seen_s = 4, seen_l = 8, seen_t = 16, seen_w = 32 };
+    unsigned seen = 0;
+    std::uint64_t cas = 0;
+    std::uint64_t client_flag = 0;
+    std::uint64_t real_size = 0;
+    std::uint64_t last_access = 0;
+    std::uint64_t ttl = 0;
+    bool win = false;
+    bool stale = false;
+    std::size_t nflags = 0;
+    constexpr std::uint64_t u32 = std::numeric_limits<std::uint32_t>::max();
+    for (;;) {
+        if (p == end)
+            return false;
+        if (*p == '\r')
+            break;
+        // One space, then a flag (a token ends at a space or the line's end).
+        if (*p++ != ' ' || p == end || ++nflags > limits.max_flags)
+            return false;
+        switch (*p++) {
+            case 'c':
+                if (!digits(cas))
+                    return false;
+                seen |= seen_c;
+                break;
+            case 'f':
+                if (!digits(client_flag) || client_flag > u32)
+                    return false;
+                seen |= seen_f;
+                break;
+            case 's':
+                if (!digits(real_size) || real_size > u32)
+                    return false;
+                seen |= seen_s;
+                break;
+            case 'l':
+                if (!digits(last_access) || last_access > u32)
+                    return false;
+                seen |= seen_l;
+                break;
+            case 't':
+                if (!digits(ttl))
+                    return false;
+                seen |= seen_t;
+                break;
+            case 'W':
+            case 'Z':
+                win = p[-1] == 'W';
+                seen |= seen_w;
+                break;
+            case 'X':
+                stale = true;
+                break;
+            default:
+                return false;
+        }
+    }
+    // At the '\r': the '\n' must be here too, within the line limit.
+    if (p + 1 == end || p[1] != '\n')
+        return false;
+    length = static_cast<std::size_t>(p + 2 - in.data());
+    if (length > limits.max_line)
+        return false;
+    h.code = code;
+    h.value_size = size;
+    ResponseFlags& fl = h.flags;
+    if ((seen & seen_c) != 0)
+        fl.cas_token = cas;
+    if ((seen & seen_f) != 0)
+        fl.client_flag = static_cast<std::uint32_t>(client_flag);
+    if ((seen & seen_s) != 0)
+        fl.real_size = static_cast<std::uint32_t>(real_size);
+    if ((seen & seen_l) != 0)
+        fl.last_access = static_cast<std::uint32_t>(last_access);
+    if ((seen & seen_t) != 0)
+        fl.ttl = static_cast<std::int64_t>(ttl);
+    if ((seen & seen_w) != 0)
+        fl.win = win;
+    fl.stale = stale;
+    return true;
+}
+
+/// parse_header_into_new for every line: the general parser.
+[[nodiscard]] inline ParseResult parse_header_general(std::string_view in,
+                                                      ResponseHeader& h,
+                                                      const ParserLimits& limits) noexcept {
     using parser_impl::fail;
     const std::size_t scan = std::min(in.size(), limits.max_line);
     const void* nl = scan ? std::memchr(in.data(), '\n', scan) : nullptr;
@@ -304,6 +432,19 @@ inline ParseResult fail(const char* why) noexcept {
         }
     }
     return {ParseStatus::complete, length, nullptr};
+}
+
+}  // namespace parser_impl
+
+/// parse_header into a header that is still as default-constructed (it is not reset: the
+/// codec saves that on every answer).
+[[nodiscard]] inline ParseResult parse_header_into_new(std::string_view in,
+                                                       ResponseHeader& h,
+                                                       const ParserLimits& limits) noexcept {
+    std::size_t length = 0;
+    if (parser_impl::parse_common(in, h, limits, length))
+        return {ParseStatus::complete, length, nullptr};
+    return parser_impl::parse_header_general(in, h, limits);
 }
 
 /// Parses one status line at the start of `in` into `h` (reset first). Never reads past
