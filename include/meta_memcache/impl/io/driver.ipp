@@ -130,6 +130,16 @@ private:
     [[gnu::always_inline]] void attempt(std::span<Batch> batches, bool fresh) {
         for (Batch& b : batches)
             begin(b, fresh);
+        if (batches.size() > 1) {
+            // Each server's deadline starts once every connection is there: connecting to
+            // one slow server (up to connection_timeout) must not eat the time the others'
+            // answers have, or a healthy server times out (and is marked down) because
+            // another one does not accept. (A lone batch keeps the time its connection was
+            // handed out: no clock read.)
+            const auto io_start = Clock::now();
+            for (Batch& b : batches)
+                b.deadline = io_start + b.pool->options.recv_timeout;
+        }
         loop(batches);
     }
 
@@ -149,9 +159,7 @@ private:
             return;
         }
         c->pending_fences = 0;
-        // Each request's deadline starts when its connection was handed out: connecting to
-        // one slow server (up to connection_timeout) does not eat the others' time.
-        b.deadline = b.lease.at + pool.options.recv_timeout;
+        b.deadline = b.lease.at + pool.options.recv_timeout;  // (see attempt())
         c->wbuf.clear();
         for (std::size_t s = 0; s < b.count; ++s)
             encode(reqs_[b.slot(s)], ctx_.key_prefix, c->wbuf);
