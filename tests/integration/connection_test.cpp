@@ -393,3 +393,52 @@ TEST_CASE("a get after a no_reply set on the same connection reads its own answe
     CHECK(c.closed_idle == 0);
     CHECK(c.total_errors == 0);
 }
+
+TEST_CASE("a batch larger than the socket buffers is written while its answers are read",
+          "[connection][integration]") {
+    // One batch of 5,000 pairs (a 4 KiB set, then a get of a 16 KiB value): 20 MB to send
+    // and 80 MB to read. memcached stops reading once about 10 MB of answers wait unread,
+    // so a driver that wrote the whole batch before reading any of it would never finish
+    // writing (it would time out); this one reads while the socket is full.
+    mmtest::ServerOptions room;
+    room.memory_mb = 512;  // nothing evicted
+    mmtest::MemcachedServer server(room);
+    auto cache = cache_client_from_servers({server.address()}, {.recv_timeout = 30s});
+    const std::string stored(16 * 1024, 'g');
+    const std::string sent(4 * 1024, 's');
+    constexpr std::size_t pairs = 5000;
+    std::vector<std::string> read_keys;
+    std::vector<std::string> write_keys;
+    for (std::size_t i = 0; i < pairs; ++i) {
+        read_keys.push_back(mmtest::unique_key("batch-read"));
+        write_keys.push_back(mmtest::unique_key("batch-write"));
+    }
+    std::vector<Request> fill;
+    for (const auto& k : read_keys)
+        fill.push_back(
+            Request{MetaCommand::set, KeyView(k), stored, RequestFlags{.cache_ttl = 60}});
+    std::vector<Response> filled(fill.size());
+    cache.router().execute(fill, filled, ExecContext{});
+    for (const Response& r : filled)
+        REQUIRE(std::holds_alternative<Success>(r));
+
+    std::vector<Request> batch;
+    for (std::size_t i = 0; i < pairs; ++i) {
+        batch.push_back(
+            Request{MetaCommand::set, KeyView(write_keys[i]), sent, RequestFlags{.cache_ttl = 60}});
+        batch.push_back(Request{
+            MetaCommand::get, KeyView(read_keys[i]), {}, RequestFlags{.return_value = true}});
+    }
+    std::vector<Response> out(batch.size());
+    cache.router().execute(batch, out, ExecContext{});
+    std::size_t stored_ok = 0;
+    std::size_t read_ok = 0;
+    for (std::size_t i = 0; i < out.size(); i += 2) {
+        stored_ok += std::holds_alternative<Success>(out[i]) ? 1U : 0U;
+        const auto* v = std::get_if<Value>(&out[i + 1]);
+        read_ok += v != nullptr && v->data == stored ? 1U : 0U;
+    }
+    CHECK(stored_ok == pairs);
+    CHECK(read_ok == pairs);
+    CHECK(cache.get(write_keys.back()) == sent);
+}
