@@ -1,6 +1,9 @@
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/impl/client/large_values.hpp>
 
+#ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
+#endif
 #include <xxhash.h>
 
 #include <charconv>
@@ -8,12 +11,12 @@
 
 namespace meta_memcache::detail {
 
-namespace {
+namespace large_values_impl {
 
-constexpr std::string_view magic = "MMCHUNK1";
+inline constexpr std::string_view magic = "MMCHUNK1";
 
 template <class Int>
-bool parse_field(std::string_view& s, Int& out, int base = 10) {
+inline bool parse_field(std::string_view& s, Int& out, int base = 10) {
     while (!s.empty() && s.front() == ' ')
         s.remove_prefix(1);
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
@@ -23,9 +26,10 @@ bool parse_field(std::string_view& s, Int& out, int base = 10) {
     return true;
 }
 
-}  // namespace
+}  // namespace large_values_impl
 
-std::string encode_chunk_index(const ChunkIndex& index) {
+META_MEMCACHE_DECL std::string encode_chunk_index(const ChunkIndex& index) {
+    using namespace large_values_impl;
     char sum[17];
     auto end = std::to_chars(sum, sum + 16, index.checksum, 16).ptr;
     return std::string(magic) + " " + index.version + " " + std::to_string(index.count) + " " +
@@ -33,7 +37,8 @@ std::string encode_chunk_index(const ChunkIndex& index) {
            std::to_string(index.chunk_size);
 }
 
-std::optional<ChunkIndex> parse_chunk_index(std::string_view s) {
+META_MEMCACHE_DECL std::optional<ChunkIndex> parse_chunk_index(std::string_view s) {
+    using namespace large_values_impl;
     if (s.substr(0, magic.size()) != magic)
         return std::nullopt;
     s.remove_prefix(magic.size());
@@ -57,7 +62,9 @@ std::optional<ChunkIndex> parse_chunk_index(std::string_view s) {
     return idx;
 }
 
-std::string chunk_key(std::string_view key, std::string_view version, std::uint32_t i) {
+META_MEMCACHE_DECL std::string chunk_key(std::string_view key,
+                                         std::string_view version,
+                                         std::uint32_t i) {
     std::string k(key);
     k += '\x1f';
     k += version;
@@ -66,11 +73,11 @@ std::string chunk_key(std::string_view key, std::string_view version, std::uint3
     return k;
 }
 
-std::uint64_t value_checksum(std::string_view data) noexcept {
+META_MEMCACHE_DECL std::uint64_t value_checksum(std::string_view data) noexcept {
     return XXH3_64bits(data.data(), data.size());
 }
 
-std::string new_chunk_version() {
+META_MEMCACHE_DECL std::string new_chunk_version() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     char buf[17];
     auto end = std::to_chars(buf, buf + 16, rng(), 16).ptr;

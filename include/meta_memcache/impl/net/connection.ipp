@@ -30,11 +30,11 @@
 
 namespace meta_memcache::detail {
 
-namespace {
+namespace connection_impl {
 
-std::atomic<std::uint64_t> g_fork_generation{0};
+inline std::atomic<std::uint64_t> g_fork_generation{0};
 
-void on_fork_child() noexcept {
+inline void on_fork_child() noexcept {
     g_fork_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -42,22 +42,22 @@ struct ForkHook {
     ForkHook() { pthread_atfork(nullptr, nullptr, &on_fork_child); }
 };
 
-int remaining_ms(Clock::time_point deadline) {
+inline int remaining_ms(Clock::time_point deadline) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
 }
 
-void set_blocking(int fd, bool blocking) {
+inline void set_blocking(int fd, bool blocking) {
     const int fl = ::fcntl(fd, F_GETFL, 0);
     ::fcntl(fd, F_SETFL, blocking ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK));
 }
 
-[[noreturn]] void fail(errc code, const std::string& name, const std::string& what) {
+[[noreturn]] inline void fail(errc code, const std::string& name, const std::string& what) {
     throw_error(code, what, name);
 }
 
 /// Waits for `events` on fd until the deadline; false on timeout.
-bool wait_fd(int fd, short events, Clock::time_point deadline) {
+inline bool wait_fd(int fd, short events, Clock::time_point deadline) {
     for (;;) {
         pollfd p{fd, events, 0};
         const int ms = remaining_ms(deadline);
@@ -74,10 +74,10 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
 }
 
 /// Connects a socket with asio under the deadline (resolve included) and returns its fd.
-int connect_socket(const ServerAddress& server,
-                   const std::string& name,
-                   std::chrono::milliseconds timeout,
-                   Clock::time_point deadline) {
+inline int connect_socket(const ServerAddress& server,
+                          const std::string& name,
+                          std::chrono::milliseconds timeout,
+                          Clock::time_point deadline) {
     asio::io_context io;
     asio::error_code result = asio::error::would_block;
     auto run = [&](auto& socket) {
@@ -147,7 +147,7 @@ int connect_socket(const ServerAddress& server,
 #if META_MEMCACHE_HAVE_TLS
 
 // A socket BIO that never raises SIGPIPE and never blocks: OpenSSL's own uses write().
-int bio_write(BIO* b, const char* data, int len) {
+inline int bio_write(BIO* b, const char* data, int len) {
     BIO_clear_retry_flags(b);
     const auto n = ::send(static_cast<int>(BIO_get_fd(b, nullptr)), data,
                           static_cast<std::size_t>(len), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -157,7 +157,7 @@ int bio_write(BIO* b, const char* data, int len) {
     return static_cast<int>(n);
 }
 
-int bio_read(BIO* b, char* data, int len) {
+inline int bio_read(BIO* b, char* data, int len) {
     BIO_clear_retry_flags(b);
     const auto n = ::recv(static_cast<int>(BIO_get_fd(b, nullptr)), data,
                           static_cast<std::size_t>(len), MSG_DONTWAIT);
@@ -167,11 +167,11 @@ int bio_read(BIO* b, char* data, int len) {
     return static_cast<int>(n);
 }
 
-int bio_puts(BIO* b, const char* s) {
+inline int bio_puts(BIO* b, const char* s) {
     return bio_write(b, s, static_cast<int>(std::strlen(s)));
 }
 
-long bio_ctrl(BIO* b, int cmd, long num, void* ptr) {
+inline long bio_ctrl(BIO* b, int cmd, long num, void* ptr) {
     switch (cmd) {
         case BIO_C_SET_FD:
             // The fd is kept in the BIO's data pointer, as OpenSSL's own socket BIO keeps it.
@@ -194,7 +194,7 @@ long bio_ctrl(BIO* b, int cmd, long num, void* ptr) {
     }
 }
 
-BIO_METHOD* nosigpipe_method() {
+inline BIO_METHOD* nosigpipe_method() {
     static BIO_METHOD* method = [] {
         BIO_METHOD* m =
             BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
@@ -208,7 +208,7 @@ BIO_METHOD* nosigpipe_method() {
     return method;
 }
 
-std::string tls_error_text() {
+inline std::string tls_error_text() {
     std::string out;
     while (const unsigned long e = ERR_get_error()) {
         char buf[256];
@@ -224,7 +224,7 @@ std::string tls_error_text() {
 
 /// What a recv() that returned `got` means. Empty: interrupted by a signal, try again
 /// (unless `interrupt_is_wait`, when that reads as "would block").
-std::optional<IoResult> recv_outcome(ssize_t got, bool interrupt_is_wait) noexcept {
+inline std::optional<IoResult> recv_outcome(ssize_t got, bool interrupt_is_wait) noexcept {
     if (got > 0)
         return IoResult{IoStatus::ok, static_cast<std::size_t>(got), 0, false};
     if (got == 0)
@@ -236,9 +236,10 @@ std::optional<IoResult> recv_outcome(ssize_t got, bool interrupt_is_wait) noexce
     return IoResult{IoStatus::error, 0, errno, false};
 }
 
-}  // namespace
+}  // namespace connection_impl
 
-std::uint64_t fork_generation() noexcept {
+META_MEMCACHE_DECL std::uint64_t fork_generation() noexcept {
+    using namespace connection_impl;
     static const ForkHook hook;
     return g_fork_generation.load(std::memory_order_relaxed);
 }
@@ -249,7 +250,8 @@ struct TlsContext::Impl {
     TlsOptions options;
 };
 
-TlsContext::TlsContext(const TlsOptions& options) : impl_(std::make_unique<Impl>()) {
+META_MEMCACHE_DECL TlsContext::TlsContext(const TlsOptions& options)
+    : impl_(std::make_unique<Impl>()) {
     impl_->options = options;
     auto& ctx = impl_->ctx;
     asio::error_code ec;
@@ -290,18 +292,18 @@ TlsContext::TlsContext(const TlsOptions& options) : impl_(std::make_unique<Impl>
 }
 #else
 struct TlsContext::Impl {};
-TlsContext::TlsContext(const TlsOptions&) {
+META_MEMCACHE_DECL TlsContext::TlsContext(const TlsOptions&) {
     throw InvalidInputError("TLS requested but meta_memcache was built without TLS support");
 }
 #endif
-TlsContext::~TlsContext() = default;
+META_MEMCACHE_DECL TlsContext::~TlsContext() = default;
 
-Connection::Connection(int fd, void* ssl, std::size_t read_buffer_size)
+META_MEMCACHE_DECL Connection::Connection(int fd, void* ssl, std::size_t read_buffer_size)
     : rbuf(read_buffer_size), fork_generation(detail::fork_generation()), fd_(fd), ssl_(ssl) {
     static_cast<void>(wbuf.room(1024));
 }
 
-Connection::~Connection() {
+META_MEMCACHE_DECL Connection::~Connection() {
 #if META_MEMCACHE_HAVE_TLS
     if (ssl_ != nullptr) {
         SSL_free(static_cast<SSL*>(ssl_));  // no close_notify: the socket may be gone
@@ -312,11 +314,12 @@ Connection::~Connection() {
     }
 }
 
-std::unique_ptr<Connection> Connection::open(const ServerAddress& server,
-                                             const std::string& name,
-                                             const PoolOptions& options,
-                                             TlsContext* tls,
-                                             Clock::time_point deadline) {
+META_MEMCACHE_DECL std::unique_ptr<Connection> Connection::open(const ServerAddress& server,
+                                                                const std::string& name,
+                                                                const PoolOptions& options,
+                                                                TlsContext* tls,
+                                                                Clock::time_point deadline) {
+    using namespace connection_impl;
     const int fd = connect_socket(server, name, options.connection_timeout, deadline);
     std::unique_ptr<Connection> conn(new Connection(fd, nullptr, options.read_buffer_size));
     if (server.unix_path.empty() && options.no_delay) {
@@ -423,7 +426,7 @@ std::unique_ptr<Connection> Connection::open(const ServerAddress& server,
     return conn;
 }
 
-IoResult Connection::write_some(const iovec* v, int iovcnt) noexcept {
+META_MEMCACHE_DECL IoResult Connection::write_some(const iovec* v, int iovcnt) noexcept {
 #if META_MEMCACHE_HAVE_TLS
     if (ssl_ != nullptr) {
         auto* ssl = static_cast<SSL*>(ssl_);
@@ -463,7 +466,7 @@ IoResult Connection::write_some(const iovec* v, int iovcnt) noexcept {
     }
 }
 
-IoResult Connection::write_some(const char* data, std::size_t n) noexcept {
+META_MEMCACHE_DECL IoResult Connection::write_some(const char* data, std::size_t n) noexcept {
     if (ssl_ != nullptr) {
         iovec v{const_cast<char*>(data), n};
         return write_some(&v, 1);
@@ -480,7 +483,8 @@ IoResult Connection::write_some(const char* data, std::size_t n) noexcept {
     }
 }
 
-IoResult Connection::read_some(char* buf, std::size_t n) noexcept {
+META_MEMCACHE_DECL IoResult Connection::read_some(char* buf, std::size_t n) noexcept {
+    using namespace connection_impl;
 #if META_MEMCACHE_HAVE_TLS
     if (ssl_ != nullptr) {
         auto* ssl = static_cast<SSL*>(ssl_);
@@ -507,7 +511,8 @@ IoResult Connection::read_some(char* buf, std::size_t n) noexcept {
     }
 }
 
-IoResult Connection::read_wait(char* buf, std::size_t n) noexcept {
+META_MEMCACHE_DECL IoResult Connection::read_wait(char* buf, std::size_t n) noexcept {
+    using namespace connection_impl;
     if (ssl_ != nullptr) {
         return read_some(buf, n);
     }
@@ -516,7 +521,9 @@ IoResult Connection::read_wait(char* buf, std::size_t n) noexcept {
     return *recv_outcome(::recv(fd_, buf, n, 0), true);
 }
 
-IoResult Connection::write_all(std::string_view bytes, Clock::time_point deadline) noexcept {
+META_MEMCACHE_DECL IoResult Connection::write_all(std::string_view bytes,
+                                                  Clock::time_point deadline) noexcept {
+    using namespace connection_impl;
     std::size_t sent = 0;
     while (sent < bytes.size()) {
         iovec v{const_cast<char*>(bytes.data() + sent), bytes.size() - sent};
@@ -532,7 +539,8 @@ IoResult Connection::write_all(std::string_view bytes, Clock::time_point deadlin
     return {IoStatus::ok, sent, 0, false};
 }
 
-IoResult Connection::read_more(std::string& out, Clock::time_point deadline) {
+META_MEMCACHE_DECL IoResult Connection::read_more(std::string& out, Clock::time_point deadline) {
+    using namespace connection_impl;
     char buf[4096];
     for (;;) {
         const IoResult r = read_some(buf, sizeof buf);
@@ -547,7 +555,7 @@ IoResult Connection::read_more(std::string& out, Clock::time_point deadline) {
     }
 }
 
-bool Connection::looks_dead() noexcept {
+META_MEMCACHE_DECL bool Connection::looks_dead() noexcept {
     char c = 0;
     const ssize_t got = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (got == 0)

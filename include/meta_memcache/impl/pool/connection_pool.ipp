@@ -482,22 +482,22 @@ META_MEMCACHE_DECL bool ConnectionPool::Impl::is_marked_down() {
     return down_ && (Clock::now() < down_until_ || probing_);
 }
 
-ConnectionPool::ConnectionPool(ServerAddress server, PoolOptions options)
+META_MEMCACHE_DECL ConnectionPool::ConnectionPool(ServerAddress server, PoolOptions options)
     : impl_(std::make_unique<Impl>(std::move(server), std::move(options))) {}
-ConnectionPool::~ConnectionPool() = default;
-const ServerAddress& ConnectionPool::server() const noexcept {
+META_MEMCACHE_DECL ConnectionPool::~ConnectionPool() = default;
+META_MEMCACHE_DECL const ServerAddress& ConnectionPool::server() const noexcept {
     return impl_->server;
 }
-const std::string& ConnectionPool::name() const noexcept {
+META_MEMCACHE_DECL const std::string& ConnectionPool::name() const noexcept {
     return impl_->name;
 }
-const PoolOptions& ConnectionPool::options() const noexcept {
+META_MEMCACHE_DECL const PoolOptions& ConnectionPool::options() const noexcept {
     return impl_->options;
 }
-PoolCounters ConnectionPool::counters() const {
+META_MEMCACHE_DECL PoolCounters ConnectionPool::counters() const {
     return impl_->counters();
 }
-bool ConnectionPool::is_marked_down() const {
+META_MEMCACHE_DECL bool ConnectionPool::is_marked_down() const {
     return impl_->is_marked_down();
 }
 
