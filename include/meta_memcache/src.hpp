@@ -1,12 +1,18 @@
 #pragma once
 
-// Every definition of the library. Compiled once into the library by default
-// (src/meta_memcache.cpp); with META_MEMCACHE_HEADER_ONLY the umbrella header includes it,
-// and every definition is inline.
+// Every definition of the library (the .ipp files under meta_memcache/impl/ and
+// meta_memcache/detail/impl/ that their headers do not include themselves). Compiled once
+// into the library by default (src/meta_memcache.cpp). With META_MEMCACHE_HEADER_ONLY the
+// umbrella header <meta_memcache/meta_memcache.hpp> includes it, and every definition is
+// inline (META_MEMCACHE_DECL, config.hpp).
 
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/impl/client/large_values.ipp>
 #include <meta_memcache/impl/io/driver.ipp>
 #include <meta_memcache/impl/net/connection.ipp>
 #include <meta_memcache/impl/net/exchange.ipp>
-#include <meta_memcache/impl/pool/connection_pool.ipp>
 #include <meta_memcache/impl/pool/classic_requests.ipp>
+#include <meta_memcache/impl/pool/connection_pool.ipp>
+#include <meta_memcache/impl/ring/hash_functions.ipp>
+#include <meta_memcache/impl/ring/hash_modes.ipp>
+#include <meta_memcache/impl/ring/hash_ring.ipp>

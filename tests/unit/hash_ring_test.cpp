@@ -1,6 +1,6 @@
-#include "detail/ring_hash.hpp"
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/hash_ring.hpp>
+#include <meta_memcache/impl/ring/hash_functions.hpp>
 
 #include "catch.hpp"
 

@@ -1,11 +1,15 @@
-#include "detail/ring_hash.hpp"
+// HashRing: the points of every placement mode, and the lookup of a key's point.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/detail/md5.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/hash_ring.hpp>
+#include <meta_memcache/impl/ring/hash_functions.hpp>
 
+#ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
+#endif
 #include <xxhash.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -14,99 +18,41 @@
 
 namespace meta_memcache {
 
-// ---- the hash functions ----------------------------------------------------------------
-
-namespace detail {
-
-namespace {
+namespace detail::hash_ring_impl {
 
 /// Bytes [0, 8) of an MD5 digest as a big-endian number, from its state words A and B
 /// (or bytes [8, 16) from C and D): the digest stores each word little-endian.
-std::uint64_t md5_be64(std::uint32_t first, std::uint32_t second) noexcept {
+inline std::uint64_t md5_be64(std::uint32_t first, std::uint32_t second) noexcept {
     return static_cast<std::uint64_t>(__builtin_bswap32(first)) << 32 | __builtin_bswap32(second);
 }
 
-constexpr std::uint32_t fnv32_offset = 2166136261U;
-constexpr std::uint32_t fnv32_prime = 16777619U;
-
-}  // namespace
-
-std::uint32_t hash_md5_le32(std::string_view data) noexcept {
-    return md5_words(data)[0];
-}
-
-std::uint32_t hash_crc32(std::string_view data) noexcept {
-    return static_cast<std::uint32_t>(
-        crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
-}
-
-std::uint32_t hash_fnv1_32(std::string_view data) noexcept {
-    std::uint32_t h = fnv32_offset;
-    for (const char ch : data) {
-        h *= fnv32_prime;
-        h ^= static_cast<unsigned char>(ch);
-    }
-    return h;
-}
-
-std::uint32_t hash_fnv1a_32(std::string_view data) noexcept {
-    std::uint32_t h = fnv32_offset;
-    for (const char ch : data) {
-        h ^= static_cast<unsigned char>(ch);
-        h *= fnv32_prime;
-    }
-    return h;
-}
-
-std::uint32_t hash_one_at_a_time(std::string_view data) noexcept {
-    std::uint32_t h = 0;
-    for (const char ch : data) {
-        // libhashkit reads `const char` (signed on x86 and most ABIs) into a uint32_t.
-        h += static_cast<std::uint32_t>(static_cast<std::int32_t>(static_cast<signed char>(ch)));
-        h += h << 10;
-        h ^= h >> 6;
-    }
-    h += h << 3;
-    h ^= h >> 11;
-    h += h << 15;
-    return h;
-}
-
-}  // namespace detail
-
-// ---- modes ------------------------------------------------------------------------------
-
-namespace {
-
-constexpr std::uint16_t default_port = 11211;
-
 /// Points per unit of weight in uhashring and xxhash (uhashring's default vnodes).
-constexpr std::uint32_t meta_ring_points = 160;
+inline constexpr std::uint32_t meta_ring_points = 160;
 /// libmemcached's MEMCACHED_POINTS_PER_SERVER_KETAMA (weighted ketama).
-constexpr std::uint32_t ketama_points = 160;
+inline constexpr std::uint32_t ketama_points = 160;
 /// libmemcached's MEMCACHED_POINTS_PER_SERVER and libmc's s_pointerPerServer.
-constexpr std::uint32_t unweighted_ketama_points = 100;
+inline constexpr std::uint32_t unweighted_ketama_points = 100;
 /// Bound on the points of a weighted uhashring/xxhash ring (160 per unit of weight).
-constexpr std::uint64_t max_points = std::uint64_t{1} << 22;
+inline constexpr std::uint64_t max_points = std::uint64_t{1} << 22;
 
 /// Whether the key goes to the first point strictly after its hash (uhashring's
 /// bisect_right) rather than the first point at or after it (libmemcached, libmc).
-bool strictly_after(HashMode mode) noexcept {
+inline bool strictly_after(HashMode mode) noexcept {
     return mode == HashMode::uhashring || mode == HashMode::xxhash;
 }
 
 /// The hash of a key, as a ring position (hi, lo); 32-bit hashes sit in `hi`.
-void key_position(HashMode mode,
-                  std::string_view key,
-                  std::uint64_t& hi,
-                  std::uint64_t& lo) noexcept {
+inline void key_position(HashMode mode,
+                         std::string_view key,
+                         std::uint64_t& hi,
+                         std::uint64_t& lo) noexcept {
     lo = 0;
     switch (mode) {
         case HashMode::uhashring: {
             // int(md5(x).hexdigest(), 16): the digest as one big-endian 128-bit number.
             const auto w = detail::md5_words(key);
-            hi = detail::md5_be64(w[0], w[1]);
-            lo = detail::md5_be64(w[2], w[3]);
+            hi = md5_be64(w[0], w[1]);
+            lo = md5_be64(w[2], w[3]);
             return;
         }
         case HashMode::xxhash:
@@ -132,71 +78,7 @@ void key_position(HashMode mode,
     hi = 0;
 }
 
-/// "host" for the default port, else "host:port": the libmemcached/libmc point name.
-std::string host_maybe_port(const ServerAddress& s) {
-    if (s.port == default_port)
-        return s.host;
-    return s.host + ':' + std::to_string(s.port);
-}
-
-}  // namespace
-
-std::string_view to_string(HashMode mode) noexcept {
-    switch (mode) {
-        case HashMode::uhashring:
-            return "uhashring";
-        case HashMode::ketama:
-            return "ketama";
-        case HashMode::libmemcached_ketama:
-            return "libmemcached_ketama";
-        case HashMode::libmc_md5:
-            return "libmc_md5";
-        case HashMode::libmc_crc32:
-            return "libmc_crc32";
-        case HashMode::libmc_fnv1_32:
-            return "libmc_fnv1_32";
-        case HashMode::libmc_fnv1a_32:
-            return "libmc_fnv1a_32";
-        case HashMode::xxhash:
-            return "xxhash";
-    }
-    return "unknown";
-}
-
-bool honours_weights(HashMode mode) noexcept {
-    return mode == HashMode::uhashring || mode == HashMode::ketama || mode == HashMode::xxhash;
-}
-
-std::string ring_identity(const ServerAddress& server, HashMode mode) {
-    if (!server.alias.empty())
-        return server.alias;
-    switch (mode) {
-        case HashMode::uhashring:
-        case HashMode::xxhash:
-            return server.endpoint();
-        case HashMode::ketama:
-        case HashMode::libmemcached_ketama:
-            // memcached_server_add_unix_socket() stores the path with port 0.
-            if (!server.unix_path.empty())
-                return server.unix_path + ":0";
-            return host_maybe_port(server);
-        case HashMode::libmc_md5:
-        case HashMode::libmc_crc32:
-        case HashMode::libmc_fnv1_32:
-        case HashMode::libmc_fnv1a_32:
-            // libmc parses "/path" with no port, so the socket gets port 11211.
-            if (!server.unix_path.empty())
-                return server.unix_path;
-            return host_maybe_port(server);
-    }
-    return server.name();
-}
-
-// ---- the ring ---------------------------------------------------------------------------
-
-namespace {
-
-std::vector<RingNode> unit_weights(std::vector<std::string> identities) {
+inline std::vector<RingNode> unit_weights(std::vector<std::string> identities) {
     std::vector<RingNode> nodes;
     nodes.reserve(identities.size());
     for (auto& id : identities)
@@ -204,7 +86,7 @@ std::vector<RingNode> unit_weights(std::vector<std::string> identities) {
     return nodes;
 }
 
-std::vector<RingNode> nodes_of(const std::vector<ServerAddress>& servers, HashMode mode) {
+inline std::vector<RingNode> nodes_of(const std::vector<ServerAddress>& servers, HashMode mode) {
     std::vector<RingNode> nodes;
     nodes.reserve(servers.size());
     for (const auto& s : servers)
@@ -214,9 +96,9 @@ std::vector<RingNode> nodes_of(const std::vector<ServerAddress>& servers, HashMo
 
 /// libmemcached's point count for one server of a weighted ketama ring, in its float
 /// arithmetic (hosts.cc, update_continuum), so rounding matches to the last bit.
-std::uint32_t weighted_ketama_points(std::uint32_t weight,
-                                     std::uint64_t total_weight,
-                                     std::size_t servers) noexcept {
+inline std::uint32_t weighted_ketama_points(std::uint32_t weight,
+                                            std::uint64_t total_weight,
+                                            std::size_t servers) noexcept {
     const float pct = static_cast<float>(weight) / static_cast<float>(total_weight);
     float share = pct * static_cast<float>(ketama_points);
     share = share / 4.0F;
@@ -225,24 +107,25 @@ std::uint32_t weighted_ketama_points(std::uint32_t weight,
     return static_cast<std::uint32_t>(std::floor(static_cast<double>(share)) * 4.0);
 }
 
-}  // namespace
+}  // namespace detail::hash_ring_impl
 
-HashRing::HashRing(std::vector<std::string> identities, HashMode mode)
-    : nodes_(unit_weights(std::move(identities))), mode_(mode) {
+META_MEMCACHE_DECL HashRing::HashRing(std::vector<std::string> identities, HashMode mode)
+    : nodes_(detail::hash_ring_impl::unit_weights(std::move(identities))), mode_(mode) {
     build();
 }
 
-HashRing::HashRing(std::vector<RingNode> nodes, HashMode mode)
+META_MEMCACHE_DECL HashRing::HashRing(std::vector<RingNode> nodes, HashMode mode)
     : nodes_(std::move(nodes)), mode_(mode) {
     build();
 }
 
-HashRing::HashRing(const std::vector<ServerAddress>& servers, HashMode mode)
-    : nodes_(nodes_of(servers, mode)), mode_(mode) {
+META_MEMCACHE_DECL HashRing::HashRing(const std::vector<ServerAddress>& servers, HashMode mode)
+    : nodes_(detail::hash_ring_impl::nodes_of(servers, mode)), mode_(mode) {
     build();
 }
 
-void HashRing::build() {
+META_MEMCACHE_DECL void HashRing::build() {
+    using namespace detail::hash_ring_impl;
     if (nodes_.empty()) {
         throw InvalidInputError("a hash ring needs at least one server");
     }
@@ -357,22 +240,23 @@ void HashRing::build() {
     }
 }
 
-std::vector<std::size_t> HashRing::points_per_node() const {
+META_MEMCACHE_DECL std::vector<std::size_t> HashRing::points_per_node() const {
     std::vector<std::size_t> counts(nodes_.size(), 0);
     for (const Point& p : points_)
         ++counts[p.node];
     return counts;
 }
 
-std::size_t HashRing::node_for(std::string_view routing_key) const noexcept {
+META_MEMCACHE_DECL std::size_t HashRing::node_for(std::string_view routing_key) const noexcept {
     if (nodes_.size() == 1)
         return 0;
     return points_[point_for(routing_key)].node;
 }
 
-void HashRing::nodes_for_batch(const std::array<std::string_view, batch_size>& keys,
-                               std::size_t count,
-                               std::uint32_t* out) const noexcept {
+META_MEMCACHE_DECL void HashRing::nodes_for_batch(
+    const std::array<std::string_view, batch_size>& keys,
+    std::size_t count,
+    std::uint32_t* out) const noexcept {
     const bool md5 =
         mode_ == HashMode::uhashring || mode_ == HashMode::ketama || mode_ == HashMode::libmc_md5;
     if (!md5 || count < min_md5x8_keys) {
@@ -383,8 +267,8 @@ void HashRing::nodes_for_batch(const std::array<std::string_view, batch_size>& k
     const detail::Md5x8Words w = detail::md5x8_words(keys);
     if (mode_ == HashMode::uhashring) {
         for (std::size_t i = 0; i < count; ++i) {
-            const std::size_t p =
-                point_at(detail::md5_be64(w[0][i], w[1][i]), detail::md5_be64(w[2][i], w[3][i]));
+            const std::size_t p = point_at(detail::hash_ring_impl::md5_be64(w[0][i], w[1][i]),
+                                           detail::hash_ring_impl::md5_be64(w[2][i], w[3][i]));
             out[i] = points_[p].node;
         }
     } else {
@@ -393,17 +277,17 @@ void HashRing::nodes_for_batch(const std::array<std::string_view, batch_size>& k
     }
 }
 
-std::size_t HashRing::point_for(std::string_view routing_key) const noexcept {
+META_MEMCACHE_DECL std::size_t HashRing::point_for(std::string_view routing_key) const noexcept {
     std::uint64_t hi = 0;
     std::uint64_t lo = 0;
-    key_position(mode_, routing_key, hi, lo);
+    detail::hash_ring_impl::key_position(mode_, routing_key, hi, lo);
     return point_at(hi, lo);
 }
 
 inline std::size_t HashRing::point_at(std::uint64_t hi, std::uint64_t lo) const noexcept {
     // Whether the key goes after point q: after the points below it, and after an equal one
     // when keys go strictly after (uhashring's bisect_right), not when at or after.
-    const bool after_equal = strictly_after(mode_);
+    const bool after_equal = detail::hash_ring_impl::strictly_after(mode_);
     const auto after = [&](const Point& q) {
         return q.hi != hi ? q.hi < hi : (after_equal ? q.lo <= lo : q.lo < lo);
     };

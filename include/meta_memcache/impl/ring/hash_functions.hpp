@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
-/// The 32-bit hash functions other clients' rings use (private to the build; the tests
-/// check each against the vectors of the client it comes from).
+/// The 32-bit hash functions other clients' rings use (not API; the tests check each
+/// against the vectors of the client it comes from).
 namespace meta_memcache::detail {
 
 /// MD5(data)'s first 4 bytes as a little-endian number (libhashkit's and libmc's "md5").
