@@ -16,3 +16,6 @@
 #include <meta_memcache/impl/ring/hash_functions.ipp>
 #include <meta_memcache/impl/ring/hash_modes.ipp>
 #include <meta_memcache/impl/ring/hash_ring.ipp>
+#include <meta_memcache/impl/values/compression.ipp>
+#include <meta_memcache/impl/values/serializer.ipp>
+#include <meta_memcache/impl/values/value_codec.ipp>

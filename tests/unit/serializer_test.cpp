@@ -1,5 +1,5 @@
-#include "detail/compression.hpp"
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/values/compression.hpp>
 #include <meta_memcache/serializer.hpp>
 
 #include "catch.hpp"

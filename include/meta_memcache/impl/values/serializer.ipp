@@ -1,4 +1,8 @@
-#include "detail/compression.hpp"
+// Serializer: compression (zstd with per-domain dictionaries, zlib) and decompression of
+// values, and the decode failures it reports.
+
+#include <meta_memcache/config.hpp>
+#include <meta_memcache/impl/values/compression.hpp>
 #include <meta_memcache/serializer.hpp>
 
 #include <atomic>
@@ -9,63 +13,16 @@
 
 namespace meta_memcache {
 
-// ---- built-in codecs and helpers ---------------------------------------------------------
-
 namespace detail {
 
-bool is_valid_utf8(std::string_view bytes) noexcept {
-    std::size_t i = 0;
-    const std::size_t n = bytes.size();
-    while (i < n) {
-        const auto c = static_cast<unsigned char>(bytes[i]);
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t length = 0;
-        std::uint32_t min = 0;
-        std::uint32_t cp = 0;
-        if (c >= 0xC2 && c <= 0xDF) {
-            length = 2;
-            min = 0x80;
-            cp = c & 0x1FU;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            length = 3;
-            min = 0x800;
-            cp = c & 0x0FU;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            length = 4;
-            min = 0x10000;
-            cp = c & 0x07U;
-        } else {
-            return false;  // continuation byte, overlong lead (C0, C1) or above F4
-        }
-        if (n - i < length) {
-            return false;
-        }
-        for (std::size_t k = 1; k < length; ++k) {
-            const auto cc = static_cast<unsigned char>(bytes[i + k]);
-            if ((cc & 0xC0U) != 0x80U) {
-                return false;
-            }
-            cp = (cp << 6U) | (cc & 0x3FU);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += length;
-    }
-    return true;
-}
-
-void throw_decode_failure(DecodeStatus status, const std::string& error) {
+META_MEMCACHE_DECL void throw_decode_failure(DecodeStatus status, const std::string& error) {
     if (status == DecodeStatus::type_mismatch) {
         throw TypeMismatchError(error);
     }
     throw DecodeError(error);
 }
 
-std::string type_mismatch_message(std::uint32_t type_flag) {
+META_MEMCACHE_DECL std::string type_mismatch_message(std::uint32_t type_flag) {
     const char* name = "a custom encoding";
     switch (type_flag) {
         case value_flag::str:
@@ -89,26 +46,6 @@ std::string type_mismatch_message(std::uint32_t type_flag) {
 }
 
 }  // namespace detail
-
-EncodedValue ValueCodec<TextView>::encode(TextView value) {
-    if (!detail::is_valid_utf8(value.value)) {
-        throw InvalidInputError(
-            "Text value is not valid UTF-8 (Python readers decode str as "
-            "UTF-8); store it as bytes instead");
-    }
-    return EncodedValue::borrowed(value.value, value_flag::str);
-}
-
-EncodedValue ValueCodec<Text>::encode(const Text& value) {
-    return ValueCodec<TextView>::encode(TextView{value.value});
-}
-
-std::optional<Text> ValueCodec<Text>::decode(std::string_view bytes, std::uint32_t type_flag) {
-    if (type_flag != value_flag::str || !detail::is_valid_utf8(bytes)) {
-        return std::nullopt;
-    }
-    return Text{std::string(bytes)};
-}
 
 // ---- Serializer --------------------------------------------------------------------------
 
@@ -201,9 +138,9 @@ struct Serializer::Impl {
     }
 };
 
-namespace {
+namespace detail::serializer_impl {
 
-Compression resolve_compression(std::optional<Compression> asked) {
+inline Compression resolve_compression(std::optional<Compression> asked) {
     if (!asked) {
         if (detail::zstd_built_in()) {
             return Compression::zstd;
@@ -223,10 +160,11 @@ Compression resolve_compression(std::optional<Compression> asked) {
     return *asked;
 }
 
-}  // namespace
+}  // namespace detail::serializer_impl
 
-Serializer::Serializer(SerializerOptions options) : impl_(std::make_unique<Impl>()) {
-    options.compression = resolve_compression(options.compression);
+META_MEMCACHE_DECL Serializer::Serializer(SerializerOptions options)
+    : impl_(std::make_unique<Impl>()) {
+    options.compression = detail::serializer_impl::resolve_compression(options.compression);
     if (detail::zstd_built_in()) {
         for (const int level :
              {options.compression_level, options.dict_compression_level.value_or(0)}) {
@@ -243,39 +181,41 @@ Serializer::Serializer(SerializerOptions options) : impl_(std::make_unique<Impl>
     impl_->options = options;
 }
 
-Serializer::~Serializer() = default;
-Serializer::Serializer(Serializer&&) noexcept = default;
-Serializer& Serializer::operator=(Serializer&&) noexcept = default;
+META_MEMCACHE_DECL Serializer::~Serializer() = default;
+META_MEMCACHE_DECL Serializer::Serializer(Serializer&&) noexcept = default;
+META_MEMCACHE_DECL Serializer& Serializer::operator=(Serializer&&) noexcept = default;
 
-bool Serializer::zstd_available() noexcept {
+META_MEMCACHE_DECL bool Serializer::zstd_available() noexcept {
     return detail::zstd_built_in();
 }
 
-bool Serializer::zlib_available() noexcept {
+META_MEMCACHE_DECL bool Serializer::zlib_available() noexcept {
     return detail::zlib_built_in();
 }
 
-const SerializerOptions& Serializer::options() const noexcept {
+META_MEMCACHE_DECL const SerializerOptions& Serializer::options() const noexcept {
     return impl_->options;
 }
 
-std::uint32_t Serializer::register_dictionary(std::string_view dictionary,
-                                              const std::vector<std::string>& domains,
-                                              std::optional<int> compression_level) {
+META_MEMCACHE_DECL std::uint32_t Serializer::register_dictionary(
+    std::string_view dictionary,
+    const std::vector<std::string>& domains,
+    std::optional<int> compression_level) {
     return impl_->add(dictionary, domains, false, compression_level);
 }
 
-std::uint32_t Serializer::set_default_dictionary(std::string_view dictionary,
-                                                 std::optional<int> compression_level) {
+META_MEMCACHE_DECL std::uint32_t Serializer::set_default_dictionary(
+    std::string_view dictionary, std::optional<int> compression_level) {
     return impl_->add(dictionary, {}, true, compression_level);
 }
 
-std::optional<std::uint32_t> Serializer::dictionary_for(std::string_view domain) const {
+META_MEMCACHE_DECL std::optional<std::uint32_t> Serializer::dictionary_for(
+    std::string_view domain) const {
     const std::uint32_t id = impl_->select_id(domain);
     return id == 0 ? std::nullopt : std::optional<std::uint32_t>(id);
 }
 
-EncodedValue Serializer::compress(KeyView key, EncodedValue value) const {
+META_MEMCACHE_DECL EncodedValue Serializer::compress(KeyView key, EncodedValue value) const {
     const std::uint32_t flag = value.client_flag();
     if ((flag & value_flag::compression_mask) != 0) {
         throw InvalidInputError("client flag " + std::to_string(flag) +
@@ -317,8 +257,8 @@ EncodedValue Serializer::compress(KeyView key, EncodedValue value) const {
     return EncodedValue::owned(std::move(packed), flag | value_flag::zstd);
 }
 
-DecodeResult<EncodedValue> Serializer::decompress(std::string_view data,
-                                                  std::uint32_t client_flag) const {
+META_MEMCACHE_DECL DecodeResult<EncodedValue> Serializer::decompress(
+    std::string_view data, std::uint32_t client_flag) const {
     using Result = DecodeResult<EncodedValue>;
     const std::uint32_t compression = client_flag & value_flag::compression_mask;
     if (compression == 0) {
@@ -362,8 +302,8 @@ DecodeResult<EncodedValue> Serializer::decompress(std::string_view data,
         EncodedValue::owned(std::move(out), client_flag & ~value_flag::compression_mask));
 }
 
-DecodeResult<std::string> Serializer::try_decode_bytes(std::string_view data,
-                                                       std::uint32_t client_flag) const {
+META_MEMCACHE_DECL DecodeResult<std::string> Serializer::try_decode_bytes(
+    std::string_view data, std::uint32_t client_flag) const {
     DecodeResult<EncodedValue> raw = decompress(data, client_flag);
     if (!raw) {
         return DecodeResult<std::string>::failure(raw.status, std::move(raw.error));

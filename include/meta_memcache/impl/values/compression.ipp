@@ -1,25 +1,30 @@
-#include "detail/compression.hpp"
+// zstd and zlib behind the plain functions of compression.hpp (each with its stand-in
+// when the library is built without it).
 
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/values/compression.hpp>
 
 #include <algorithm>
 #include <climits>
 #include <new>
 
 #ifdef META_MEMCACHE_HAVE_ZSTD
-// ZSTD_c_format, ZSTD_d_format, ZSTD_getFrameHeader_advanced (exported by libzstd.so too)
+// ZSTD_c_format, ZSTD_d_format, ZSTD_getFrameHeader_advanced (exported by libzstd.so too;
+// zstd.h declares them when included again with this defined)
+#ifndef ZSTD_STATIC_LINKING_ONLY
 #define ZSTD_STATIC_LINKING_ONLY  // NOLINT(readability-identifier-naming): zstd's name
+#endif
 #include <zstd.h>
 #include <zstd_errors.h>
 #endif
 #ifdef META_MEMCACHE_HAVE_ZLIB
-#define ZLIB_CONST  // NOLINT(readability-identifier-naming): zlib's name
 #include <zlib.h>
 #endif
 
 namespace meta_memcache::detail {
 
-bool zstd_built_in() noexcept {
+META_MEMCACHE_DECL bool zstd_built_in() noexcept {
 #ifdef META_MEMCACHE_HAVE_ZSTD
     return true;
 #else
@@ -27,7 +32,7 @@ bool zstd_built_in() noexcept {
 #endif
 }
 
-bool zlib_built_in() noexcept {
+META_MEMCACHE_DECL bool zlib_built_in() noexcept {
 #ifdef META_MEMCACHE_HAVE_ZLIB
     return true;
 #else
@@ -62,11 +67,12 @@ private:
     int level_;
 };
 
-void ZstdDictionaryDeleter::operator()(ZstdDictionary* dictionary) const noexcept {
+META_MEMCACHE_DECL void ZstdDictionaryDeleter::operator()(
+    ZstdDictionary* dictionary) const noexcept {
     delete dictionary;  // NOLINT(cppcoreguidelines-owning-memory): unique_ptr's deleter
 }
 
-namespace {
+namespace compression_impl {
 
 struct CCtxFree {
     void operator()(ZSTD_CCtx* c) const noexcept { ZSTD_freeCCtx(c); }
@@ -77,7 +83,7 @@ struct DCtxFree {
 
 // zstd contexts are not thread-safe: each thread has its own pair, shared by every
 // Serializer and dictionary on that thread (a dictionary is attached per call).
-ZSTD_CCtx* thread_cctx() {
+inline ZSTD_CCtx* thread_cctx() {
     thread_local const std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
     if (!cctx) {
         throw std::bad_alloc();
@@ -85,7 +91,7 @@ ZSTD_CCtx* thread_cctx() {
     return cctx.get();
 }
 
-ZSTD_DCtx* thread_dctx() {
+inline ZSTD_DCtx* thread_dctx() {
     thread_local const std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
     if (!dctx) {
         throw std::bad_alloc();
@@ -94,7 +100,7 @@ ZSTD_DCtx* thread_dctx() {
 }
 
 // For calls that fail only on a bug or when memory runs out.
-void check_zstd(std::size_t result, const char* what) {
+inline void check_zstd(std::size_t result, const char* what) {
     if (ZSTD_isError(result) == 0U) {
         return;
     }
@@ -104,17 +110,17 @@ void check_zstd(std::size_t result, const char* what) {
     throw InvalidInputError(std::string("zstd ") + what + ": " + ZSTD_getErrorName(result));
 }
 
-}  // namespace
+}  // namespace compression_impl
 
-bool valid_zstd_level(int level) noexcept {
+META_MEMCACHE_DECL bool valid_zstd_level(int level) noexcept {
     return level >= ZSTD_minCLevel() && level <= ZSTD_maxCLevel();
 }
 
-std::uint32_t zstd_dictionary_id(std::string_view bytes) noexcept {
+META_MEMCACHE_DECL std::uint32_t zstd_dictionary_id(std::string_view bytes) noexcept {
     return ZSTD_getDictID_fromDict(bytes.data(), bytes.size());
 }
 
-ZstdDictionaryPtr make_zstd_dictionary(std::string_view bytes, int level) {
+META_MEMCACHE_DECL ZstdDictionaryPtr make_zstd_dictionary(std::string_view bytes, int level) {
     ZSTD_CDict* cdict = ZSTD_createCDict(bytes.data(), bytes.size(), level);
     ZSTD_DDict* ddict = ZSTD_createDDict(bytes.data(), bytes.size());
     if (cdict == nullptr || ddict == nullptr) {
@@ -125,7 +131,10 @@ ZstdDictionaryPtr make_zstd_dictionary(std::string_view bytes, int level) {
     return ZstdDictionaryPtr(new ZstdDictionary(cdict, ddict, level));
 }
 
-std::string zstd_compress(std::string_view src, int level, const ZstdDictionary* dictionary) {
+META_MEMCACHE_DECL std::string zstd_compress(std::string_view src,
+                                             int level,
+                                             const ZstdDictionary* dictionary) {
+    using namespace compression_impl;
     ZSTD_CCtx* cctx = thread_cctx();
     check_zstd(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters), "reset");
     check_zstd(ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless), "format");
@@ -147,7 +156,9 @@ std::string zstd_compress(std::string_view src, int level, const ZstdDictionary*
     return out;
 }
 
-bool read_zstd_frame_header(std::string_view frame, ZstdFrameHeader& header, std::string& error) {
+META_MEMCACHE_DECL bool read_zstd_frame_header(std::string_view frame,
+                                               ZstdFrameHeader& header,
+                                               std::string& error) {
     ZSTD_frameHeader zfh{};
     const std::size_t result =
         ZSTD_getFrameHeader_advanced(&zfh, frame.data(), frame.size(), ZSTD_f_zstd1_magicless);
@@ -172,11 +183,12 @@ bool read_zstd_frame_header(std::string_view frame, ZstdFrameHeader& header, std
     return true;
 }
 
-bool zstd_decompress(std::string_view frame,
-                     const ZstdFrameHeader& header,
-                     const ZstdDictionary* dictionary,
-                     std::string& out,
-                     std::string& error) {
+META_MEMCACHE_DECL bool zstd_decompress(std::string_view frame,
+                                        const ZstdFrameHeader& header,
+                                        const ZstdDictionary* dictionary,
+                                        std::string& out,
+                                        std::string& error) {
+    using namespace compression_impl;
     ZSTD_DCtx* dctx = thread_dctx();
     check_zstd(ZSTD_DCtx_reset(dctx, ZSTD_reset_session_and_parameters), "reset");
     check_zstd(ZSTD_DCtx_setParameter(dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless), "format");
@@ -207,40 +219,42 @@ bool zstd_decompress(std::string_view frame,
 
 class ZstdDictionary {};
 
-void ZstdDictionaryDeleter::operator()(ZstdDictionary* dictionary) const noexcept {
+META_MEMCACHE_DECL void ZstdDictionaryDeleter::operator()(
+    ZstdDictionary* dictionary) const noexcept {
     delete dictionary;  // NOLINT(cppcoreguidelines-owning-memory): unique_ptr's deleter
 }
 
-bool valid_zstd_level(int /*level*/) noexcept {
+META_MEMCACHE_DECL bool valid_zstd_level(int /*level*/) noexcept {
     return false;
 }
 
-std::uint32_t zstd_dictionary_id(std::string_view /*bytes*/) noexcept {
+META_MEMCACHE_DECL std::uint32_t zstd_dictionary_id(std::string_view /*bytes*/) noexcept {
     return 0;
 }
 
-ZstdDictionaryPtr make_zstd_dictionary(std::string_view /*bytes*/, int /*level*/) {
+META_MEMCACHE_DECL ZstdDictionaryPtr make_zstd_dictionary(std::string_view /*bytes*/,
+                                                          int /*level*/) {
     throw InvalidInputError("zstd dictionaries need a library built with zstd");
 }
 
-std::string zstd_compress(std::string_view /*src*/,
-                          int /*level*/,
-                          const ZstdDictionary* /*dictionary*/) {
+META_MEMCACHE_DECL std::string zstd_compress(std::string_view /*src*/,
+                                             int /*level*/,
+                                             const ZstdDictionary* /*dictionary*/) {
     throw InvalidInputError("zstd compression needs a library built with zstd");
 }
 
-bool read_zstd_frame_header(std::string_view /*frame*/,
-                            ZstdFrameHeader& /*header*/,
-                            std::string& error) {
+META_MEMCACHE_DECL bool read_zstd_frame_header(std::string_view /*frame*/,
+                                               ZstdFrameHeader& /*header*/,
+                                               std::string& error) {
     error = "value is zstd-compressed and the library was built without zstd";
     return false;
 }
 
-bool zstd_decompress(std::string_view /*frame*/,
-                     const ZstdFrameHeader& /*header*/,
-                     const ZstdDictionary* /*dictionary*/,
-                     std::string& /*out*/,
-                     std::string& error) {
+META_MEMCACHE_DECL bool zstd_decompress(std::string_view /*frame*/,
+                                        const ZstdFrameHeader& /*header*/,
+                                        const ZstdDictionary* /*dictionary*/,
+                                        std::string& /*out*/,
+                                        std::string& error) {
     error = "value is zstd-compressed and the library was built without zstd";
     return false;
 }
@@ -251,7 +265,7 @@ bool zstd_decompress(std::string_view /*frame*/,
 
 #ifdef META_MEMCACHE_HAVE_ZLIB
 
-std::string zlib_compress(std::string_view src, int level) {
+META_MEMCACHE_DECL std::string zlib_compress(std::string_view src, int level) {
     uLongf size = compressBound(src.size());
     std::string out(size, '\0');
     const int rc = compress2(reinterpret_cast<Bytef*>(out.data()), &size,
@@ -266,7 +280,7 @@ std::string zlib_compress(std::string_view src, int level) {
     return out;
 }
 
-namespace {
+namespace compression_impl {
 
 class Inflater {
 public:
@@ -287,19 +301,21 @@ private:
     z_stream stream_{};
 };
 
-}  // namespace
+}  // namespace compression_impl
 
-bool zlib_decompress(std::string_view src,
-                     std::size_t max_size,
-                     std::string& out,
-                     std::string& error) {
+META_MEMCACHE_DECL bool zlib_decompress(std::string_view src,
+                                        std::size_t max_size,
+                                        std::string& out,
+                                        std::string& error) {
     if (src.size() > UINT_MAX) {
         error = "zlib stream too large";
         return false;
     }
-    Inflater inflater;
+    compression_impl::Inflater inflater;
     z_stream& zs = inflater.stream();
-    zs.next_in = reinterpret_cast<const Bytef*>(src.data());
+    // Assignable whether or not zlib.h was included with ZLIB_CONST (inflate never writes
+    // to its input).
+    zs.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(src.data()));
     zs.avail_in = static_cast<uInt>(src.size());
 
     // One byte beyond the limit tells "exactly max_size" from "more than max_size".
@@ -359,14 +375,14 @@ bool zlib_decompress(std::string_view src,
 
 #else  // no zlib
 
-std::string zlib_compress(std::string_view /*src*/, int /*level*/) {
+META_MEMCACHE_DECL std::string zlib_compress(std::string_view /*src*/, int /*level*/) {
     throw InvalidInputError("zlib compression needs a library built with zlib");
 }
 
-bool zlib_decompress(std::string_view /*src*/,
-                     std::size_t /*max_size*/,
-                     std::string& /*out*/,
-                     std::string& error) {
+META_MEMCACHE_DECL bool zlib_decompress(std::string_view /*src*/,
+                                        std::size_t /*max_size*/,
+                                        std::string& /*out*/,
+                                        std::string& error) {
     error = "value is zlib-compressed and the library was built without zlib";
     return false;
 }
