@@ -7,10 +7,13 @@
 // inline (META_MEMCACHE_DECL, config.hpp).
 
 #include <meta_memcache/config.hpp>
+#include <meta_memcache/detail/impl/key_encoding.ipp>
 #include <meta_memcache/impl/client/large_values.ipp>
+#include <meta_memcache/impl/error.ipp>
 #include <meta_memcache/impl/io/driver.ipp>
 #include <meta_memcache/impl/net/connection.ipp>
 #include <meta_memcache/impl/net/exchange.ipp>
+#include <meta_memcache/impl/net/server_address.ipp>
 #include <meta_memcache/impl/pool/classic_requests.ipp>
 #include <meta_memcache/impl/pool/connection_pool.ipp>
 #include <meta_memcache/impl/ring/hash_functions.ipp>

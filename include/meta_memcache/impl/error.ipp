@@ -1,8 +1,13 @@
+// The error category and the exception types of error.hpp.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/error.hpp>
+
+#include <string>
 
 namespace meta_memcache {
 
-namespace {
+namespace detail::error_impl {
 
 class Category final : public std::error_category {
 public:
@@ -41,49 +46,57 @@ public:
     }
 };
 
-std::string with_server(const std::string& message, const std::string& server) {
+inline std::string with_server(const std::string& message, const std::string& server) {
     if (server.empty()) {
         return message;
     }
     return server + ": " + message;
 }
 
-}  // namespace
+}  // namespace detail::error_impl
 
-const std::error_category& error_category() noexcept {
-    static const Category category;
+META_MEMCACHE_DECL const std::error_category& error_category() noexcept {
+    static const detail::error_impl::Category category;
     return category;
 }
 
-Error::Error(errc code, const std::string& message, std::string server)
-    : std::system_error(make_error_code(code), with_server(message, server)),
+META_MEMCACHE_DECL Error::Error(errc code, const std::string& message, std::string server)
+    : std::system_error(make_error_code(code), detail::error_impl::with_server(message, server)),
       server_(std::move(server)),
       message_(message) {}
 
-InvalidInputError::InvalidInputError(const std::string& message)
+META_MEMCACHE_DECL InvalidInputError::InvalidInputError(const std::string& message)
     : Error(errc::invalid_input, message) {}
 
-ServerError::ServerError(errc code, const std::string& message, std::string server)
+META_MEMCACHE_DECL ServerError::ServerError(errc code,
+                                            const std::string& message,
+                                            std::string server)
     : Error(code, message, std::move(server)) {}
 
-TransportError::TransportError(errc code, const std::string& message, std::string server)
+META_MEMCACHE_DECL TransportError::TransportError(errc code,
+                                                  const std::string& message,
+                                                  std::string server)
     : Error(code, message, std::move(server)) {}
 
-TimeoutError::TimeoutError(const std::string& message, std::string server)
+META_MEMCACHE_DECL TimeoutError::TimeoutError(const std::string& message, std::string server)
     : TransportError(errc::timeout, message, std::move(server)) {}
 
-ServerMarkedDownError::ServerMarkedDownError(const std::string& message, std::string server)
+META_MEMCACHE_DECL ServerMarkedDownError::ServerMarkedDownError(const std::string& message,
+                                                                std::string server)
     : TransportError(errc::marked_down, message, std::move(server)) {}
 
-ProtocolError::ProtocolError(const std::string& message, std::string server)
+META_MEMCACHE_DECL ProtocolError::ProtocolError(const std::string& message, std::string server)
     : TransportError(errc::protocol_error, message, std::move(server)) {}
 
-DecodeError::DecodeError(const std::string& message) : Error(errc::decode_error, message) {}
+META_MEMCACHE_DECL DecodeError::DecodeError(const std::string& message)
+    : Error(errc::decode_error, message) {}
 
-TypeMismatchError::TypeMismatchError(const std::string& message)
+META_MEMCACHE_DECL TypeMismatchError::TypeMismatchError(const std::string& message)
     : Error(errc::type_mismatch, message) {}
 
-std::exception_ptr make_error(errc code, const std::string& message, std::string server) {
+META_MEMCACHE_DECL std::exception_ptr make_error(errc code,
+                                                 const std::string& message,
+                                                 std::string server) {
     switch (code) {
         case errc::invalid_input:
             return std::make_exception_ptr(InvalidInputError(message));
@@ -110,7 +123,7 @@ std::exception_ptr make_error(errc code, const std::string& message, std::string
     return std::make_exception_ptr(Error(code, message, std::move(server)));
 }
 
-void throw_error(errc code, const std::string& message, std::string server) {
+META_MEMCACHE_DECL void throw_error(errc code, const std::string& message, std::string server) {
     std::rethrow_exception(make_error(code, message, std::move(server)));
 }
 

@@ -1,3 +1,6 @@
+// ServerAddress: parsing "host:port alias", "[v6]:port", "unix:/path", and the names.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/server_address.hpp>
 
@@ -5,14 +8,14 @@
 
 namespace meta_memcache {
 
-namespace {
+namespace detail::server_address_impl {
 
-[[noreturn]] void bad(std::string_view text, std::string_view why) {
+[[noreturn]] inline void bad(std::string_view text, std::string_view why) {
     throw InvalidInputError("bad server address \"" + std::string(text) +
                             "\": " + std::string(why));
 }
 
-std::uint16_t parse_port(std::string_view text, std::string_view port) {
+inline std::uint16_t parse_port(std::string_view text, std::string_view port) {
     unsigned value = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (port.empty() || ec != std::errc{} || ptr != port.data() + port.size() || value == 0 ||
@@ -22,9 +25,10 @@ std::uint16_t parse_port(std::string_view text, std::string_view port) {
     return static_cast<std::uint16_t>(value);
 }
 
-}  // namespace
+}  // namespace detail::server_address_impl
 
-ServerAddress ServerAddress::parse(std::string_view text) {
+META_MEMCACHE_DECL ServerAddress ServerAddress::parse(std::string_view text) {
+    using namespace detail::server_address_impl;
     ServerAddress a;
     std::string_view s = text;
     while (!s.empty() && s.front() == ' ')
@@ -89,7 +93,7 @@ ServerAddress ServerAddress::parse(std::string_view text) {
     return a;
 }
 
-std::string ServerAddress::endpoint() const {
+META_MEMCACHE_DECL std::string ServerAddress::endpoint() const {
     if (!unix_path.empty()) {
         return unix_path;
     }
@@ -104,7 +108,7 @@ std::string ServerAddress::endpoint() const {
     return out;
 }
 
-std::string ServerAddress::name() const {
+META_MEMCACHE_DECL std::string ServerAddress::name() const {
     return alias.empty() ? endpoint() : alias;
 }
 

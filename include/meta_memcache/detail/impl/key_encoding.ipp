@@ -1,3 +1,7 @@
+// Wire keys as meta-memcache-py encodes them: base64 for binary keys, the BLAKE2b digest
+// of long ones (libsodium).
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/detail/key_encoding.hpp>
 #include <meta_memcache/error.hpp>
 
@@ -9,7 +13,7 @@
 
 namespace meta_memcache::detail {
 
-namespace {
+namespace key_encoding_impl {
 
 struct SodiumInit {
     SodiumInit() {
@@ -19,11 +23,11 @@ struct SodiumInit {
     }
 };
 
-void ensure_sodium() {
+inline void ensure_sodium() {
     static const SodiumInit init;
 }
 
-void to_base64(const unsigned char* in, std::size_t n, WireKey& out) {
+inline void to_base64(const unsigned char* in, std::size_t n, WireKey& out) {
     // 186 raw bytes encode to 248 characters plus the NUL sodium writes.
     char tmp[max_wire_key_size + 8];
     sodium_bin2base64(tmp, sizeof tmp, in, n, sodium_base64_VARIANT_ORIGINAL);
@@ -32,9 +36,10 @@ void to_base64(const unsigned char* in, std::size_t n, WireKey& out) {
     out.base64 = true;
 }
 
-}  // namespace
+}  // namespace key_encoding_impl
 
-void encode_key(std::string_view key, WireKey& out, std::string_view prefix) {
+META_MEMCACHE_DECL void encode_key(std::string_view key, WireKey& out, std::string_view prefix) {
+    using namespace key_encoding_impl;
     const std::size_t total = prefix.size() + key.size();
     if (key.empty()) {
         throw InvalidInputError("key is empty");
@@ -67,8 +72,8 @@ void encode_key(std::string_view key, WireKey& out, std::string_view prefix) {
     out.base64 = false;
 }
 
-void base64_encode(std::string_view in, std::string& out) {
-    ensure_sodium();
+META_MEMCACHE_DECL void base64_encode(std::string_view in, std::string& out) {
+    key_encoding_impl::ensure_sodium();
     const std::size_t len = sodium_base64_encoded_len(in.size(), sodium_base64_VARIANT_ORIGINAL);
     const std::size_t old = out.size();
     out.resize(old + len);
@@ -77,8 +82,8 @@ void base64_encode(std::string_view in, std::string& out) {
     out.resize(old + len - 1);  // drop the NUL
 }
 
-bool base64_decode(std::string_view in, std::string& out) {
-    ensure_sodium();
+META_MEMCACHE_DECL bool base64_decode(std::string_view in, std::string& out) {
+    key_encoding_impl::ensure_sodium();
     const std::size_t old = out.size();
     out.resize(old + in.size() / 4 * 3 + 3);
     std::size_t bin_len = 0;
