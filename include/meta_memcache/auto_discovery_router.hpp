@@ -3,6 +3,7 @@
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/failover_router.hpp>
 #include <meta_memcache/router.hpp>
+#include <meta_memcache/sharded_router.hpp>
 
 #include <chrono>
 #include <cstdint>

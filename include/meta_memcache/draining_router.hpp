@@ -2,6 +2,7 @@
 
 #include <meta_memcache/fallback_router.hpp>
 #include <meta_memcache/router.hpp>
+#include <meta_memcache/sharded_router.hpp>
 
 #include <cstdint>
 #include <memory>

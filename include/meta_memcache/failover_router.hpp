@@ -1,6 +1,7 @@
 #pragma once
 
 #include <meta_memcache/router.hpp>
+#include <meta_memcache/sharded_router.hpp>
 
 #include <atomic>
 #include <chrono>

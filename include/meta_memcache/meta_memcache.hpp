@@ -23,5 +23,7 @@
 #include <meta_memcache/router.hpp>
 #include <meta_memcache/server_address.hpp>
 #include <meta_memcache/shadow_router.hpp>
+#include <meta_memcache/sharded_router.hpp>
+#include <meta_memcache/single_server_router.hpp>
 #include <meta_memcache/version.hpp>
 #include <meta_memcache/write_failure_event.hpp>
