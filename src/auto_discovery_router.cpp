@@ -516,12 +516,4 @@ const ServerAddress& AutoDiscoveryRouter::config_endpoint() const noexcept {
     return impl_->endpoint;
 }
 
-CacheClient cache_client_from_elasticache(ServerAddress config_endpoint,
-                                          AutoDiscoveryOptions options,
-                                          ClientOptions client_options) {
-    return CacheClient(
-        std::make_shared<AutoDiscoveryRouter>(std::move(config_endpoint), std::move(options)),
-        std::move(client_options));
-}
-
 }  // namespace meta_memcache

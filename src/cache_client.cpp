@@ -827,35 +827,4 @@ const ClientOptions& CacheClient::options() const noexcept {
     return s_->options;
 }
 
-CacheClient cache_client_from_servers(const std::vector<ServerAddress>& servers,
-                                      PoolOptions pool_options,
-                                      ClientOptions client_options,
-                                      HashMode mode) {
-    return CacheClient(std::make_shared<ShardedRouter>(servers, std::move(pool_options), mode),
-                       std::move(client_options));
-}
-
-CacheClient cache_client_with_gutter_from_servers(const std::vector<ServerAddress>& servers,
-                                                  const std::vector<ServerAddress>& gutter,
-                                                  std::chrono::seconds gutter_ttl,
-                                                  PoolOptions pool_options,
-                                                  ClientOptions client_options,
-                                                  HashMode mode) {
-    auto primary = std::make_shared<ShardedRouter>(servers, pool_options, mode);
-    auto spare = std::make_shared<ShardedRouter>(gutter, std::move(pool_options), mode);
-    return CacheClient(
-        std::make_shared<GutterRouter>(std::move(primary), std::move(spare), gutter_ttl.count()),
-        std::move(client_options));
-}
-
-CacheClient ephemeral_cache_client_from_servers(const std::vector<ServerAddress>& servers,
-                                                std::chrono::seconds max_ttl,
-                                                PoolOptions pool_options,
-                                                ClientOptions client_options,
-                                                HashMode mode) {
-    auto inner = std::make_shared<ShardedRouter>(servers, std::move(pool_options), mode);
-    return CacheClient(std::make_shared<EphemeralRouter>(std::move(inner), max_ttl.count()),
-                       std::move(client_options));
-}
-
 }  // namespace meta_memcache

@@ -1,8 +1,10 @@
 #pragma once
 
-#include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/failover_router.hpp>
+#include <meta_memcache/hash_ring.hpp>
+#include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/router.hpp>
+#include <meta_memcache/server_address.hpp>
 #include <meta_memcache/sharded_router.hpp>
 
 #include <chrono>
@@ -154,16 +156,8 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// A client over an AutoDiscoveryRouter: the nodes of the ElastiCache cluster behind
-/// `config_endpoint`, kept up to date.
-///
-/// @code
-/// auto cache = meta_memcache::cache_client_from_elasticache(
-///     meta_memcache::ServerAddress::parse("mycluster.abc123.cfg.use1.cache.amazonaws.com:11211"));
-/// @endcode
-/// @throws as AutoDiscoveryRouter's constructor.
-CacheClient cache_client_from_elasticache(ServerAddress config_endpoint,
-                                          AutoDiscoveryOptions options = {},
-                                          ClientOptions client_options = {});
-
 }  // namespace meta_memcache
+
+// cache_client_from_elasticache is declared with the other factories; included here so that
+// code calling it with this header alone compiles.
+#include <meta_memcache/factories.hpp>

@@ -350,27 +350,8 @@ private:
     std::unique_ptr<State> s_{};
 };
 
-/// A client sharding over `servers` with a HashRing (uhashring placement by default, as
-/// meta-memcache-py: a fleet shared with Python services sees the same placement).
-CacheClient cache_client_from_servers(const std::vector<ServerAddress>& servers,
-                                      PoolOptions pool_options = {},
-                                      ClientOptions client_options = {},
-                                      HashMode mode = HashMode::uhashring);
-
-/// A client whose requests fail over to `gutter` servers (their own ring) while a primary
-/// server is down, with TTLs capped at `gutter_ttl` there (see GutterRouter).
-CacheClient cache_client_with_gutter_from_servers(const std::vector<ServerAddress>& servers,
-                                                  const std::vector<ServerAddress>& gutter,
-                                                  std::chrono::seconds gutter_ttl,
-                                                  PoolOptions pool_options = {},
-                                                  ClientOptions client_options = {},
-                                                  HashMode mode = HashMode::uhashring);
-
-/// A client whose every TTL is capped at `max_ttl` (see EphemeralRouter).
-CacheClient ephemeral_cache_client_from_servers(const std::vector<ServerAddress>& servers,
-                                                std::chrono::seconds max_ttl,
-                                                PoolOptions pool_options = {},
-                                                ClientOptions client_options = {},
-                                                HashMode mode = HashMode::uhashring);
-
 }  // namespace meta_memcache
+
+// The factories (cache_client_from_servers, ...), declared apart from the client and the
+// routers they build; included here so that code using them with this header compiles.
+#include <meta_memcache/factories.hpp>

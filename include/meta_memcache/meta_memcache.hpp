@@ -7,6 +7,7 @@
 #include <meta_memcache/draining_router.hpp>
 #include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/factories.hpp>
 #include <meta_memcache/failover_router.hpp>
 #include <meta_memcache/fallback_router.hpp>
 #include <meta_memcache/gutter_router.hpp>
