@@ -10,6 +10,8 @@
 #include <meta_memcache/detail/impl/key_encoding.ipp>
 #include <meta_memcache/impl/client/factories.ipp>
 #include <meta_memcache/impl/client/large_values.ipp>
+#include <meta_memcache/impl/client/migrating_cache_client.ipp>
+#include <meta_memcache/impl/client/write_failure_event.ipp>
 #include <meta_memcache/impl/error.ipp>
 #include <meta_memcache/impl/io/driver.ipp>
 #include <meta_memcache/impl/net/connection.ipp>
@@ -20,6 +22,17 @@
 #include <meta_memcache/impl/ring/hash_functions.ipp>
 #include <meta_memcache/impl/ring/hash_modes.ipp>
 #include <meta_memcache/impl/ring/hash_ring.ipp>
+#include <meta_memcache/impl/routers/draining_router.ipp>
+#include <meta_memcache/impl/routers/ephemeral_router.ipp>
+#include <meta_memcache/impl/routers/failover_router.ipp>
+#include <meta_memcache/impl/routers/fallback_router.ipp>
+#include <meta_memcache/impl/routers/gutter_router.ipp>
+#include <meta_memcache/impl/routers/migration_router.ipp>
+#include <meta_memcache/impl/routers/mirror_router.ipp>
+#include <meta_memcache/impl/routers/router.ipp>
+#include <meta_memcache/impl/routers/shadow_router.ipp>
+#include <meta_memcache/impl/routers/sharded_router.ipp>
+#include <meta_memcache/impl/routers/single_server_router.ipp>
 #include <meta_memcache/impl/values/compression.ipp>
 #include <meta_memcache/impl/values/serializer.ipp>
 #include <meta_memcache/impl/values/value_codec.ipp>

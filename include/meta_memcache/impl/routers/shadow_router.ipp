@@ -1,7 +1,13 @@
+// ShadowRouter: a share of the keys (by a hash of the routing key) also sent to a shadow
+// fleet by a worker thread, off the caller's path.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/shadow_router.hpp>
 
+#ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL  // NOLINT(readability-identifier-naming): xxHash's switch
+#endif
 #include <xxhash.h>
 
 #include <condition_variable>
@@ -11,7 +17,7 @@
 
 namespace meta_memcache {
 
-namespace {
+namespace detail::shadow_router_impl {
 
 /// A request with its own copies of the key and value, for the worker.
 struct OwnedRequest {
@@ -23,9 +29,11 @@ struct OwnedRequest {
     RequestFlags flags;
 };
 
-}  // namespace
+}  // namespace detail::shadow_router_impl
 
 struct ShadowRouter::Impl {
+    using OwnedRequest = detail::shadow_router_impl::OwnedRequest;
+
     std::shared_ptr<Router> shadow;
     ShadowOptions options;
     std::uint64_t threshold = 0;  // keys whose hash is below this are shadowed
@@ -101,9 +109,9 @@ struct ShadowRouter::Impl {
     }
 };
 
-ShadowRouter::ShadowRouter(std::shared_ptr<Router> primary,
-                           std::shared_ptr<Router> shadow,
-                           ShadowOptions options)
+META_MEMCACHE_DECL ShadowRouter::ShadowRouter(std::shared_ptr<Router> primary,
+                                              std::shared_ptr<Router> shadow,
+                                              ShadowOptions options)
     : primary_(std::move(primary)), impl_(std::make_unique<Impl>()) {
     if (!primary_ || !shadow)
         throw InvalidInputError("ShadowRouter needs two routers");
@@ -117,7 +125,7 @@ ShadowRouter::ShadowRouter(std::shared_ptr<Router> primary,
     impl_->worker = std::thread([this] { impl_->run(); });
 }
 
-ShadowRouter::~ShadowRouter() {
+META_MEMCACHE_DECL ShadowRouter::~ShadowRouter() {
     {
         std::lock_guard lk(impl_->mu);
         impl_->stopping = true;
@@ -126,14 +134,15 @@ ShadowRouter::~ShadowRouter() {
     impl_->worker.join();
 }
 
-bool ShadowRouter::is_shadowed(KeyView key) const noexcept {
+META_MEMCACHE_DECL bool ShadowRouter::is_shadowed(KeyView key) const noexcept {
     const std::string_view route = key.route();
     return (XXH3_64bits(route.data(), route.size()) >> 11) < impl_->threshold;
 }
 
-void ShadowRouter::execute(std::span<const Request> requests,
-                           std::span<Response> responses,
-                           const ExecContext& ctx) {
+META_MEMCACHE_DECL void ShadowRouter::execute(std::span<const Request> requests,
+                                              std::span<Response> responses,
+                                              const ExecContext& ctx) {
+    using namespace detail::shadow_router_impl;
     primary_->execute(requests, responses, ctx);
     if (impl_->threshold == 0)
         return;
@@ -173,23 +182,23 @@ void ShadowRouter::execute(std::span<const Request> requests,
     impl_->wake.notify_one();
 }
 
-ShadowCounters ShadowRouter::shadow_counters() const {
+META_MEMCACHE_DECL ShadowCounters ShadowRouter::shadow_counters() const {
     std::lock_guard lk(impl_->mu);
     return impl_->counters;
 }
 
-void ShadowRouter::flush() {
+META_MEMCACHE_DECL void ShadowRouter::flush() {
     std::unique_lock lk(impl_->mu);
     impl_->idle.wait(lk, [&] { return impl_->queue.empty() && !impl_->busy; });
 }
 
-std::vector<ServerCounters> ShadowRouter::get_counters() const {
+META_MEMCACHE_DECL std::vector<ServerCounters> ShadowRouter::get_counters() const {
     std::vector<ServerCounters> out = primary_->get_counters();
     append_counters(out, *impl_->shadow, "shadow");
     return out;
 }
 
-bool ShadowRouter::default_raise_on_server_error() const {
+META_MEMCACHE_DECL bool ShadowRouter::default_raise_on_server_error() const {
     return primary_->default_raise_on_server_error();
 }
 

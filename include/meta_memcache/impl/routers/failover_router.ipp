@@ -1,3 +1,7 @@
+// FailoverRouter: a down server's keys sent to the next live server on the ring, with the
+// missed writes reported.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/failover_router.hpp>
@@ -9,7 +13,7 @@
 
 namespace meta_memcache {
 
-namespace {
+namespace detail::failover_router_impl {
 
 /// Which servers of one topology are up, each asked at most once per call.
 class Liveness {
@@ -37,24 +41,25 @@ private:
 };
 
 /// The first live server after `home` on the ring for `key`, if any.
-std::optional<std::size_t> substitute(const ShardedRouter::Topology& topo,
-                                      std::string_view routing_key,
-                                      std::size_t home,
-                                      Liveness& live) {
+inline std::optional<std::size_t> substitute(const ShardedRouter::Topology& topo,
+                                             std::string_view routing_key,
+                                             std::size_t home,
+                                             Liveness& live) {
     return topo.ring.find_node_for(routing_key,
                                    [&](std::size_t node) { return node != home && live.up(node); });
 }
 
 /// Reports a tracked write that missed its own server, as the executor does for failures.
-void report_missed_write(const Request& request, const ExecContext& ctx) noexcept {
+inline void report_missed_write(const Request& request, const ExecContext& ctx) noexcept {
     if (ctx.track_write_failures && ctx.on_write_failure != nullptr && is_tracked_write(request)) {
         ctx.on_write_failure->notify(request.key.to_key());
     }
 }
 
-}  // namespace
+}  // namespace detail::failover_router_impl
 
-FailoverRouter::FailoverRouter(std::shared_ptr<ShardedRouter> ring, FailoverOptions options)
+META_MEMCACHE_DECL FailoverRouter::FailoverRouter(std::shared_ptr<ShardedRouter> ring,
+                                                  FailoverOptions options)
     : ring_(std::move(ring)), options_(options) {
     if (!ring_)
         throw InvalidInputError("FailoverRouter needs a ShardedRouter");
@@ -62,19 +67,19 @@ FailoverRouter::FailoverRouter(std::shared_ptr<ShardedRouter> ring, FailoverOpti
         throw InvalidInputError("FailoverRouter: failover_ttl cannot be negative");
 }
 
-FailoverRouter::FailoverRouter(const std::vector<ServerAddress>& servers,
-                               FailoverOptions options,
-                               PoolOptions pool_options,
-                               HashMode mode)
+META_MEMCACHE_DECL FailoverRouter::FailoverRouter(const std::vector<ServerAddress>& servers,
+                                                  FailoverOptions options,
+                                                  PoolOptions pool_options,
+                                                  HashMode mode)
     : FailoverRouter(std::make_shared<ShardedRouter>(servers, std::move(pool_options), mode),
                      options) {}
 
-void FailoverRouter::send_to_substitutes(const ShardedRouter::Topology& topo,
-                                         std::span<const Request> requests,
-                                         std::span<const std::size_t> indexes,
-                                         std::span<const std::size_t> nodes,
-                                         std::span<Response> responses,
-                                         const ExecContext& ctx) {
+META_MEMCACHE_DECL void FailoverRouter::send_to_substitutes(const ShardedRouter::Topology& topo,
+                                                            std::span<const Request> requests,
+                                                            std::span<const std::size_t> indexes,
+                                                            std::span<const std::size_t> nodes,
+                                                            std::span<Response> responses,
+                                                            const ExecContext& ctx) {
     std::vector<Request> again;
     std::vector<ConnectionPool*> pools;
     again.reserve(indexes.size());
@@ -94,9 +99,10 @@ void FailoverRouter::send_to_substitutes(const ShardedRouter::Topology& topo,
     failed_over_.fetch_add(indexes.size(), std::memory_order_relaxed);
 }
 
-void FailoverRouter::execute(std::span<const Request> requests,
-                             std::span<Response> responses,
-                             const ExecContext& ctx) {
+META_MEMCACHE_DECL void FailoverRouter::execute(std::span<const Request> requests,
+                                                std::span<Response> responses,
+                                                const ExecContext& ctx) {
+    using namespace detail::failover_router_impl;
     // Held until the requests are done: the pools stay alive whatever changes meanwhile.
     const auto topo = ring_->topology();
     if (requests.size() != 1) {
@@ -132,10 +138,11 @@ void FailoverRouter::execute(std::span<const Request> requests,
     }
 }
 
-void FailoverRouter::execute_many(const ShardedRouter::Topology& topo,
-                                  std::span<const Request> requests,
-                                  std::span<Response> responses,
-                                  const ExecContext& ctx) {
+META_MEMCACHE_DECL void FailoverRouter::execute_many(const ShardedRouter::Topology& topo,
+                                                     std::span<const Request> requests,
+                                                     std::span<Response> responses,
+                                                     const ExecContext& ctx) {
+    using namespace detail::failover_router_impl;
     const std::size_t n = requests.size();
     Liveness live(topo);
     // 1. Each request goes to its own server, or to a substitute when that one is down;
@@ -200,11 +207,12 @@ void FailoverRouter::execute_many(const ShardedRouter::Topology& topo,
         send_to_substitutes(topo, requests, indexes, nodes, responses, ctx);
 }
 
-std::vector<ServerCounters> FailoverRouter::get_counters() const {
+META_MEMCACHE_DECL std::vector<ServerCounters> FailoverRouter::get_counters() const {
     return ring_->get_counters();
 }
 
-std::shared_ptr<ConnectionPool> FailoverRouter::pool_for(KeyView key) const {
+META_MEMCACHE_DECL std::shared_ptr<ConnectionPool> FailoverRouter::pool_for(KeyView key) const {
+    using namespace detail::failover_router_impl;
     const auto topo = ring_->topology();
     const std::size_t home = topo->ring.node_for(key.route());
     if (!topo->pools[home]->is_marked_down())

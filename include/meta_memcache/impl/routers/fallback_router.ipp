@@ -1,3 +1,7 @@
+// FallbackRouter: reads that miss on the new cluster answered from the old one (and copied
+// over); writes to the new one.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/fallback_router.hpp>
 
@@ -5,32 +9,33 @@
 
 namespace meta_memcache {
 
-namespace {
+namespace detail::fallback_router_impl {
 
 /// A value worth copying: real data, not a lease placeholder, not stale, not a win.
-bool copyable(const Value& v) noexcept {
+inline bool copyable(const Value& v) noexcept {
     if (v.flags.stale || v.flags.win.has_value())
         return false;
     return true;
 }
 
-bool is_miss(const Response& r) noexcept {
+inline bool is_miss(const Response& r) noexcept {
     return std::holds_alternative<Miss>(r);
 }
 
-}  // namespace
+}  // namespace detail::fallback_router_impl
 
-FallbackRouter::FallbackRouter(std::shared_ptr<Router> new_cluster,
-                               std::shared_ptr<Router> old_cluster,
-                               FallbackOptions options)
+META_MEMCACHE_DECL FallbackRouter::FallbackRouter(std::shared_ptr<Router> new_cluster,
+                                                  std::shared_ptr<Router> old_cluster,
+                                                  FallbackOptions options)
     : new_(std::move(new_cluster)), old_(std::move(old_cluster)), options_(options) {
     if (!new_ || !old_)
         throw InvalidInputError("FallbackRouter needs two routers");
 }
 
-void FallbackRouter::execute(std::span<const Request> requests,
-                             std::span<Response> responses,
-                             const ExecContext& ctx) {
+META_MEMCACHE_DECL void FallbackRouter::execute(std::span<const Request> requests,
+                                                std::span<Response> responses,
+                                                const ExecContext& ctx) {
+    using namespace detail::fallback_router_impl;
     // 1. Everything goes to the new cluster; reads without their lease flag (N), so a miss
     //    there is a miss we can look up in the old cluster first.
     std::vector<Request> first(requests.begin(), requests.end());
@@ -133,14 +138,14 @@ void FallbackRouter::execute(std::span<const Request> requests,
     }
 }
 
-std::vector<ServerCounters> FallbackRouter::get_counters() const {
+META_MEMCACHE_DECL std::vector<ServerCounters> FallbackRouter::get_counters() const {
     std::vector<ServerCounters> out;
     append_counters(out, *new_, "new");
     append_counters(out, *old_, "old");
     return out;
 }
 
-bool FallbackRouter::default_raise_on_server_error() const {
+META_MEMCACHE_DECL bool FallbackRouter::default_raise_on_server_error() const {
     return new_->default_raise_on_server_error();
 }
 

@@ -1,3 +1,7 @@
+// MigrationRouter: an origin and a destination fleet, each call routed by the mode its
+// MigrationSchedule says is in force.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/migrating_cache_client.hpp>
 
@@ -5,29 +9,30 @@
 
 namespace meta_memcache {
 
-namespace {
+namespace detail::migration_router_impl {
 
-bool is_touch(const Request& r) noexcept {
+inline bool is_touch(const Request& r) noexcept {
     return r.command == MetaCommand::get && !r.flags.return_value && r.flags.cache_ttl;
 }
 
-bool is_write(const Request& r) noexcept {
+inline bool is_write(const Request& r) noexcept {
     return r.command == MetaCommand::set || r.command == MetaCommand::del || is_touch(r);
 }
 
 /// A write whose effect depends on the state of the fleet it runs on.
-bool conditional(const Request& r) noexcept {
+inline bool conditional(const Request& r) noexcept {
     return r.flags.cas_token || r.flags.mark_stale || (r.flags.mode && *r.flags.mode != Mode::set);
 }
 
-double uniform() {
+inline double uniform() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
-}  // namespace
+}  // namespace detail::migration_router_impl
 
-MigrationMode MigrationSchedule::mode_at(std::chrono::system_clock::time_point now) const noexcept {
+META_MEMCACHE_DECL MigrationMode
+MigrationSchedule::mode_at(std::chrono::system_clock::time_point now) const noexcept {
     MigrationMode mode = MigrationMode::only_origin;
     auto best = std::chrono::system_clock::time_point::min();
     bool found = false;
@@ -41,10 +46,10 @@ MigrationMode MigrationSchedule::mode_at(std::chrono::system_clock::time_point n
     return mode;
 }
 
-MigrationRouter::MigrationRouter(std::shared_ptr<Router> origin,
-                                 std::shared_ptr<Router> destination,
-                                 MigrationSchedule schedule,
-                                 MigrationOptions options)
+META_MEMCACHE_DECL MigrationRouter::MigrationRouter(std::shared_ptr<Router> origin,
+                                                    std::shared_ptr<Router> destination,
+                                                    MigrationSchedule schedule,
+                                                    MigrationOptions options)
     : origin_(std::move(origin)),
       destination_(std::move(destination)),
       schedule_(std::move(schedule)),
@@ -56,13 +61,14 @@ MigrationRouter::MigrationRouter(std::shared_ptr<Router> origin,
     }
 }
 
-MigrationMode MigrationRouter::current_mode() const {
+META_MEMCACHE_DECL MigrationMode MigrationRouter::current_mode() const {
     return schedule_.mode_at(options_.clock ? options_.clock() : std::chrono::system_clock::now());
 }
 
-void MigrationRouter::execute(std::span<const Request> requests,
-                              std::span<Response> responses,
-                              const ExecContext& ctx) {
+META_MEMCACHE_DECL void MigrationRouter::execute(std::span<const Request> requests,
+                                                 std::span<Response> responses,
+                                                 const ExecContext& ctx) {
+    using namespace detail::migration_router_impl;
     const MigrationMode mode = current_mode();
     const bool dual = mode != MigrationMode::only_origin && mode != MigrationMode::only_destination;
     const bool dest_primary = mode >= MigrationMode::use_destination_update_origin;
@@ -132,30 +138,15 @@ void MigrationRouter::execute(std::span<const Request> requests,
     secondary.execute(follow, ignored, ctx);
 }
 
-std::vector<ServerCounters> MigrationRouter::get_counters() const {
+META_MEMCACHE_DECL std::vector<ServerCounters> MigrationRouter::get_counters() const {
     std::vector<ServerCounters> out;
     append_counters(out, *origin_, "origin");
     append_counters(out, *destination_, "destination");
     return out;
 }
 
-bool MigrationRouter::default_raise_on_server_error() const {
+META_MEMCACHE_DECL bool MigrationRouter::default_raise_on_server_error() const {
     return origin_->default_raise_on_server_error();
-}
-
-MigratingCacheClient::MigratingCacheClient(std::shared_ptr<Router> origin,
-                                           std::shared_ptr<Router> destination,
-                                           MigrationSchedule schedule,
-                                           ClientOptions client_options,
-                                           MigrationOptions migration_options)
-    : CacheClient(std::make_shared<MigrationRouter>(std::move(origin),
-                                                    std::move(destination),
-                                                    std::move(schedule),
-                                                    std::move(migration_options)),
-                  std::move(client_options)) {}
-
-MigrationMode MigratingCacheClient::current_mode() const {
-    return dynamic_cast<const MigrationRouter&>(router()).current_mode();
 }
 
 }  // namespace meta_memcache

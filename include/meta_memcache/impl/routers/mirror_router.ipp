@@ -1,3 +1,7 @@
+// MirrorRouter: writes to every replica in one fan-out; reads from the replicas in order,
+// repairing the ones that missed.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/fallback_router.hpp>
 #include <meta_memcache/mirror_router.hpp>
@@ -6,21 +10,22 @@
 
 namespace meta_memcache {
 
-namespace {
+namespace detail::mirror_router_impl {
 
-bool conditional(const Request& r) noexcept {
+inline bool conditional(const Request& r) noexcept {
     return r.command == MetaCommand::set && (r.flags.cas_token || r.flags.mark_stale ||
                                              (r.flags.mode && *r.flags.mode != Mode::set));
 }
 
 /// An answer that reached its server and was understood (not a failure marker).
-bool answered(const Response& r) noexcept {
+inline bool answered(const Response& r) noexcept {
     return !is_error_response(r);
 }
 
-}  // namespace
+}  // namespace detail::mirror_router_impl
 
-MirrorRouter::MirrorRouter(std::vector<std::shared_ptr<Router>> replicas, MirrorOptions options)
+META_MEMCACHE_DECL MirrorRouter::MirrorRouter(std::vector<std::shared_ptr<Router>> replicas,
+                                              MirrorOptions options)
     : replicas_(std::move(replicas)), options_(options) {
     if (replicas_.size() < 2)
         throw InvalidInputError("MirrorRouter needs at least two replicas");
@@ -40,9 +45,9 @@ MirrorRouter::MirrorRouter(std::vector<std::shared_ptr<Router>> replicas, Mirror
     reads_ = std::move(chain);
 }
 
-void MirrorRouter::execute(std::span<const Request> requests,
-                           std::span<Response> responses,
-                           const ExecContext& ctx) {
+META_MEMCACHE_DECL void MirrorRouter::execute(std::span<const Request> requests,
+                                              std::span<Response> responses,
+                                              const ExecContext& ctx) {
     std::vector<Request> reads;
     std::vector<std::size_t> read_at;
     std::vector<std::size_t> writes;
@@ -64,10 +69,11 @@ void MirrorRouter::execute(std::span<const Request> requests,
         write(requests, writes, responses, ctx);
 }
 
-void MirrorRouter::write(std::span<const Request> requests,
-                         std::span<const std::size_t> which,
-                         std::span<Response> responses,
-                         const ExecContext& ctx) {
+META_MEMCACHE_DECL void MirrorRouter::write(std::span<const Request> requests,
+                                            std::span<const std::size_t> which,
+                                            std::span<Response> responses,
+                                            const ExecContext& ctx) {
+    using namespace detail::mirror_router_impl;
     const std::size_t n = replicas_.size();
     // Conditional writes decide on replica 0 first.
     std::vector<Request> first_reqs;
@@ -193,7 +199,7 @@ void MirrorRouter::write(std::span<const Request> requests,
     }
 }
 
-std::vector<ServerCounters> MirrorRouter::get_counters() const {
+META_MEMCACHE_DECL std::vector<ServerCounters> MirrorRouter::get_counters() const {
     std::vector<ServerCounters> out;
     for (std::size_t i = 0; i < replicas_.size(); ++i) {
         append_counters(out, *replicas_[i], "replica-" + std::to_string(i));
@@ -201,7 +207,7 @@ std::vector<ServerCounters> MirrorRouter::get_counters() const {
     return out;
 }
 
-bool MirrorRouter::default_raise_on_server_error() const {
+META_MEMCACHE_DECL bool MirrorRouter::default_raise_on_server_error() const {
     return replicas_.front()->default_raise_on_server_error();
 }
 

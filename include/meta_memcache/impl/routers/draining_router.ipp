@@ -1,3 +1,7 @@
+// DrainingRouter: a server leaves the ring at once; a read that misses at a key's new server
+// reads the drained server (for keys it owned) and copies the value over.
+
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/draining_router.hpp>
 #include <meta_memcache/error.hpp>
 
@@ -63,9 +67,9 @@ struct DrainingRouter::Source final : Router {
     }
 };
 
-DrainingRouter::DrainingRouter(std::shared_ptr<ShardedRouter> ring,
-                               std::string_view server_name,
-                               FallbackOptions options)
+META_MEMCACHE_DECL DrainingRouter::DrainingRouter(std::shared_ptr<ShardedRouter> ring,
+                                                  std::string_view server_name,
+                                                  FallbackOptions options)
     : ring_(std::move(ring)), source_(std::make_shared<Source>()) {
     if (!ring_)
         throw InvalidInputError("DrainingRouter needs a ring");
@@ -90,11 +94,11 @@ DrainingRouter::DrainingRouter(std::shared_ptr<ShardedRouter> ring,
     fallback_ = std::make_shared<FallbackRouter>(ring_, source_, options);
 }
 
-DrainingRouter::~DrainingRouter() = default;
+META_MEMCACHE_DECL DrainingRouter::~DrainingRouter() = default;
 
-void DrainingRouter::execute(std::span<const Request> requests,
-                             std::span<Response> responses,
-                             const ExecContext& ctx) {
+META_MEMCACHE_DECL void DrainingRouter::execute(std::span<const Request> requests,
+                                                std::span<Response> responses,
+                                                const ExecContext& ctx) {
     if (finished()) {
         ring_->execute(requests, responses, ctx);
         return;
@@ -102,29 +106,29 @@ void DrainingRouter::execute(std::span<const Request> requests,
     fallback_->execute(requests, responses, ctx);
 }
 
-std::vector<ServerCounters> DrainingRouter::get_counters() const {
+META_MEMCACHE_DECL std::vector<ServerCounters> DrainingRouter::get_counters() const {
     std::vector<ServerCounters> out = ring_->get_counters();
     for (ServerCounters& c : source_->get_counters())
         out.push_back(std::move(c));
     return out;
 }
 
-bool DrainingRouter::default_raise_on_server_error() const {
+META_MEMCACHE_DECL bool DrainingRouter::default_raise_on_server_error() const {
     return ring_->default_raise_on_server_error();
 }
 
-DrainCounters DrainingRouter::counters() const {
+META_MEMCACHE_DECL DrainCounters DrainingRouter::counters() const {
     return DrainCounters{source_->reads.load(), source_->pulled.load(), source_->misses.load(),
                          source_->deletes.load()};
 }
 
-void DrainingRouter::finish() {
+META_MEMCACHE_DECL void DrainingRouter::finish() {
     std::shared_ptr<ConnectionPool> last;
     std::lock_guard lk(source_->mu);
     last = std::move(source_->pool);  // closed when the last request using it is done
 }
 
-bool DrainingRouter::finished() const noexcept {
+META_MEMCACHE_DECL bool DrainingRouter::finished() const noexcept {
     return source_->current() == nullptr;
 }
 
