@@ -22,6 +22,8 @@
 #include <meta_memcache/impl/ring/hash_functions.ipp>
 #include <meta_memcache/impl/ring/hash_modes.ipp>
 #include <meta_memcache/impl/ring/hash_ring.ipp>
+#include <meta_memcache/impl/routers/auto_discovery_router.ipp>
+#include <meta_memcache/impl/routers/cluster_config.ipp>
 #include <meta_memcache/impl/routers/draining_router.ipp>
 #include <meta_memcache/impl/routers/ephemeral_router.ipp>
 #include <meta_memcache/impl/routers/failover_router.ipp>
