@@ -1,9 +1,8 @@
 #include <meta_memcache/cache_client.hpp>
+#include <meta_memcache/config.hpp>
 #include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
-#include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
-#include <meta_memcache/gutter_router.hpp>
 #include <meta_memcache/impl/client/domain_counters.hpp>
 #include <meta_memcache/impl/client/large_values.hpp>
 #include <meta_memcache/impl/client/read_sinks.hpp>
@@ -15,7 +14,7 @@
 
 namespace meta_memcache {
 
-namespace {
+namespace detail::cache_client_impl {
 
 /// A read as the caller sees it, plus the client flag the value was stored with.
 struct Fetched {
@@ -23,9 +22,11 @@ struct Fetched {
     std::uint32_t client_flag = 0;
 };
 
-}  // namespace
+}  // namespace detail::cache_client_impl
 
 struct CacheClient::State {
+    using Fetched = detail::cache_client_impl::Fetched;
+
     std::shared_ptr<Router> router;
     ClientOptions options;
     std::shared_ptr<Serializer> serializer;
@@ -126,13 +127,13 @@ struct CacheClient::State {
                         const FailureHandling& failure);
 };
 
-namespace {
+namespace detail::cache_client_impl {
 
-[[noreturn]] void unexpected(std::string_view what) {
+[[noreturn]] inline void unexpected(std::string_view what) {
     throw ProtocolError("unexpected answer: " + std::string(what), {});
 }
 
-WriteResponse to_write(Response&& r, std::string_view command) {
+inline WriteResponse to_write(Response&& r, std::string_view command) {
     return std::visit(
         [&](auto&& v) -> WriteResponse {
             using T = std::decay_t<decltype(v)>;
@@ -145,7 +146,7 @@ WriteResponse to_write(Response&& r, std::string_view command) {
         std::move(r));
 }
 
-ReadResponse to_read(Response&& r) {
+inline ReadResponse to_read(Response&& r) {
     return std::visit(
         [](auto&& v) -> ReadResponse {
             using T = std::decay_t<decltype(v)>;
@@ -161,7 +162,7 @@ ReadResponse to_read(Response&& r) {
         std::move(r));
 }
 
-Mode to_mode(SetMode m) noexcept {
+inline Mode to_mode(SetMode m) noexcept {
     switch (m) {
         case SetMode::set:
             return Mode::set;
@@ -182,7 +183,7 @@ Mode to_mode(SetMode m) noexcept {
 /// caller gets one). meta-memcache-py also asks for t l h, which nothing here reads back:
 /// leaving them out saves memcached work and bytes on every key (the server updates
 /// last-access and fetched state either way).
-RequestFlags read_flags(const GetOptions& o, bool cas) {
+inline RequestFlags read_flags(const GetOptions& o, bool cas) {
     RequestFlags f;
     f.return_client_flag = true;
     f.return_cas_token = cas;
@@ -197,7 +198,7 @@ RequestFlags read_flags(const GetOptions& o, bool cas) {
 /// What a read means to the caller: W -> won (no value), an empty value with Z -> a lease
 /// placeholder (no value), anything else carrying data -> a hit (a stale value served
 /// while someone else recomputes included).
-Fetched interpret(ReadResponse&& r) {
+inline Fetched interpret(ReadResponse&& r) {
     Fetched out;
     if (auto* v = std::get_if<Value>(&r)) {
         out.cv.cas_token = v->flags.cas_token;
@@ -214,7 +215,7 @@ Fetched interpret(ReadResponse&& r) {
     return out;
 }
 
-RequestFlags set_flags(const SetOptions& o) {
+inline RequestFlags set_flags(const SetOptions& o) {
     RequestFlags f;
     f.no_reply = o.no_reply;
     f.cas_token = o.cas_token;
@@ -226,7 +227,7 @@ RequestFlags set_flags(const SetOptions& o) {
     return f;
 }
 
-RequestFlags delete_flags(const DeleteOptions& o) {
+inline RequestFlags delete_flags(const DeleteOptions& o) {
     RequestFlags f;
     f.no_reply = o.no_reply;
     f.cas_token = o.cas_token;
@@ -237,7 +238,7 @@ RequestFlags delete_flags(const DeleteOptions& o) {
     return f;
 }
 
-RequestFlags delta_flags(std::int64_t delta, const DeltaOptions& o) {
+inline RequestFlags delta_flags(std::int64_t delta, const DeltaOptions& o) {
     RequestFlags f;
     f.no_reply = o.no_reply;
     f.ma_delta_value =
@@ -250,7 +251,7 @@ RequestFlags delta_flags(std::int64_t delta, const DeltaOptions& o) {
     return f;
 }
 
-std::optional<std::int64_t> counter_value(ArithmeticResponse&& r) {
+inline std::optional<std::int64_t> counter_value(ArithmeticResponse&& r) {
     auto* v = std::get_if<Value>(&r);
     if (v == nullptr)
         return std::nullopt;
@@ -264,14 +265,15 @@ std::optional<std::int64_t> counter_value(ArithmeticResponse&& r) {
     return static_cast<std::int64_t>(n);
 }
 
-}  // namespace
+}  // namespace detail::cache_client_impl
 
-std::optional<std::uint64_t> CacheClient::State::set_large(KeyView key,
-                                                           std::string_view value,
-                                                           std::int64_t ttl,
-                                                           RequestFlags index_flags,
-                                                           const FailureHandling& failure,
-                                                           bool& stored) {
+META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::State::set_large(
+    KeyView key,
+    std::string_view value,
+    std::int64_t ttl,
+    RequestFlags index_flags,
+    const FailureHandling& failure,
+    bool& stored) {
     stored = false;
     const auto& lv = options.large_values;
     if (value.size() > lv.max_value_size) {
@@ -328,10 +330,10 @@ std::optional<std::uint64_t> CacheClient::State::set_large(KeyView key,
     return std::nullopt;
 }
 
-void CacheClient::State::resolve_chunks(std::span<const KeyView> keys,
-                                        std::span<Fetched> items,
-                                        std::optional<std::int64_t> touch_ttl,
-                                        const FailureHandling& failure) {
+META_MEMCACHE_DECL void CacheClient::State::resolve_chunks(std::span<const KeyView> keys,
+                                                           std::span<Fetched> items,
+                                                           std::optional<std::int64_t> touch_ttl,
+                                                           const FailureHandling& failure) {
     struct Job {
         std::size_t item;
         detail::ChunkIndex index;
@@ -393,7 +395,7 @@ void CacheClient::State::resolve_chunks(std::span<const KeyView> keys,
     }
 }
 
-CacheClient::CacheClient(std::shared_ptr<Router> router, ClientOptions options)
+META_MEMCACHE_DECL CacheClient::CacheClient(std::shared_ptr<Router> router, ClientOptions options)
     : s_(std::make_unique<State>()) {
     if (!router)
         throw InvalidInputError("CacheClient needs a router");
@@ -409,21 +411,22 @@ CacheClient::CacheClient(std::shared_ptr<Router> router, ClientOptions options)
     s_->serializer = options.serializer ? options.serializer : std::make_shared<Serializer>();
     s_->options = std::move(options);
 }
-CacheClient::~CacheClient() = default;
-CacheClient::CacheClient(CacheClient&&) noexcept = default;
-CacheClient& CacheClient::operator=(CacheClient&&) noexcept = default;
+META_MEMCACHE_DECL CacheClient::~CacheClient() = default;
+META_MEMCACHE_DECL CacheClient::CacheClient(CacheClient&&) noexcept = default;
+META_MEMCACHE_DECL CacheClient& CacheClient::operator=(CacheClient&&) noexcept = default;
 
 // ---- meta commands ----------------------------------------------------------------------
 
-ReadResponse CacheClient::meta_get(KeyView key,
-                                   const RequestFlags& flags,
-                                   const FailureHandling& failure) {
+META_MEMCACHE_DECL ReadResponse CacheClient::meta_get(KeyView key,
+                                                      const RequestFlags& flags,
+                                                      const FailureHandling& failure) {
+    using namespace detail::cache_client_impl;
     return to_read(s_->exec1(Request{MetaCommand::get, key, {}, flags}, failure));
 }
 
-std::vector<ReadResponse> CacheClient::meta_multiget(std::span<const KeyView> keys,
-                                                     const RequestFlags& flags,
-                                                     const FailureHandling& failure) {
+META_MEMCACHE_DECL std::vector<ReadResponse> CacheClient::meta_multiget(
+    std::span<const KeyView> keys, const RequestFlags& flags, const FailureHandling& failure) {
+    using namespace detail::cache_client_impl;
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
     for (const KeyView& k : keys)
@@ -439,25 +442,27 @@ std::vector<ReadResponse> CacheClient::meta_multiget(std::span<const KeyView> ke
     return result;
 }
 
-WriteResponse CacheClient::meta_set(KeyView key,
-                                    std::string_view value,
-                                    std::int64_t ttl,
-                                    const RequestFlags& flags,
-                                    const FailureHandling& failure) {
+META_MEMCACHE_DECL WriteResponse CacheClient::meta_set(KeyView key,
+                                                       std::string_view value,
+                                                       std::int64_t ttl,
+                                                       const RequestFlags& flags,
+                                                       const FailureHandling& failure) {
+    using namespace detail::cache_client_impl;
     RequestFlags f = flags;
     f.cache_ttl = ttl;
     return to_write(s_->exec1(Request{MetaCommand::set, key, value, f}, failure), "ms");
 }
 
-WriteResponse CacheClient::meta_delete(KeyView key,
-                                       const RequestFlags& flags,
-                                       const FailureHandling& failure) {
+META_MEMCACHE_DECL WriteResponse CacheClient::meta_delete(KeyView key,
+                                                          const RequestFlags& flags,
+                                                          const FailureHandling& failure) {
+    using namespace detail::cache_client_impl;
     return to_write(s_->exec1(Request{MetaCommand::del, key, {}, flags}, failure), "md");
 }
 
-ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
-                                                const RequestFlags& flags,
-                                                const FailureHandling& failure) {
+META_MEMCACHE_DECL ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
+                                                                   const RequestFlags& flags,
+                                                                   const FailureHandling& failure) {
     Response r = s_->exec1(Request{MetaCommand::arithmetic, key, {}, flags}, failure);
     return std::visit(
         [](auto&& v) -> ArithmeticResponse {
@@ -468,11 +473,12 @@ ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
 
 // ---- writes -------------------------------------------------------------------------------
 
-CacheClient::WriteResult CacheClient::set_encoded(KeyView key,
-                                                  const EncodedValue& value,
-                                                  std::int64_t ttl,
-                                                  const SetOptions& options,
-                                                  bool want_cas) {
+META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key,
+                                                                     const EncodedValue& value,
+                                                                     std::int64_t ttl,
+                                                                     const SetOptions& options,
+                                                                     bool want_cas) {
+    using namespace detail::cache_client_impl;
     if (want_cas && options.no_reply) {
         throw InvalidInputError("set_cas: no_reply cannot return a CAS token");
     }
@@ -494,7 +500,7 @@ CacheClient::WriteResult CacheClient::set_encoded(KeyView key,
     return out;
 }
 
-SetOptions CacheClient::refill_options(bool no_reply) noexcept {
+META_MEMCACHE_DECL SetOptions CacheClient::refill_options(bool no_reply) noexcept {
     SetOptions o;
     o.mode = SetMode::add;
     o.no_reply = no_reply;
@@ -502,23 +508,25 @@ SetOptions CacheClient::refill_options(bool no_reply) noexcept {
     return o;
 }
 
-bool CacheClient::del(KeyView key, const DeleteOptions& options) {
+META_MEMCACHE_DECL bool CacheClient::del(KeyView key, const DeleteOptions& options) {
+    using namespace detail::cache_client_impl;
     detail::StatusSink sink;
     s_->run(Request{MetaCommand::del, key, {}, delete_flags(options)}, sink, options.failure);
     return sink.code == detail::ResponseCode::header;
 }
 
-bool CacheClient::invalidate(KeyView key, const DeleteOptions& options) {
+META_MEMCACHE_DECL bool CacheClient::invalidate(KeyView key, const DeleteOptions& options) {
+    using namespace detail::cache_client_impl;
     detail::StatusSink sink;
     s_->run(Request{MetaCommand::del, key, {}, delete_flags(options)}, sink, options.failure);
     return sink.code == detail::ResponseCode::header ||
            sink.code == detail::ResponseCode::not_found;
 }
 
-bool CacheClient::touch(KeyView key,
-                        std::int64_t ttl,
-                        bool no_reply,
-                        const FailureHandling& failure) {
+META_MEMCACHE_DECL bool CacheClient::touch(KeyView key,
+                                           std::int64_t ttl,
+                                           bool no_reply,
+                                           const FailureHandling& failure) {
     RequestFlags f;
     f.cache_ttl = ttl;
     f.no_reply = no_reply;
@@ -529,7 +537,9 @@ bool CacheClient::touch(KeyView key,
 
 // ---- reads --------------------------------------------------------------------------------
 
-std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& options) {
+META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
+                                                               const GetOptions& options) {
+    using namespace detail::cache_client_impl;
     // get_cas(key, options).value without carrying the CAS along: the value goes from the
     // read buffer into `out`.
     std::optional<std::string> out;
@@ -549,12 +559,13 @@ std::optional<std::string> CacheClient::get(KeyView key, const GetOptions& optio
     return out;
 }
 
-detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {
+META_MEMCACHE_DECL detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {
+    using namespace detail::cache_client_impl;
     return s_->finish_read(
         key, interpret(meta_get(key, read_flags(options, true), options.failure)), options);
 }
 
-CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
+META_MEMCACHE_DECL CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
     detail::RawRead raw = read_raw(key, options);
     CasValue out;
     out.cas_token = raw.cas_token;
@@ -563,8 +574,9 @@ CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
     return out;
 }
 
-std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
-                                                 const GetOptions& options) {
+META_MEMCACHE_DECL std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
+                                                                    const GetOptions& options) {
+    using namespace detail::cache_client_impl;
     std::vector<ReadResponse> rs = meta_multiget(keys, read_flags(options, true), options.failure);
     std::vector<Fetched> fetched;
     fetched.reserve(rs.size());
@@ -589,8 +601,9 @@ std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
     return out;
 }
 
-std::vector<std::optional<std::string>> CacheClient::multi_get(std::span<const KeyView> keys,
-                                                               const GetOptions& options) {
+META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_get(
+    std::span<const KeyView> keys, const GetOptions& options) {
+    using namespace detail::cache_client_impl;
     // multi_get_cas(keys, options) without the CAS: each value goes from the read buffer
     // into its slot (decompressed on the way); chunked values are joined afterwards.
     const RequestFlags flags = read_flags(options, false);
@@ -637,10 +650,11 @@ std::vector<std::optional<std::string>> CacheClient::multi_get(std::span<const K
     return out;
 }
 
-std::size_t CacheClient::visit_values(
+META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
     std::span<const KeyView> keys,
     detail::FunctionRef<void(std::size_t, std::string_view)> visit,
     const GetOptions& options) {
+    using namespace detail::cache_client_impl;
     const RequestFlags flags = read_flags(options, false);
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
@@ -688,9 +702,10 @@ std::size_t CacheClient::visit_values(
     return sink.hits;
 }
 
-CasValue CacheClient::get_or_lease_cas(KeyView key,
-                                       const LeasePolicy& lease,
-                                       const GetOptions& options) {
+META_MEMCACHE_DECL CasValue CacheClient::get_or_lease_cas(KeyView key,
+                                                          const LeasePolicy& lease,
+                                                          const GetOptions& options) {
+    using namespace detail::cache_client_impl;
     if (lease.miss_retries == 0) {
         throw InvalidInputError("LeasePolicy: miss_retries must be at least 1");
     }
@@ -737,13 +752,13 @@ CasValue CacheClient::get_or_lease_cas(KeyView key,
     return {};
 }
 
-std::optional<std::string> CacheClient::get_or_lease(KeyView key,
-                                                     const LeasePolicy& lease,
-                                                     const GetOptions& options) {
+META_MEMCACHE_DECL std::optional<std::string> CacheClient::get_or_lease(KeyView key,
+                                                                        const LeasePolicy& lease,
+                                                                        const GetOptions& options) {
     return get_or_lease_cas(key, lease, options).value;
 }
 
-bool CacheClient::release_lease(KeyView key, std::uint64_t cas_token) {
+META_MEMCACHE_DECL bool CacheClient::release_lease(KeyView key, std::uint64_t cas_token) {
     DeleteOptions o;
     o.cas_token = cas_token;
     o.failure.track_write_failures = false;
@@ -752,18 +767,22 @@ bool CacheClient::release_lease(KeyView key, std::uint64_t cas_token) {
 
 // ---- counters -----------------------------------------------------------------------------
 
-bool CacheClient::delta(KeyView key, std::int64_t delta, const DeltaOptions& options) {
+META_MEMCACHE_DECL bool CacheClient::delta(KeyView key,
+                                           std::int64_t delta,
+                                           const DeltaOptions& options) {
+    using namespace detail::cache_client_impl;
     detail::StatusSink sink;
     s_->run(Request{MetaCommand::arithmetic, key, {}, delta_flags(delta, options)}, sink,
             options.failure);
     return sink.code == detail::ResponseCode::header;
 }
 
-bool CacheClient::delta_initialize(KeyView key,
-                                   std::int64_t delta,
-                                   std::uint64_t initial_value,
-                                   std::int64_t initial_ttl,
-                                   const DeltaOptions& options) {
+META_MEMCACHE_DECL bool CacheClient::delta_initialize(KeyView key,
+                                                      std::int64_t delta,
+                                                      std::uint64_t initial_value,
+                                                      std::int64_t initial_ttl,
+                                                      const DeltaOptions& options) {
+    using namespace detail::cache_client_impl;
     RequestFlags f = delta_flags(delta, options);
     f.vivify_on_miss_ttl = initial_ttl;
     f.ma_initial_value = initial_value;
@@ -772,9 +791,9 @@ bool CacheClient::delta_initialize(KeyView key,
     return std::holds_alternative<Success>(r) || std::holds_alternative<Value>(r);
 }
 
-std::optional<std::int64_t> CacheClient::delta_and_get(KeyView key,
-                                                       std::int64_t delta,
-                                                       const DeltaOptions& options) {
+META_MEMCACHE_DECL std::optional<std::int64_t> CacheClient::delta_and_get(
+    KeyView key, std::int64_t delta, const DeltaOptions& options) {
+    using namespace detail::cache_client_impl;
     if (options.no_reply)
         throw InvalidInputError("delta_and_get: no_reply returns no value");
     RequestFlags f = delta_flags(delta, options);
@@ -782,11 +801,13 @@ std::optional<std::int64_t> CacheClient::delta_and_get(KeyView key,
     return counter_value(meta_arithmetic(key, f, options.failure));
 }
 
-std::optional<std::int64_t> CacheClient::delta_initialize_and_get(KeyView key,
-                                                                  std::int64_t delta,
-                                                                  std::uint64_t initial_value,
-                                                                  std::int64_t initial_ttl,
-                                                                  const DeltaOptions& options) {
+META_MEMCACHE_DECL std::optional<std::int64_t> CacheClient::delta_initialize_and_get(
+    KeyView key,
+    std::int64_t delta,
+    std::uint64_t initial_value,
+    std::int64_t initial_ttl,
+    const DeltaOptions& options) {
+    using namespace detail::cache_client_impl;
     if (options.no_reply) {
         throw InvalidInputError("delta_initialize_and_get: no_reply returns no value");
     }
@@ -799,11 +820,11 @@ std::optional<std::int64_t> CacheClient::delta_initialize_and_get(KeyView key,
 
 // ---- events and counters ----------------------------------------------------------------
 
-WriteFailureEvent& CacheClient::on_write_failure() noexcept {
+META_MEMCACHE_DECL WriteFailureEvent& CacheClient::on_write_failure() noexcept {
     return s_->on_write_failure;
 }
 
-ClientCounters CacheClient::get_counters() const {
+META_MEMCACHE_DECL ClientCounters CacheClient::get_counters() const {
     ClientCounters out;
     out.servers = s_->router->get_counters();
     for (const auto& [name, c] : s_->domains.read())
@@ -811,19 +832,19 @@ ClientCounters CacheClient::get_counters() const {
     return out;
 }
 
-Router& CacheClient::router() noexcept {
+META_MEMCACHE_DECL Router& CacheClient::router() noexcept {
     return *s_->router;
 }
 
-const Router& CacheClient::router() const noexcept {
+META_MEMCACHE_DECL const Router& CacheClient::router() const noexcept {
     return *s_->router;
 }
 
-Serializer& CacheClient::serializer() const noexcept {
+META_MEMCACHE_DECL Serializer& CacheClient::serializer() const noexcept {
     return *s_->serializer;
 }
 
-const ClientOptions& CacheClient::options() const noexcept {
+META_MEMCACHE_DECL const ClientOptions& CacheClient::options() const noexcept {
     return s_->options;
 }
 
