@@ -3,14 +3,15 @@
 
 meta_memcache_core_packages=(
     cmake ninja-build g++ pkg-config
-    libasio-dev libfmt-dev libxxhash-dev libsodium-dev libssl-dev libzstd-dev zlib1g-dev
+    libasio-dev libxxhash-dev libsodium-dev libssl-dev libzstd-dev zlib1g-dev
     memcached
 )
-# What the whole test suite needs on top: Catch2, clang for the fuzzers, libmemcached to
-# compare placement and speed against, openssl to make test certificates, iproute2 for
-# network-partition tests, strace/valgrind for the per-op cost figures.
+# What the whole test suite needs on top: Catch2, fmt (the serializer tests format with it),
+# clang for the fuzzers, libmemcached to compare placement and speed against, openssl to
+# make test certificates, iproute2 for network-partition tests, strace/valgrind for the
+# per-op cost figures.
 meta_memcache_test_packages=(
-    catch2 clang clang-format libclang-rt-14-dev libmemcached-dev openssl iproute2
+    catch2 libfmt-dev clang clang-format libclang-rt-14-dev libmemcached-dev openssl iproute2
     strace valgrind gnuplot-nox
 )
 
