@@ -9,8 +9,14 @@ install(TARGETS meta_memcache
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The header-only target in its own export set: its dependencies (asio, xxHash, ...) are
+# found only for the consumers that can use it, never for those of the compiled library.
+install(TARGETS meta_memcache_header_only EXPORT meta_memcacheHeaderOnlyTargets)
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT meta_memcacheTargets
+        NAMESPACE meta_memcache::
+        DESTINATION ${META_MEMCACHE_CMAKE_DIR})
+install(EXPORT meta_memcacheHeaderOnlyTargets
         NAMESPACE meta_memcache::
         DESTINATION ${META_MEMCACHE_CMAKE_DIR})
 
@@ -29,8 +35,12 @@ configure_package_config_file(
 write_basic_package_version_file(
     "${PROJECT_BINARY_DIR}/meta_memcacheConfigVersion.cmake"
     COMPATIBILITY SameMajorVersion)
+# The Find modules of the dependencies that ship no CMake package, for the config to find
+# them again (SG-15).
 install(FILES
         "${PROJECT_BINARY_DIR}/meta_memcacheConfig.cmake"
         "${PROJECT_BINARY_DIR}/meta_memcacheConfigVersion.cmake"
+        cmake/Findasio.cmake
         cmake/Findsodium.cmake
+        cmake/FindxxHash.cmake
         DESTINATION ${META_MEMCACHE_CMAKE_DIR})

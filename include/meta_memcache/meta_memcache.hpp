@@ -1,6 +1,9 @@
 #pragma once
 
-/// Umbrella header: everything a user of meta_memcache needs.
+/// Umbrella header: everything a user of meta_memcache needs. With
+/// META_MEMCACHE_HEADER_ONLY defined (the meta_memcache::header_only target does), it also
+/// brings in every definition of the library, inline: include it, rather than single
+/// headers, in each translation unit of a header-only build.
 #include <meta_memcache/auto_discovery_router.hpp>
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/connection_pool.hpp>
@@ -28,3 +31,7 @@
 #include <meta_memcache/single_server_router.hpp>
 #include <meta_memcache/version.hpp>
 #include <meta_memcache/write_failure_event.hpp>
+
+#if defined(META_MEMCACHE_HEADER_ONLY)
+#include <meta_memcache/src.hpp>
+#endif
