@@ -6,7 +6,8 @@
 #      ran in step 2)
 #   4. tsan: the pool, client and thread-heavy tests ([concurrency], which includes the
 #      [faults] tests under four-thread load) under ThreadSanitizer
-#   5. clang: the library, every public header and the examples build with clang 14
+#   5. clang: the library, every public header, the header-only mode and the examples
+#      build with clang 14
 #   6. tidy: clang-tidy over the library (.clang-tidy, warnings are errors)
 #   7. fuzz: the batch-codec fuzzer and the encoder round-trip fuzzer, bounded time
 # Exits non-zero on any failure. Usage: tests/run.sh [--quick]   (--quick: step 2 only)
@@ -32,7 +33,7 @@ step() {
 }
 
 step "clang-format"
-find include src tests examples -name '*.hpp' -o -name '*.cpp' | grep -v '/build/' |
+find include src tests examples -name '*.hpp' -o -name '*.ipp' -o -name '*.cpp' | grep -v '/build/' |
     xargs clang-format --dry-run --Werror
 
 step "dev: configure, build, unit + integration + package tests"
@@ -52,7 +53,7 @@ cmake --build --preset tsan --target meta_memcache_integration_tests
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
     build/tsan/tests/meta_memcache_integration_tests "[pool],[client],[concurrency]"
 
-step "clang: the library, public headers and examples build with clang 14 (-Werror)"
+step "clang: the library, public headers, header-only mode and examples build with clang 14 (-Werror)"
 cmake --preset clang >/dev/null
 cmake --build --preset clang
 
