@@ -29,7 +29,7 @@ namespace exchange_impl {
     }
     return failed(errc::connection_closed,
                   std::string(what) + ": " +
-                      (r.status == IoStatus::eof ? std::string("connection closed by the server")
+                      (r.status == IoStatus::eof ? std::string("the server closed the connection")
                                                  : std::generic_category().message(r.error)));
 }
 

@@ -41,18 +41,27 @@ inline void validate_group(std::string_view group) {
 META_MEMCACHE_DECL std::string ConnectionPool::Impl::classic(std::string_view request,
                                                              detail::AnswerEnd end,
                                                              std::size_t max_size) {
-    Lease lease = acquire_or_throw(options.recv_timeout);
-    detail::Connection& c = *lease.conn;
-    const unsigned fences = std::exchange(c.pending_fences, 0);
-    detail::Exchanged x =
-        detail::exchange(c, request, end, detail::Clock::now() + options.recv_timeout,
-                         options.recv_timeout, max_size, fences, limits);
-    if (!x.ok) {
+    // A reused connection the server had closed meanwhile fails before any answer: once
+    // more then, on a fresh connection (these requests are reads, safe to send twice).
+    for (bool fresh = false;; fresh = true) {
+        detail::AcquireError error;
+        Lease lease = acquire(options.recv_timeout, fresh, error);
+        if (lease.conn == nullptr)
+            throw_error(error.code, error.message, name);
+        detail::Connection& c = *lease.conn;
+        const unsigned fences = std::exchange(c.pending_fences, 0);
+        detail::Exchanged x =
+            detail::exchange(c, request, end, detail::Clock::now() + options.recv_timeout,
+                             options.recv_timeout, max_size, fences, limits);
+        if (x.ok) {
+            lease.done(Outcome::ok);
+            return std::move(x.answer);
+        }
+        const bool retry = !fresh && !lease.fresh && x.code == errc::connection_closed;
         lease.done(x.timed_out() ? Outcome::timed_out : Outcome::failed, x.message);
-        throw_error(x.code, x.message, name);
+        if (!retry)
+            throw_error(x.code, x.message, name);
     }
-    lease.done(Outcome::ok);
-    return std::move(x.answer);
 }
 
 META_MEMCACHE_DECL ServerStats ConnectionPool::stats(std::string_view group) {

@@ -5,11 +5,8 @@
 #include <meta_memcache/config.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/failover_router.hpp>
-#include <meta_memcache/impl/net/connection.hpp>
+#include <meta_memcache/impl/pool/pool.hpp>
 #include <meta_memcache/impl/routers/cluster_config.hpp>
-
-#include <poll.h>
-#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -36,99 +33,24 @@ inline constexpr std::string_view legacy_request = "get AmazonElastiCache:cluste
 /// few hundred): a bound on what a broken endpoint can make us buffer.
 inline constexpr std::size_t max_answer_size = 1024 * 1024;
 
-/// Waits for `events` on fd until the deadline.
-/// @throws TimeoutError when the deadline passes first.
-inline void wait_for(int fd, short events, Clock::time_point deadline, const std::string& name) {
-    for (;;) {
-        const auto left =
-            std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0)
-            throw TimeoutError("the configuration endpoint did not answer in time", name);
-        pollfd p{fd, events, 0};
-        const int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
-        if (rc > 0 || (rc < 0 && errno != EINTR))
-            return;  // ready, or an error the next I/O call reports
-    }
-}
-
-[[noreturn]] inline void lost(const detail::IoResult& r, const std::string& name) {
-    throw TransportError(errc::connection_closed,
-                         r.status == IoStatus::eof
-                             ? std::string("the configuration endpoint closed the connection")
-                             : "configuration request failed: " +
-                                   std::string(std::generic_category().message(r.error)),
-                         name);
-}
-
-/// Whether `answer` holds a whole answer to a configuration request.
-inline bool complete(std::string_view answer) noexcept {
-    const std::size_t eol = answer.find("\r\n");
-    if (eol == std::string_view::npos)
-        return false;
-    const std::string_view header = answer.substr(0, eol);
-    if (header.starts_with("CONFIG ") || header.starts_with("VALUE "))
-        return answer.find("\nEND\r\n", eol) != std::string_view::npos;
-    return true;  // one line: END, ERROR, ... (anything else is for the parser to reject)
-}
-
-/// Sends `request` and reads the answer up to its end, before `deadline`.
-inline std::string ask_endpoint(detail::Connection& conn,
-                                std::string_view request,
-                                Clock::time_point deadline,
-                                const std::string& name) {
-    std::size_t sent = 0;
-    while (sent < request.size()) {
-        iovec iov{const_cast<char*>(request.data() + sent), request.size() - sent};
-        const auto r = conn.write_some(&iov, 1);
-        if (r.status == IoStatus::ok)
-            sent += r.bytes;
-        else if (r.status == IoStatus::would_block)
-            wait_for(conn.fd(), r.want_read ? POLLIN : POLLOUT, deadline, name);
-        else
-            lost(r, name);
-    }
-    std::string answer;
-    char buf[4096];
-    for (;;) {
-        const auto r = conn.read_some(buf, sizeof buf);
-        if (r.status == IoStatus::ok) {
-            answer.append(buf, r.bytes);
-            if (complete(answer))
-                return answer;
-            if (answer.size() > max_answer_size) {
-                throw ProtocolError("the configuration endpoint's answer is over " +
-                                        std::to_string(max_answer_size) + " bytes",
-                                    name);
-            }
-        } else if (r.status == IoStatus::would_block) {
-            wait_for(conn.fd(), r.want_write ? POLLOUT : POLLIN, deadline, name);
-        } else {
-            lost(r, name);
-        }
-    }
-}
-
 /// What the endpoint said: a configuration, or that it does not know the command.
 struct Fetched {
     std::optional<ClusterConfig> config{};  ///< empty: the endpoint answered ERROR
     std::string refusal{};                  ///< its answer then
 };
 
-inline Fetched fetch(const ServerAddress& endpoint,
-                     const std::string& name,
-                     const PoolOptions& options,
-                     detail::TlsContext* tls) {
-    auto conn = detail::Connection::open(endpoint, name, options, tls,
-                                         Clock::now() + options.connection_timeout);
-    std::string answer =
-        ask_endpoint(*conn, config_request, Clock::now() + options.recv_timeout, name);
+/// Asks the endpoint, over its pool (mark-down, TLS, authentication and timeouts as for
+/// any server), for the cluster's configuration.
+inline Fetched fetch(ConnectionPool& endpoint) {
+    ConnectionPool::Impl& pool = endpoint.impl();
+    std::string answer = pool.classic(config_request, AnswerEnd::end_line, max_answer_size);
     if (answer.starts_with("ERROR")) {
         // Engines before 1.4.14 keep the configuration under a key; stock memcached has
         // nothing there (END).
         Fetched refused{std::nullopt, answer.substr(0, answer.find("\r\n"))};
         std::string legacy;
         try {
-            legacy = ask_endpoint(*conn, legacy_request, Clock::now() + options.recv_timeout, name);
+            legacy = pool.classic(legacy_request, AnswerEnd::end_line, max_answer_size);
         } catch (const TransportError&) {
             return refused;  // it said ERROR already; hanging up on the key is no worse
         }
@@ -136,7 +58,7 @@ inline Fetched fetch(const ServerAddress& endpoint,
             return refused;
         answer = std::move(legacy);
     }
-    return Fetched{detail::parse_cluster_answer(answer, name), {}};
+    return Fetched{detail::parse_cluster_answer(answer, endpoint.name()), {}};
 }
 
 inline std::string describe(const std::vector<ServerAddress>& servers) {
@@ -176,8 +98,7 @@ struct AutoDiscoveryRouter::Impl {
             ++status.polls;
         }
         try {
-            const bool applied = apply(detail::auto_discovery_router_impl::fetch(
-                endpoint, name, options.pool_options, tls.get()));
+            const bool applied = apply(detail::auto_discovery_router_impl::fetch(*endpoint_pool));
             std::lock_guard lk(state_mutex);
             status.last_error.clear();
             return applied;
@@ -252,7 +173,8 @@ struct AutoDiscoveryRouter::Impl {
     ServerAddress endpoint;
     std::string name;
     AutoDiscoveryOptions options;
-    std::unique_ptr<detail::TlsContext> tls{};
+    /// The configuration endpoint's connections, as any server's.
+    std::unique_ptr<ConnectionPool> endpoint_pool{};
     std::shared_ptr<ShardedRouter> sharded{};
     std::shared_ptr<Router> front{};  ///< sharded, or a FailoverRouter over it
 
@@ -276,12 +198,15 @@ META_MEMCACHE_DECL AutoDiscoveryRouter::AutoDiscoveryRouter(ServerAddress config
     if (s.options.failover && s.options.failover->failover_ttl.count() < 0)
         throw InvalidInputError("AutoDiscoveryOptions: failover_ttl cannot be negative");
     s.options.pool_options.validate();
-    if (s.options.pool_options.tls.enabled)
-        s.tls = std::make_unique<detail::TlsContext>(s.options.pool_options.tls);
+    // A new connection for every poll (none kept idle): the endpoint's DNS name, which
+    // follows the cluster, is resolved again each time.
+    PoolOptions endpoint_options = s.options.pool_options;
+    endpoint_options.max_pool_size = 0;
+    s.endpoint_pool = std::make_unique<ConnectionPool>(s.endpoint, std::move(endpoint_options));
 
     // The first list: the endpoint's, or the endpoint itself when it is stock memcached.
     s.status.polls = 1;
-    Fetched first = fetch(s.endpoint, s.name, s.options.pool_options, s.tls.get());
+    Fetched first = fetch(*s.endpoint_pool);
     std::vector<ServerAddress> servers;
     if (first.config) {
         servers = first.config->addresses(s.options.use_ip);
