@@ -9,9 +9,11 @@
 #include <meta_memcache/config.hpp>
 #include <meta_memcache/detail/impl/key_encoding.ipp>
 #include <meta_memcache/impl/client/cache_client.ipp>
+#include <meta_memcache/impl/client/chunked_values.ipp>
 #include <meta_memcache/impl/client/factories.ipp>
 #include <meta_memcache/impl/client/large_values.ipp>
 #include <meta_memcache/impl/client/migrating_cache_client.ipp>
+#include <meta_memcache/impl/client/read_path.ipp>
 #include <meta_memcache/impl/client/write_failure_event.ipp>
 #include <meta_memcache/impl/error.ipp>
 #include <meta_memcache/impl/io/driver.ipp>

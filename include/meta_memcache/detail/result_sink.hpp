@@ -24,9 +24,23 @@ struct Failure {
 
     /// A transport failure (the request may be sent elsewhere, as a gutter or failover
     /// does), not an error the server reported.
-    [[nodiscard]] bool is_transport() const noexcept {
-        return code != errc::server_error && code != errc::client_error &&
-               code != errc::invalid_input;
+    [[nodiscard]] bool is_transport() const noexcept { return is_transport_code(code); }
+
+    /// Whether `code` is one TransportError carries.
+    [[nodiscard]] static constexpr bool is_transport_code(errc code) noexcept {
+        switch (code) {
+            case errc::timeout:
+            case errc::connection_failed:
+            case errc::connection_closed:
+            case errc::marked_down:
+            case errc::protocol_error:
+            case errc::pool_exhausted:
+            case errc::tls_error:
+            case errc::authentication_failed:
+                return true;
+            default:
+                return false;
+        }
     }
 };
 

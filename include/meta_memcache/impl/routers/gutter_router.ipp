@@ -2,6 +2,7 @@
 // is_transport_failure tells those failures from server-reported errors.
 
 #include <meta_memcache/config.hpp>
+#include <meta_memcache/detail/result_sink.hpp>
 #include <meta_memcache/ephemeral_router.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/gutter_router.hpp>
@@ -13,13 +14,20 @@ namespace meta_memcache {
 
 META_MEMCACHE_DECL bool is_transport_failure(const Response& r) noexcept {
     std::exception_ptr e;
-    if (const auto* m = std::get_if<Miss>(&r))
+    errc code{};
+    if (const auto* m = std::get_if<Miss>(&r)) {
         e = m->error;
-    if (const auto* n = std::get_if<NotStored>(&r))
+        code = m->code;
+    }
+    if (const auto* n = std::get_if<NotStored>(&r)) {
         e = n->error;
+        code = n->code;
+    }
     if (!e)
         return false;
-    try {
+    if (code != errc{})  // the library's failures carry their code: no rethrow
+        return detail::Failure::is_transport_code(code);
+    try {  // a failure a router of the caller's own built without its code
         std::rethrow_exception(e);
     } catch (const TransportError&) {
         return true;

@@ -1,0 +1,243 @@
+#pragma once
+
+// The client's reads: get, get_cas, multi_get (and _cas, _visit), get_or_lease; each
+// answer goes from the read buffer straight into what the caller gets (read_sinks.hpp).
+
+#include <meta_memcache/config.hpp>
+#include <meta_memcache/impl/client/client_state.hpp>
+
+#include <cmath>
+
+namespace meta_memcache {
+
+// ---- reads --------------------------------------------------------------------------------
+
+META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
+                                                               const GetOptions& options) {
+    using namespace detail::cache_client_impl;
+    // get_cas(key, options).value without carrying the CAS along: the value goes from the
+    // read buffer into `out`.
+    std::optional<std::string> out;
+    detail::ReadSink sink(out);
+    s_->run(Request{MetaCommand::get, key, {}, read_flags(options, false)}, sink, options.failure);
+    if (sink.code == detail::ResponseCode::header)
+        unexpected("HD to mg with v");
+    if ((sink.client_flag & detail::chunked_flag) != 0) {
+        Fetched f;
+        f.cv.value = std::move(out);
+        f.client_flag = sink.client_flag;
+        return s_->bytes(s_->finish_read(key, std::move(f), options));
+    }
+    s_->count(key, out.has_value());
+    if (out && (sink.client_flag & value_flag::compression_mask) != 0)
+        return s_->bytes(detail::RawRead{std::move(out), sink.client_flag, {}, false});
+    return out;
+}
+
+META_MEMCACHE_DECL detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {
+    using namespace detail::cache_client_impl;
+    return s_->finish_read(
+        key, interpret(meta_get(key, read_flags(options, true), options.failure)), options);
+}
+
+META_MEMCACHE_DECL CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
+    detail::RawRead raw = read_raw(key, options);
+    CasValue out;
+    out.cas_token = raw.cas_token;
+    out.won = raw.won;
+    out.value = s_->bytes(std::move(raw));
+    return out;
+}
+
+META_MEMCACHE_DECL std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
+                                                                    const GetOptions& options) {
+    using namespace detail::cache_client_impl;
+    std::vector<ReadResponse> rs = meta_multiget(keys, read_flags(options, true), options.failure);
+    std::vector<Fetched> fetched;
+    fetched.reserve(rs.size());
+    bool chunked = false;
+    for (auto& r : rs) {
+        fetched.push_back(interpret(std::move(r)));
+        chunked = chunked || (fetched.back().client_flag & detail::chunked_flag) != 0;
+    }
+    if (chunked)
+        s_->resolve_chunks(keys, fetched, options.touch_ttl, options.failure);
+    std::vector<CasValue> out;
+    out.reserve(fetched.size());
+    for (std::size_t i = 0; i < fetched.size(); ++i) {
+        Fetched& f = fetched[i];
+        s_->count(keys[i], f.cv.value.has_value());
+        CasValue c;
+        c.cas_token = f.cv.cas_token;
+        c.won = f.cv.won;
+        c.value = s_->bytes(detail::RawRead{std::move(f.cv.value), f.client_flag, {}, false});
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_get(
+    std::span<const KeyView> keys, const GetOptions& options) {
+    using namespace detail::cache_client_impl;
+    // multi_get_cas(keys, options) without the CAS: each value goes from the read buffer
+    // into its slot (decompressed on the way); chunked values are joined afterwards.
+    const RequestFlags flags = read_flags(options, false);
+    std::vector<Request> reqs;
+    reqs.reserve(keys.size());
+    for (const KeyView& k : keys)
+        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+    std::vector<std::optional<std::string>> out(keys.size());
+    detail::MultiReadSink sink(out, *s_->serializer);
+    s_->router->execute(reqs, sink, s_->context(options.failure));
+    if (sink.failure.failed && s_->raise(options.failure))
+        sink.failure.raise();
+    if (sink.unexpected_header)
+        unexpected("HD to mg with v");
+    if (!sink.flags.empty()) {
+        std::vector<Fetched> chunked;
+        std::vector<KeyView> chunked_keys;
+        std::vector<std::size_t> at;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            const std::uint32_t flag = sink.flags[i];
+            if (flag == 0 || !out[i])
+                continue;
+            if ((flag & detail::chunked_flag) == 0) {  // a large compressed value
+                out[i] = s_->bytes(detail::RawRead{std::move(out[i]), flag, {}, false});
+                continue;
+            }
+            Fetched f;
+            f.cv.value = std::move(out[i]);
+            f.client_flag = flag;
+            chunked.push_back(std::move(f));
+            chunked_keys.push_back(keys[i]);
+            at.push_back(i);
+        }
+        if (!chunked.empty()) {
+            s_->resolve_chunks(chunked_keys, chunked, options.touch_ttl, options.failure);
+            for (std::size_t k = 0; k < chunked.size(); ++k) {
+                out[at[k]] = s_->bytes(detail::RawRead{
+                    std::move(chunked[k].cv.value), chunked[k].client_flag, {}, false});
+            }
+        }
+    }
+    for (std::size_t i = 0; i < out.size(); ++i)
+        s_->count(keys[i], out[i].has_value());
+    return out;
+}
+
+META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
+    std::span<const KeyView> keys,
+    detail::FunctionRef<void(std::size_t, std::string_view)> visit,
+    const GetOptions& options) {
+    using namespace detail::cache_client_impl;
+    const RequestFlags flags = read_flags(options, false);
+    std::vector<Request> reqs;
+    reqs.reserve(keys.size());
+    for (const KeyView& k : keys)
+        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+    const auto count = [&](std::size_t i, bool hit) { s_->count(keys[i], hit); };
+    detail::VisitSink sink(visit, count, *s_->serializer);
+    s_->router->execute(reqs, sink, s_->context(options.failure));
+    if (sink.failure.failed && s_->raise(options.failure))
+        sink.failure.raise();
+    if (sink.unexpected_header)
+        unexpected("HD to mg with v");
+    // Values that were larger than the read buffer, or chunked: now.
+    std::vector<Fetched> chunked;
+    std::vector<KeyView> chunked_keys;
+    std::vector<std::size_t> chunked_at;
+    for (detail::VisitSink::Later& l : sink.later) {
+        if (l.failed) {
+            count(l.index, false);
+        } else if ((l.flag & detail::chunked_flag) != 0) {
+            Fetched f;
+            f.cv.value = std::move(l.data);
+            f.client_flag = l.flag;
+            chunked.push_back(std::move(f));
+            chunked_keys.push_back(keys[l.index]);
+            chunked_at.push_back(l.index);
+        } else if (auto v = s_->bytes(detail::RawRead{std::move(l.data), l.flag, {}, false})) {
+            sink.hit(l.index, *v);
+        } else {
+            count(l.index, false);
+        }
+    }
+    if (!chunked.empty()) {
+        s_->resolve_chunks(chunked_keys, chunked, options.touch_ttl, options.failure);
+        for (std::size_t k = 0; k < chunked.size(); ++k) {
+            auto v = s_->bytes(
+                detail::RawRead{std::move(chunked[k].cv.value), chunked[k].client_flag, {}, false});
+            if (v) {
+                sink.hit(chunked_at[k], *v);
+            } else {
+                count(chunked_at[k], false);
+            }
+        }
+    }
+    return sink.hits;
+}
+
+META_MEMCACHE_DECL CasValue CacheClient::get_or_lease_cas(KeyView key,
+                                                          const LeasePolicy& lease,
+                                                          const GetOptions& options) {
+    using namespace detail::cache_client_impl;
+    if (lease.miss_retries == 0) {
+        throw InvalidInputError("LeasePolicy: miss_retries must be at least 1");
+    }
+    if (lease.ttl <= 0)
+        throw InvalidInputError("LeasePolicy: ttl must be positive");
+    if (lease.wait_backoff_factor < 1.0) {
+        throw InvalidInputError("LeasePolicy: wait_backoff_factor must be at least 1");
+    }
+    RequestFlags f = read_flags(options, true);
+    f.vivify_on_miss_ttl = lease.ttl;
+    for (unsigned attempt = 1; attempt <= lease.miss_retries; ++attempt) {
+        if (attempt > 1) {
+            const double ms = static_cast<double>(lease.miss_retry_wait.count()) *
+                              std::pow(lease.wait_backoff_factor, static_cast<double>(attempt - 2));
+            const auto wait = std::min(lease.miss_max_retry_wait,
+                                       std::chrono::milliseconds(static_cast<std::int64_t>(ms)));
+            s_->wait(wait);
+        }
+        ReadResponse r = meta_get(key, f, options.failure);
+        if (const auto* m = std::get_if<Miss>(&r)) {
+            if (m->is_error())
+                break;  // the server failed and raising is off: no lease
+            continue;   // cannot happen with N; try again
+        }
+        auto* v = std::get_if<Value>(&r);
+        if (v == nullptr)
+            unexpected("HD to mg with v");
+        const bool placeholder = v->data.empty() && v->flags.win == false;
+        if (placeholder && attempt < lease.miss_retries)
+            continue;  // someone else fills it
+        Fetched got = interpret(std::move(r));
+        if ((got.client_flag & detail::chunked_flag) != 0) {
+            s_->resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&got, 1),
+                               options.touch_ttl, options.failure);
+        }
+        s_->count(key, got.cv.value.has_value());
+        CasValue out;
+        out.cas_token = got.cv.cas_token;
+        out.won = got.cv.won;
+        out.value = s_->bytes(detail::RawRead{std::move(got.cv.value), got.client_flag, {}, false});
+        return out;
+    }
+    s_->count(key, false);
+    return {};
+}
+
+META_MEMCACHE_DECL std::optional<std::string> CacheClient::get_or_lease(KeyView key,
+                                                                        const LeasePolicy& lease,
+                                                                        const GetOptions& options) {
+    return get_or_lease_cas(key, lease, options).value;
+}
+
+META_MEMCACHE_DECL bool CacheClient::release_lease(KeyView key, std::uint64_t cas_token) {
+    DeleteOptions o;
+    o.cas_token = cas_token;
+    o.failure.track_write_failures = false;
+    return del(key, o);
+}
+
+}  // namespace meta_memcache
