@@ -33,6 +33,8 @@ struct SlotOwner {
     SlotOwner() = default;
     SlotOwner(const SlotOwner&) = delete;
     SlotOwner& operator=(const SlotOwner&) = delete;
+    SlotOwner(SlotOwner&&) = delete;
+    SlotOwner& operator=(SlotOwner&&) = delete;
     ~SlotOwner() {
         slot_plus_one = no_thread_slot + 1;  // anything that runs later gets no slot
         if (slot < max_thread_slots)
@@ -73,6 +75,8 @@ public:
     PerThread() = default;
     PerThread(const PerThread&) = delete;
     PerThread& operator=(const PerThread&) = delete;
+    PerThread(PerThread&&) = delete;
+    PerThread& operator=(PerThread&&) = delete;
     ~PerThread() {
         for (auto& c : chunks_)
             std::unique_ptr<Cell[]>(c.load(std::memory_order_acquire));

@@ -65,6 +65,8 @@ protected:
     ~ResultSink() = default;
     ResultSink(const ResultSink&) = default;
     ResultSink& operator=(const ResultSink&) = default;
+    ResultSink(ResultSink&&) = default;
+    ResultSink& operator=(ResultSink&&) = default;
 };
 
 #if defined(__GLIBCXX__) && _GLIBCXX_USE_CXX11_ABI && \

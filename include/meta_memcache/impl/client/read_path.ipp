@@ -147,16 +147,19 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
     std::vector<KeyView> chunked_keys;
     std::vector<std::size_t> chunked_at;
     for (detail::VisitSink::Later& l : sink.later) {
-        if (l.failed) {
-            count(l.index, false);
-        } else if ((l.flag & detail::chunked_flag) != 0) {
+        if (!l.failed && (l.flag & detail::chunked_flag) != 0) {
             Fetched f;
             f.cv.value = std::move(l.data);
             f.client_flag = l.flag;
             chunked.push_back(std::move(f));
             chunked_keys.push_back(keys[l.index]);
             chunked_at.push_back(l.index);
-        } else if (auto v = s_->bytes(detail::RawRead{std::move(l.data), l.flag, {}, false})) {
+            continue;
+        }
+        // A failed read, or bytes that cannot be decoded, read as a miss.
+        auto v = l.failed ? std::nullopt
+                          : s_->bytes(detail::RawRead{std::move(l.data), l.flag, {}, false});
+        if (v) {
             sink.hit(l.index, *v);
         } else {
             count(l.index, false);

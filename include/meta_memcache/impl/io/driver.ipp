@@ -467,6 +467,11 @@ inline Scratch& thread_scratch() {
 struct ScratchUse {
     Scratch& s;
     bool owned;
+    ScratchUse(Scratch& scratch, bool own) noexcept : s(scratch), owned(own) {}
+    ScratchUse(const ScratchUse&) = delete;
+    ScratchUse& operator=(const ScratchUse&) = delete;
+    ScratchUse(ScratchUse&&) = delete;
+    ScratchUse& operator=(ScratchUse&&) = delete;
     ~ScratchUse() {
         s.batches.clear();
         if (owned)
@@ -504,7 +509,7 @@ META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
     Scratch& shared = thread_scratch();
     Scratch local;
     Scratch& s = shared.busy ? local : shared;
-    const ScratchUse use{s, !shared.busy};
+    const ScratchUse use(s, !shared.busy);
     s.busy = true;
     // Group the requests by pool (a counting sort, keeping each pool's requests in order).
     s.batch_of.resize(requests.size());

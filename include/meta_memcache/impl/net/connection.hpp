@@ -48,6 +48,8 @@ public:
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
+    Connection(Connection&&) = delete;
+    Connection& operator=(Connection&&) = delete;
 
     /// Writes as much of `iov` as the socket takes now (never blocks, never SIGPIPEs).
     IoResult write_some(const iovec* iov, int iovcnt) noexcept;
@@ -97,6 +99,8 @@ public:
     ~TlsContext();
     TlsContext(const TlsContext&) = delete;
     TlsContext& operator=(const TlsContext&) = delete;
+    TlsContext(TlsContext&&) = delete;
+    TlsContext& operator=(TlsContext&&) = delete;
 
     struct Impl;
     Impl& impl() noexcept { return *impl_; }

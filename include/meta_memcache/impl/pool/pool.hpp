@@ -89,6 +89,8 @@ struct ConnectionPool::Impl {
     ~Impl();
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
+    Impl(Impl&&) = delete;
+    Impl& operator=(Impl&&) = delete;
 
     /// Hands out this thread's connection, an idle one, or opens one (outside the lock).
     /// `force_new`: a retry after a reused connection died; never reuses one.
