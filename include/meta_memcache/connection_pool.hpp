@@ -82,7 +82,7 @@ public:
     [[nodiscard]] ServerStats stats(std::string_view group = {});
 
     struct Impl;
-    /// Internal (used by the executor).
+    /// Internal (used by the driver and the classic requests).
     [[nodiscard]] Impl& impl() noexcept { return *impl_; }
 
 private:
