@@ -96,8 +96,18 @@ private:
 /// One call: its batches, written and read to the end.
 class Call {
 public:
-    Call(std::span<const Request> requests, ResultSink& sink, const ExecContext& ctx)
-        : reqs_(requests), sink_(sink, requests, ctx.track_write_failures), ctx_(ctx) {}
+    /// `tracked`: some request is a tracked write (its failure goes to on_write_failure);
+    /// otherwise answers go to `sink` without the reporting step.
+    Call(std::span<const Request> requests, ResultSink& sink, const ExecContext& ctx, bool tracked)
+        : reqs_(requests),
+          reporting_(sink, requests, ctx.track_write_failures),
+          sink_(tracked ? static_cast<ResultSink&>(reporting_) : sink),
+          ctx_(ctx) {}
+    Call(const Call&) = delete;
+    Call& operator=(const Call&) = delete;
+    Call(Call&&) = delete;
+    Call& operator=(Call&&) = delete;
+    ~Call() = default;
 
     void run(std::span<Batch> batches) {
         attempt(batches, false);
@@ -436,15 +446,16 @@ private:
     }
 
     void report_failed_writes() {
-        if (sink_.failed_writes.empty() || ctx_.on_write_failure == nullptr ||
+        if (reporting_.failed_writes.empty() || ctx_.on_write_failure == nullptr ||
             ctx_.on_write_failure->empty())
             return;
-        for (std::uint32_t i : sink_.failed_writes)
+        for (std::uint32_t i : reporting_.failed_writes)
             ctx_.on_write_failure->notify(reqs_[i].key.to_key());
     }
 
     std::span<const Request> reqs_;
-    Reporting sink_;
+    Reporting reporting_;
+    ResultSink& sink_;  ///< reporting_, or the caller's sink when nothing is tracked
     const ExecContext& ctx_;
 };
 
@@ -479,9 +490,14 @@ struct ScratchUse {
     }
 };
 
-inline void validate_all(std::span<const Request> requests, const ExecContext& ctx) {
-    for (const Request& r : requests)
+/// Validates every request; true when any is a tracked write (see Call).
+inline bool validate_all(std::span<const Request> requests, const ExecContext& ctx) {
+    bool tracked = false;
+    for (const Request& r : requests) {
         validate(r, ctx.key_prefix, ctx.max_item_size);
+        tracked = tracked || is_tracked_write(r);
+    }
+    return tracked && ctx.track_write_failures;
 }
 
 }  // namespace driver_impl
@@ -491,11 +507,11 @@ META_MEMCACHE_DECL void run_on_pool(ConnectionPool& pool,
                                     ResultSink& sink,
                                     const ExecContext& ctx) {
     using namespace driver_impl;
-    validate_all(requests, ctx);
+    const bool tracked = validate_all(requests, ctx);
     Batch batch;
     batch.pool = &pool.impl();
     batch.count = requests.size();
-    Call(requests, sink, ctx).run(std::span<Batch>(&batch, 1));
+    Call(requests, sink, ctx, tracked).run(std::span<Batch>(&batch, 1));
 }
 
 META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
@@ -505,7 +521,7 @@ META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
     using namespace driver_impl;
     if (requests.size() != pools.size())
         throw InvalidInputError("run_on_pools: requests and pools differ in size");
-    validate_all(requests, ctx);
+    const bool tracked = validate_all(requests, ctx);
     Scratch& shared = thread_scratch();
     Scratch local;
     Scratch& s = shared.busy ? local : shared;
@@ -541,7 +557,7 @@ META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
                 static_cast<std::uint32_t>(i);
         }
     }
-    Call(requests, sink, ctx).run(s.batches);
+    Call(requests, sink, ctx, tracked).run(s.batches);
 }
 
 }  // namespace meta_memcache::detail
