@@ -293,6 +293,15 @@ META_MEMCACHE_DECL ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire_loc
             lk.lock();
             break;  // its slot, still counted in open_, is ours
         }
+        // More threads than max_pool_size: a new connection would not be kept past this
+        // request, so take one another thread keeps (it will find another, or open one)
+        // instead of connecting for every request.
+        if (!force_new && idle_.empty() && bound_ >= options.max_pool_size) {
+            if (Connection* c = steal_parked_locked()) {
+                idle_.push_back(c);  // (checked for a server-side close as idle ones are)
+                continue;
+            }
+        }
         if (open_ < options.max_connections) {
             ++open_;
             break;
