@@ -110,6 +110,21 @@ Seen parse_one(std::string_view in, std::size_t offset, const md::ParserLimits& 
                     slow.key_base64 == fast.key_base64 && slow.message == fast.message,
                 "the common-answer fast path reads a line as the general parser does");
     }
+    // So does the hit-or-miss fast path, for the lines it takes.
+    md::ResponseCode hm_code{};
+    std::uint64_t hm_size = 0;
+    std::uint32_t hm_flag = 0;
+    std::size_t hm_length = 0;
+    if (md::parser_impl::parse_hit_or_miss(in, hm_code, hm_size, hm_flag, hm_length)) {
+        md::ResponseHeader slow;
+        const md::ParseResult sr = md::parser_impl::parse_header_general(in, slow, limits);
+        md::ResponseFlags only_f;
+        if (hm_code == md::ResponseCode::value)
+            only_f.client_flag = hm_flag;
+        require(sr.status == md::ParseStatus::complete && sr.length == hm_length &&
+                    slow.code == hm_code && slow.value_size == hm_size && slow.flags == only_f,
+                "the hit-or-miss fast path reads a line as the general parser does");
+    }
     md::ResponseHeader hh;
     const md::ParseResult hr = no_alloc([&] { return md::parse_header(in, hh, limits); });
     md::ResponseHeader h;

@@ -399,3 +399,74 @@ TEST_CASE("too many flags on one line is a protocol error", "[parser][malformed]
     CHECK(detail::parse_header(line + "\r\n", h).status == ParseStatus::complete);
     CHECK(detail::parse_header(line + " W\r\n", h).status == ParseStatus::invalid);
 }
+
+TEST_CASE("the hit-or-miss fast path reads EN, HD and VA <size> f<flag> as the general parser does",
+          "[parser]") {
+    // Lines the fast path takes, and near misses it must leave to the general parser; each
+    // padded so eight bytes are readable past every number, and cut short as well.
+    const std::vector<std::string> lines = {"EN\r\n",
+                                            "VA 100 f0\r\n",
+                                            "VA 0 f0\r\n",
+                                            "VA 1234567 f9999999\r\n",
+                                            "VA 12345678 f0\r\n",
+                                            "VA 1 f12345678\r\n",
+                                            "VA 100 f4294967295\r\n",
+                                            "VA 100 f0 t-1\r\n",
+                                            "VA 100 c5 f0\r\n",
+                                            "VA 100\r\n",
+                                            "VA  100 f0\r\n",
+                                            "VA 100 f\r\n",
+                                            "VA f0\r\n",
+                                            "VA 1x f0\r\n",
+                                            "VA 100 f0\n\r",
+                                            "VA 100 f0 \r\n",
+                                            "VA 1\x80 f0\r\n",
+                                            "VA 1/ f0\r\n",
+                                            "VA 1: f0\r\n",
+                                            "HD f0\r\n",
+                                            "HD\r\n",
+                                            "EN \r\n",
+                                            "VA 100 g0\r\n",
+                                            "VA 07 f007\r\n"};
+    for (const std::string& line : lines) {
+        for (const std::string& tail : {std::string(), std::string(100, 'v') + "\r\n"}) {
+            const std::string in = line + tail;
+            for (std::size_t cut = 0; cut <= in.size(); ++cut) {
+                const std::string_view part(in.data(), cut);
+                CAPTURE(line, cut);
+                detail::ResponseCode code{};
+                std::uint64_t size = 0;
+                std::uint32_t flag = 0;
+                std::size_t length = 0;
+                if (!detail::parser_impl::parse_hit_or_miss(part, code, size, flag, length))
+                    continue;
+                ResponseHeader h;
+                const auto r = detail::parse_header(part, h);
+                REQUIRE(r.status == ParseStatus::complete);
+                CHECK(r.length == length);
+                CHECK(h.code == code);
+                if (code == ResponseCode::value) {
+                    CHECK(h.value_size == size);
+                    CHECK(h.flags.client_flag == flag);
+                    ResponseHeader only_f;
+                    only_f.code = ResponseCode::value;
+                    only_f.value_size = size;
+                    only_f.flags.client_flag = flag;
+                    CHECK(h.flags == only_f.flags);
+                } else {
+                    CHECK(h.flags == ResponseHeader{}.flags);
+                }
+            }
+        }
+    }
+    // And the fast path does take the common lines, when eight bytes follow each number.
+    detail::ResponseCode code{};
+    std::uint64_t size = 0;
+    std::uint32_t flag = 0;
+    std::size_t length = 0;
+    const std::string hit = "VA 100 f16\r\n" + std::string(100, 'v') + "\r\n";
+    REQUIRE(detail::parser_impl::parse_hit_or_miss(hit, code, size, flag, length));
+    CHECK((code == ResponseCode::value && size == 100 && flag == 16 && length == 12));
+    REQUIRE(detail::parser_impl::parse_hit_or_miss("EN\r\n", code, size, flag, length));
+    CHECK((code == ResponseCode::miss && length == 4));
+}

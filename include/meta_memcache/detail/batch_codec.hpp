@@ -115,11 +115,17 @@ private:
 /// (validate_request), memcached's flag-token limit, and a value that fits an item of
 /// `max_item_size` beside its key. The one validation of a request; the drivers call it for
 /// every request of a call before any byte is sent.
+/// Returns the flags the request sends (flag_mask), for encode().
 /// @throws InvalidInputError naming the command and the problem.
-void validate(const Request& r, std::string_view key_prefix, std::size_t max_item_size);
+std::uint32_t validate(const Request& r, std::string_view key_prefix, std::size_t max_item_size);
 
-/// Appends the wire form of validated `r` (line, value, and an `mn` fence when quiet).
-void encode(const Request& r, std::string_view key_prefix, WriteBuffer& out);
+/// Appends the wire form of validated `r` (line, value, and an `mn` fence when quiet);
+/// `mask` is what validate(r) returned.
+void encode(const Request& r, std::string_view key_prefix, WriteBuffer& out, std::uint32_t mask);
+/// encode() for a request whose mask is not at hand.
+inline void encode(const Request& r, std::string_view key_prefix, WriteBuffer& out) {
+    encode(r, key_prefix, out, flag_mask(r.flags));
+}
 
 /// True when sending the request twice does no harm (a retry after a dead connection).
 [[nodiscard]] constexpr bool idempotent(const Request& r) noexcept {
@@ -155,14 +161,24 @@ public:
     /// A new batch: `requests` of the call, this batch's `slots` into them (null: the
     /// first `count`), `fences` mn fences of earlier quiet writes still to come on the
     /// connection, values over `max_value` as a desync, and `server` (the pool's name) for
-    /// the failures it reports.
+    /// the failures it reports. `hit_header`, when given, is a header kept across batches
+    /// (as hit_header() makes it) that plain hits are described in, so that no header is
+    /// built per answer.
     void start(std::span<const Request> requests,
                const std::uint32_t* slots,
                std::size_t count,
                unsigned fences,
                std::size_t max_value,
                const ParserLimits& limits,
-               std::string_view server) noexcept;
+               std::string_view server,
+               ResponseHeader* hit_header = nullptr) noexcept;
+
+    /// A header for start()'s `hit_header`.
+    [[nodiscard]] static ResponseHeader hit_header() noexcept {
+        ResponseHeader h;
+        h.code = ResponseCode::value;
+        return h;
+    }
 
     /// Consumes what whole answers `in` holds; `capacity` is the read buffer's size (an
     /// answer that cannot fit it is a large value).
@@ -244,6 +260,7 @@ private:
     std::string* big_ = nullptr;  ///< the large value being read
     std::size_t big_have_ = 0;
     std::string_view server_{};
+    ResponseHeader* hit_ = nullptr;  ///< see start()
     std::string_view error_{};
     std::string error_text_{};  ///< backs error_ when it is not a static string
 };

@@ -66,10 +66,17 @@ namespace key_impl {
     return key_impl::word_has_binary(w);
 }
 
-/// memcpy for the few bytes of a key: two overlapping word moves below 16 bytes.
+/// memcpy for the few bytes of a key: two overlapping moves up to 32 bytes.
 inline void copy_short(char* dst, const char* src, std::size_t n) noexcept {
-    if (n >= 16) {
+    if (n > 32) {
         std::memcpy(dst, src, n);
+    } else if (n >= 16) {
+        std::array<char, 16> a;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+        std::array<char, 16> b;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+        std::memcpy(a.data(), src, 16);
+        std::memcpy(b.data(), src + n - 16, 16);
+        std::memcpy(dst, a.data(), 16);
+        std::memcpy(dst + n - 16, b.data(), 16);
     } else if (n >= 8) {
         std::uint64_t a = 0;
         std::uint64_t b = 0;

@@ -2,6 +2,7 @@
 
 #include <meta_memcache/response_flags.hpp>
 
+#include <bit>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -245,6 +246,75 @@ namespace parser_impl {
     if ((seen & seen_w) != 0)
         fl.win = win;
     fl.stale = stale;
+    return true;
+}
+
+/// Up to eight decimal digits at `p` (eight bytes readable), then a byte that is not a
+/// digit: their number in `count` (0 when `p` is not a digit; 8 when all are) and their
+/// value, eight bytes at a time.
+[[gnu::always_inline]] inline std::uint64_t swar_digits(const char* p, unsigned& count) noexcept {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, 8);
+    constexpr std::uint64_t ones = 0x0101010101010101ULL;
+    constexpr std::uint64_t highs = 0x8080808080808080ULL;
+    // A byte below '0', or above '9' (or not ASCII), sets its high bit. (A borrow or a carry
+    // only crosses out of such a byte, so the first one flagged is the first non-digit.)
+    const std::uint64_t below = (w - ones * '0') & ~w & highs;
+    const std::uint64_t above = ((w + ones * (0x80 - ':')) | w) & highs;
+    const std::uint64_t stop = below | above;
+    count = stop == 0 ? 8U : static_cast<unsigned>(std::countr_zero(stop)) / 8U;
+    if (count == 0)
+        return 0;
+    // The digits' values, moved to the high bytes (zeros before them change nothing), then
+    // combined in pairs, fours and eights.
+    std::uint64_t v = (w - ones * '0') << (8U * (8U - count));
+    v = ((v & 0x0F0F0F0F0F0F0F0FULL) * 2561U) >> 8U;
+    v = ((v & 0x00FF00FF00FF00FFULL) * 6553601U) >> 16U;
+    return ((v & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32U;
+}
+
+/// The answers of high-level reads and writes, read with the fewest steps: "EN\r\n",
+/// "HD\r\n" and "VA <size> f<flag>\r\n" (each number of one to seven digits, with eight bytes
+/// readable from its start). True when `in` starts with a whole such line, with `code`, `size` and
+/// `client_flag` set and `length` its bytes; false, with nothing set, for anything else
+/// (parse_common and the general parser judge it then).
+[[gnu::always_inline]] inline bool parse_hit_or_miss(std::string_view in,
+                                                     ResponseCode& code,
+                                                     std::uint64_t& size,
+                                                     std::uint32_t& client_flag,
+                                                     std::size_t& length) noexcept {
+    const std::size_t n = in.size();
+    const char* const s = in.data();
+    if (n < 4)
+        return false;
+    std::uint32_t head = 0;
+    std::memcpy(&head, s, 4);
+    if (head == ('E' | 'N' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
+        code = ResponseCode::miss;
+        length = 4;
+        return true;
+    }
+    if (head == ('H' | 'D' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
+        code = ResponseCode::header;
+        length = 4;
+        return true;
+    }
+    if ((head & 0xFFFFFFU) != ('V' | 'A' << 8 | ' ' << 16) || n < 3 + 8)
+        return false;
+    unsigned digits = 0;
+    const std::uint64_t value_size = swar_digits(s + 3, digits);
+    std::size_t i = 3 + digits;  // at the byte after the size
+    if (digits == 0 || digits == 8 || n < i + 2 + 8 || s[i] != ' ' || s[i + 1] != 'f')
+        return false;
+    i += 2;
+    const std::uint64_t flag = swar_digits(s + i, digits);
+    i += digits;  // at the '\r'
+    if (digits == 0 || digits == 8 || i + 2 > n || s[i] != '\r' || s[i + 1] != '\n')
+        return false;
+    code = ResponseCode::value;
+    size = value_size;
+    client_flag = static_cast<std::uint32_t>(flag);  // (seven digits at most)
+    length = i + 2;
     return true;
 }
 

@@ -76,13 +76,15 @@ inline const ResponseHeader& nominal(MetaCommand cmd) noexcept {
 
 }  // namespace codec_impl
 
-inline void validate(const Request& r, std::string_view key_prefix, std::size_t max_item_size) {
+inline std::uint32_t validate(const Request& r,
+                              std::string_view key_prefix,
+                              std::size_t max_item_size) {
     const MetaCommand cmd = r.command;
     if (cmd == MetaCommand::noop) {
         validate_request(cmd, r.flags);
         if (!r.key.key.empty() || !r.value.empty())
             encoder_impl::invalid(cmd, "mn takes no key and no value");
-        return;
+        return 0;
     }
     if (r.key.key.empty())
         encoder_impl::invalid(cmd, "key is empty");
@@ -122,17 +124,20 @@ inline void validate(const Request& r, std::string_view key_prefix, std::size_t 
     } else if (!r.value.empty()) {
         encoder_impl::invalid(cmd, "only ms carries a value");
     }
+    return mask;
 }
 
-inline void encode(const Request& r, std::string_view key_prefix, WriteBuffer& out) {
+inline void encode(const Request& r,
+                   std::string_view key_prefix,
+                   WriteBuffer& out,
+                   std::uint32_t mask) {
     if (r.command == MetaCommand::noop) {
         out.put("mn\r\n");
         return;
     }
     char* const line = out.room(max_request_line);
     const auto [after_key, base64] = put_key(put_command(line, r.command), key_prefix, r.key.key);
-    char* const end =
-        put_line_rest(after_key, r.command, base64, r.flags, flag_mask(r.flags), r.value.size());
+    char* const end = put_line_rest(after_key, r.command, base64, r.flags, mask, r.value.size());
     out.commit(static_cast<std::size_t>(end - line));
     if (r.command == MetaCommand::set) {
         if (r.value.size() > copy_value_threshold) {
@@ -152,8 +157,10 @@ inline void BatchDecoder::start(std::span<const Request> requests,
                                 unsigned fences,
                                 std::size_t max_value,
                                 const ParserLimits& limits,
-                                std::string_view server) noexcept {
+                                std::string_view server,
+                                ResponseHeader* hit_header) noexcept {
     server_ = server;
+    hit_ = hit_header;
     requests_ = requests;
     slots_ = slots;
     count_ = count;
@@ -208,6 +215,44 @@ inline BatchDecoder::Status BatchDecoder::one(std::string_view in,
         phase_ = Phase::line;
         answered_current();
         return Status::more;
+    }
+    if (phase_ == Phase::line && drain_ == 0 && next_ < read_until_) {
+        // The answers of a plain mg with f v, and a bare HD, as nearly every call gets them.
+        ResponseCode code{};
+        std::uint64_t size = 0;
+        std::uint32_t flag = 0;
+        std::size_t len = 0;
+        const Request& req = request(next_);
+        if (!req.flags.no_reply && req.command != MetaCommand::noop &&
+            parser_impl::parse_hit_or_miss(in, code, size, flag, len) && len <= limits_.max_line &&
+            size <= max_value_ && size <= limits_.max_value_size &&
+            codec_impl::answers(req.command, code)) {
+            if (code != ResponseCode::value) {  // EN or HD, without flags: as nominal() says
+                sink.answer(
+                    slot(next_),
+                    nominal(code == ResponseCode::miss ? MetaCommand::get : MetaCommand::set), {});
+                ++next_;
+                consumed = len;
+                return Status::more;
+            }
+            if (frame_value(in, len, size) == FrameResult::complete) {
+                const auto n = static_cast<std::size_t>(size);
+                const auto answer = [&](ResponseHeader& h) {
+                    h.value_size = size;
+                    h.flags.client_flag = flag;
+                    sink.answer(slot(next_), h, std::string_view(in.data() + len, n));
+                };
+                if (hit_ != nullptr) {
+                    answer(*hit_);
+                } else {
+                    ResponseHeader h = hit_header();
+                    answer(h);
+                }
+                ++next_;
+                consumed = len + n + 2;
+                return Status::more;
+            }
+        }
     }
     ResponseHeader h;
     const ParseResult pr = parse_header_into_new(in, h, limits_);

@@ -28,6 +28,17 @@ public:
             (hit ? shared_hits_ : shared_misses_).fetch_add(1, std::memory_order_relaxed);
         }
     }
+    void add(std::uint64_t hits, std::uint64_t misses) noexcept {
+        if (Cell* c = cells_.mine()) {
+            c->hits.store(c->hits.load(std::memory_order_relaxed) + hits,
+                          std::memory_order_relaxed);
+            c->misses.store(c->misses.load(std::memory_order_relaxed) + misses,
+                            std::memory_order_relaxed);
+        } else {
+            shared_hits_.fetch_add(hits, std::memory_order_relaxed);
+            shared_misses_.fetch_add(misses, std::memory_order_relaxed);
+        }
+    }
     /// (hits, misses) summed over every thread.
     [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> read() const {
         std::uint64_t hits = shared_hits_.load(std::memory_order_relaxed);
@@ -110,6 +121,42 @@ private:
     std::mutex mu_;
     std::vector<std::unique_ptr<Named>> all_;
     std::vector<std::unique_ptr<List>> lists_;
+};
+
+/// A call's hits and misses, added to the table once per run of keys of one domain (not
+/// once per key).
+class DomainTally {
+public:
+    explicit DomainTally(DomainTable& table) noexcept : table_(table) {}
+    DomainTally(const DomainTally&) = delete;
+    DomainTally& operator=(const DomainTally&) = delete;
+    DomainTally(DomainTally&&) = delete;
+    DomainTally& operator=(DomainTally&&) = delete;
+    ~DomainTally() {
+        try {
+            flush();
+        } catch (...) {  // NOLINT(bugprone-empty-catch): a new domain's entry failed to allocate
+        }
+    }
+
+    void count(std::string_view domain, bool hit) {
+        if (domain.size() != domain_.size() || domain != domain_) {
+            flush();
+            domain_ = domain;
+        }
+        ++(hit ? hits_ : misses_);
+    }
+    void flush() {
+        if (hits_ + misses_ != 0)
+            table_[domain_].add(hits_, misses_);
+        hits_ = misses_ = 0;
+    }
+
+private:
+    DomainTable& table_;
+    std::string_view domain_{};
+    std::uint64_t hits_ = 0;
+    std::uint64_t misses_ = 0;
 };
 
 }  // namespace meta_memcache::detail

@@ -64,9 +64,10 @@ META_MEMCACHE_DECL std::vector<CasValue> CacheClient::multi_get_cas(std::span<co
         s_->resolve_chunks(keys, fetched, options.touch_ttl, options.failure);
     std::vector<CasValue> out;
     out.reserve(fetched.size());
+    detail::DomainTally tally(s_->domains);
     for (std::size_t i = 0; i < fetched.size(); ++i) {
         Fetched& f = fetched[i];
-        s_->count(keys[i], f.cv.value.has_value());
+        tally.count(keys[i].domain, f.cv.value.has_value());
         CasValue c;
         c.cas_token = f.cv.cas_token;
         c.won = f.cv.won;
@@ -85,7 +86,7 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
     for (const KeyView& k : keys)
-        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+        reqs.emplace_back(MetaCommand::get, k, std::string_view{}, flags);
     std::vector<std::optional<std::string>> out(keys.size());
     detail::MultiReadSink sink(out, *s_->serializer);
     s_->router->execute(reqs, sink, s_->context(options.failure));
@@ -120,8 +121,9 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
             }
         }
     }
+    detail::DomainTally tally(s_->domains);
     for (std::size_t i = 0; i < out.size(); ++i)
-        s_->count(keys[i], out[i].has_value());
+        tally.count(keys[i].domain, out[i].has_value());
     return out;
 }
 
@@ -134,8 +136,9 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
     for (const KeyView& k : keys)
-        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
-    const auto count = [&](std::size_t i, bool hit) { s_->count(keys[i], hit); };
+        reqs.emplace_back(MetaCommand::get, k, std::string_view{}, flags);
+    detail::DomainTally tally(s_->domains);
+    const auto count = [&](std::size_t i, bool hit) { tally.count(keys[i].domain, hit); };
     detail::VisitSink sink(visit, count, *s_->serializer);
     s_->router->execute(reqs, sink, s_->context(options.failure));
     if (sink.failure.failed && s_->raise(options.failure))

@@ -98,8 +98,13 @@ class Call {
 public:
     /// `tracked`: some request is a tracked write (its failure goes to on_write_failure);
     /// otherwise answers go to `sink` without the reporting step.
-    Call(std::span<const Request> requests, ResultSink& sink, const ExecContext& ctx, bool tracked)
+    Call(std::span<const Request> requests,
+         const std::uint32_t* masks,
+         ResultSink& sink,
+         const ExecContext& ctx,
+         bool tracked)
         : reqs_(requests),
+          masks_(masks),
           reporting_(sink, requests, ctx.track_write_failures),
           sink_(tracked ? static_cast<ResultSink&>(reporting_) : sink),
           ctx_(ctx) {}
@@ -160,7 +165,8 @@ private:
         b.lease = pool.acquire(pool.options.recv_timeout, fresh, err);
         Connection* c = b.lease.conn;
         b.dec.start(reqs_, b.slots, b.count, c != nullptr ? c->pending_fences : 0,
-                    ctx_.max_item_size, pool.limits, pool.name);
+                    ctx_.max_item_size, pool.limits, pool.name,
+                    c != nullptr ? &c->hit_header : nullptr);
         if (c == nullptr) {
             b.failed = true;
             b.outcome = Outcome::ok;  // the pool has accounted for it already
@@ -171,8 +177,10 @@ private:
         c->pending_fences = 0;
         b.deadline = b.lease.at + pool.options.recv_timeout;  // (see attempt())
         c->wbuf.clear();
-        for (std::size_t s = 0; s < b.count; ++s)
-            encode(reqs_[b.slot(s)], ctx_.key_prefix, c->wbuf);
+        for (std::size_t s = 0; s < b.count; ++s) {
+            const std::uint32_t i = b.slot(s);
+            encode(reqs_[i], ctx_.key_prefix, c->wbuf, masks_[i]);
+        }
         c->wbuf.finish();
         b.total = c->wbuf.total();
         // Answers to earlier quiet writes may be buffered already.
@@ -454,6 +462,7 @@ private:
     }
 
     std::span<const Request> reqs_;
+    const std::uint32_t* masks_;  ///< each request's flag_mask, from validate()
     Reporting reporting_;
     ResultSink& sink_;  ///< reporting_, or the caller's sink when nothing is tracked
     const ExecContext& ctx_;
@@ -463,6 +472,7 @@ private:
 /// from inside another on the same thread (a visitor that reads the cache) gets its own.
 struct Scratch {
     std::vector<Batch> batches;
+    std::vector<std::uint32_t> masks;
     std::vector<std::uint32_t> slots;
     std::vector<std::uint32_t> batch_of;
     bool busy = false;
@@ -490,11 +500,15 @@ struct ScratchUse {
     }
 };
 
-/// Validates every request; true when any is a tracked write (see Call).
-inline bool validate_all(std::span<const Request> requests, const ExecContext& ctx) {
+/// Validates every request, its flag mask into `masks`; true when any is a tracked write
+/// (see Call).
+inline bool validate_all(std::span<const Request> requests,
+                         const ExecContext& ctx,
+                         std::uint32_t* masks) {
     bool tracked = false;
-    for (const Request& r : requests) {
-        validate(r, ctx.key_prefix, ctx.max_item_size);
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        const Request& r = requests[i];
+        masks[i] = validate(r, ctx.key_prefix, ctx.max_item_size);
         tracked = tracked || is_tracked_write(r);
     }
     return tracked && ctx.track_write_failures;
@@ -507,11 +521,24 @@ META_MEMCACHE_DECL void run_on_pool(ConnectionPool& pool,
                                     ResultSink& sink,
                                     const ExecContext& ctx) {
     using namespace driver_impl;
-    const bool tracked = validate_all(requests, ctx);
     Batch batch;
     batch.pool = &pool.impl();
     batch.count = requests.size();
-    Call(requests, sink, ctx, tracked).run(std::span<Batch>(&batch, 1));
+    constexpr std::size_t few = 4;
+    if (requests.size() <= few) {
+        std::array<std::uint32_t, few> masks;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+        const bool tracked = validate_all(requests, ctx, masks.data());
+        Call(requests, masks.data(), sink, ctx, tracked).run(std::span<Batch>(&batch, 1));
+        return;
+    }
+    Scratch& shared = thread_scratch();
+    Scratch local;
+    Scratch& s = shared.busy ? local : shared;
+    const ScratchUse use(s, !shared.busy);
+    s.busy = true;
+    s.masks.resize(requests.size());
+    const bool tracked = validate_all(requests, ctx, s.masks.data());
+    Call(requests, s.masks.data(), sink, ctx, tracked).run(std::span<Batch>(&batch, 1));
 }
 
 META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
@@ -521,12 +548,13 @@ META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
     using namespace driver_impl;
     if (requests.size() != pools.size())
         throw InvalidInputError("run_on_pools: requests and pools differ in size");
-    const bool tracked = validate_all(requests, ctx);
     Scratch& shared = thread_scratch();
     Scratch local;
     Scratch& s = shared.busy ? local : shared;
     const ScratchUse use(s, !shared.busy);
     s.busy = true;
+    s.masks.resize(requests.size());
+    const bool tracked = validate_all(requests, ctx, s.masks.data());
     // Group the requests by pool (a counting sort, keeping each pool's requests in order).
     s.batch_of.resize(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -557,7 +585,7 @@ META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
                 static_cast<std::uint32_t>(i);
         }
     }
-    Call(requests, sink, ctx, tracked).run(s.batches);
+    Call(requests, s.masks.data(), sink, ctx, tracked).run(s.batches);
 }
 
 }  // namespace meta_memcache::detail

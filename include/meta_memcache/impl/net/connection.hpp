@@ -75,11 +75,12 @@ public:
     [[nodiscard]] bool is_tls() const noexcept { return ssl_ != nullptr; }
 
     // Reusable per-connection state, owned here so requests allocate nothing.
-    std::vector<char> rbuf;             ///< read buffer, read_buffer_size bytes
-    std::size_t rpos = 0;               ///< first unconsumed byte in rbuf
-    std::size_t rend = 0;               ///< end of the bytes read into rbuf
-    WriteBuffer wbuf;                   ///< the batch being written (only grows)
-    unsigned pending_fences = 0;        ///< mn answers still to drain (no_reply writes)
+    std::vector<char> rbuf;       ///< read buffer, read_buffer_size bytes
+    std::size_t rpos = 0;         ///< first unconsumed byte in rbuf
+    std::size_t rend = 0;         ///< end of the bytes read into rbuf
+    WriteBuffer wbuf;             ///< the batch being written (only grows)
+    unsigned pending_fences = 0;  ///< mn answers still to drain (no_reply writes)
+    ResponseHeader hit_header = BatchDecoder::hit_header();  ///< the decoder's, kept
     Clock::time_point last_used{};      ///< when the connection was last released
     std::uint64_t fork_generation = 0;  ///< the process generation that opened it
     bool bound = false;                 ///< kept by one thread between its requests (see the pool)
