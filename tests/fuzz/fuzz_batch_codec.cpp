@@ -115,10 +115,10 @@ Seen parse_one(std::string_view in, std::size_t offset, const md::ParserLimits& 
     std::uint64_t hm_size = 0;
     std::uint32_t hm_flag = 0;
     std::size_t hm_length = 0;
-    if (md::parser_impl::parse_hit_or_miss(in, hm_code, hm_size, hm_flag, hm_length)) {
+    if (md::parser_impl::parse_hit_or_miss(in, limits, hm_code, hm_size, hm_flag, hm_length)) {
         md::ResponseHeader slow;
         const md::ParseResult sr = md::parser_impl::parse_header_general(in, slow, limits);
-        md::ResponseFlags only_f;
+        meta_memcache::ResponseFlags only_f;
         if (hm_code == md::ResponseCode::value)
             only_f.client_flag = hm_flag;
         require(sr.status == md::ParseStatus::complete && sr.length == hm_length &&

@@ -438,7 +438,7 @@ TEST_CASE("the hit-or-miss fast path reads EN, HD and VA <size> f<flag> as the g
                 std::uint64_t size = 0;
                 std::uint32_t flag = 0;
                 std::size_t length = 0;
-                if (!detail::parser_impl::parse_hit_or_miss(part, code, size, flag, length))
+                if (!detail::parser_impl::parse_hit_or_miss(part, {}, code, size, flag, length))
                     continue;
                 ResponseHeader h;
                 const auto r = detail::parse_header(part, h);
@@ -465,8 +465,8 @@ TEST_CASE("the hit-or-miss fast path reads EN, HD and VA <size> f<flag> as the g
     std::uint32_t flag = 0;
     std::size_t length = 0;
     const std::string hit = "VA 100 f16\r\n" + std::string(100, 'v') + "\r\n";
-    REQUIRE(detail::parser_impl::parse_hit_or_miss(hit, code, size, flag, length));
+    REQUIRE(detail::parser_impl::parse_hit_or_miss(hit, {}, code, size, flag, length));
     CHECK((code == ResponseCode::value && size == 100 && flag == 16 && length == 12));
-    REQUIRE(detail::parser_impl::parse_hit_or_miss("EN\r\n", code, size, flag, length));
+    REQUIRE(detail::parser_impl::parse_hit_or_miss("EN\r\n", {}, code, size, flag, length));
     CHECK((code == ResponseCode::miss && length == 4));
 }

@@ -277,8 +277,9 @@ namespace parser_impl {
 /// "HD\r\n" and "VA <size> f<flag>\r\n" (each number of one to seven digits, with eight bytes
 /// readable from its start). True when `in` starts with a whole such line, with `code`, `size` and
 /// `client_flag` set and `length` its bytes; false, with nothing set, for anything else
-/// (parse_common and the general parser judge it then).
+/// (parse_common and the general parser judge it then, as they do a line over `limits`).
 [[gnu::always_inline]] inline bool parse_hit_or_miss(std::string_view in,
+                                                     const ParserLimits& limits,
                                                      ResponseCode& code,
                                                      std::uint64_t& size,
                                                      std::uint32_t& client_flag,
@@ -289,6 +290,8 @@ namespace parser_impl {
         return false;
     std::uint32_t head = 0;
     std::memcpy(&head, s, 4);
+    if (limits.max_line < 4)
+        return false;
     if (head == ('E' | 'N' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
         code = ResponseCode::miss;
         length = 4;
@@ -309,7 +312,8 @@ namespace parser_impl {
     i += 2;
     const std::uint64_t flag = swar_digits(s + i, digits);
     i += digits;  // at the '\r'
-    if (digits == 0 || digits == 8 || i + 2 > n || s[i] != '\r' || s[i + 1] != '\n')
+    if (digits == 0 || digits == 8 || i + 2 > n || s[i] != '\r' || s[i + 1] != '\n' ||
+        i + 2 > limits.max_line || value_size > limits.max_value_size || limits.max_flags < 1)
         return false;
     code = ResponseCode::value;
     size = value_size;

@@ -224,9 +224,8 @@ inline BatchDecoder::Status BatchDecoder::one(std::string_view in,
         std::size_t len = 0;
         const Request& req = request(next_);
         if (!req.flags.no_reply && req.command != MetaCommand::noop &&
-            parser_impl::parse_hit_or_miss(in, code, size, flag, len) && len <= limits_.max_line &&
-            size <= max_value_ && size <= limits_.max_value_size &&
-            codec_impl::answers(req.command, code)) {
+            parser_impl::parse_hit_or_miss(in, limits_, code, size, flag, len) &&
+            size <= max_value_ && codec_impl::answers(req.command, code)) {
             if (code != ResponseCode::value) {  // EN or HD, without flags: as nominal() says
                 sink.answer(
                     slot(next_),
