@@ -17,15 +17,54 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 namespace meta_memcache::detail {
+
+/// A quick hash of a key (8 bytes at a time), for the hot cache's table and generations.
+struct HotKeyHash {
+    [[nodiscard]] std::size_t operator()(std::string_view k) const noexcept {
+        std::uint64_t h = 0x9E3779B97F4A7C15ULL ^ k.size();
+        const char* p = k.data();
+        std::size_t n = k.size();
+        for (; n >= 8; p += 8, n -= 8) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, p, 8);
+            h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+            h ^= h >> 32U;
+        }
+        if (n > 0) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, p, n);
+            h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+            h ^= h >> 29U;
+        }
+        return static_cast<std::size_t>(h);
+    }
+};
+
+/// A lock for the few instructions a hit holds it: a flag, spinning briefly, then yielding.
+class HotLock {
+public:
+    void lock() noexcept {
+        while (flag_.test_and_set(std::memory_order_acquire)) {
+            while (flag_.test(std::memory_order_relaxed))
+                std::this_thread::yield();
+        }
+    }
+    void unlock() noexcept { flag_.clear(std::memory_order_release); }
+
+private:
+    std::atomic_flag flag_{};
+};
 
 class HotCacheRouter final : public Router {
 public:
@@ -103,9 +142,9 @@ private:
     HotCacheOptions options_;
     ClientObserver* observer_;
 
-    mutable std::mutex mu_;
+    mutable HotLock mu_;
     Lru lru_;  ///< most recently used first
-    std::unordered_map<std::string_view, Lru::iterator> index_;
+    std::unordered_map<std::string_view, Lru::iterator, HotKeyHash> index_;
     std::size_t bytes_ = 0;
     std::atomic<std::size_t> size_{0};  ///< index_.size(), readable without the lock
     std::array<std::atomic<std::uint64_t>, 64> generations_{};

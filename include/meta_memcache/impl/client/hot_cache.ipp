@@ -7,8 +7,6 @@
 #include <meta_memcache/impl/client/hot_cache.hpp>
 #include <meta_memcache/impl/client/large_values.hpp>
 
-#include <functional>
-
 namespace meta_memcache {
 
 META_MEMCACHE_DECL void HotCacheOptions::validate() const {
@@ -83,11 +81,12 @@ private:
             return false;
         const auto& o = router_.options_;
         const HotCacheRouter::Probe& p = probes_[i];
+        // (The coin was flipped before the read was sent: only winners are followed.)
         const bool candidate =
             f.fetched == true && f.last_access &&
             static_cast<std::int64_t>(*f.last_access) <= o.max_last_access_age.count() &&
             size + 64 <= o.max_bytes;
-        s.want = p.followed && (p.kept || (candidate && router_.coin()));
+        s.want = p.followed && (p.kept || candidate);
         return s.want;
     }
 
@@ -141,7 +140,7 @@ META_MEMCACHE_DECL bool HotCacheRouter::allowed(std::string_view key) const noex
 
 META_MEMCACHE_DECL std::atomic<std::uint64_t>& HotCacheRouter::generation(
     std::string_view key) noexcept {
-    return generations_[std::hash<std::string_view>{}(key) % generations_.size()];
+    return generations_[HotKeyHash{}(key) % generations_.size()];
 }
 
 META_MEMCACHE_DECL bool HotCacheRouter::coin() const noexcept {
@@ -167,17 +166,22 @@ META_MEMCACHE_DECL void HotCacheRouter::drop_locked(Lru::iterator it) {
 
 META_MEMCACHE_DECL HotCacheRouter::Probe HotCacheRouter::probe(const Request& r) {
     Probe p;
-    p.generation = generation(r.key.key).load(std::memory_order_acquire);
-    if (size_.load(std::memory_order_relaxed) == 0 || !servable(r)) {
+    // A read of a key not kept is followed (sent with h and l, its answer looked at) only
+    // when it wins the promotion coin now: the others go out as they are.
+    const auto not_kept = [&] {
         misses_.fetch_add(1, std::memory_order_relaxed);
+        p.followed = coin();
+        if (p.followed)
+            p.generation = generation(r.key.key).load(std::memory_order_acquire);
         return p;
-    }
+    };
+    if (size_.load(std::memory_order_relaxed) == 0 || !servable(r))
+        return not_kept();
+    p.generation = generation(r.key.key).load(std::memory_order_acquire);
     const std::lock_guard lk(mu_);
     const auto found = index_.find(r.key.key);
-    if (found == index_.end() || found->second->routing != r.key.routing_key) {
-        misses_.fetch_add(1, std::memory_order_relaxed);
-        return p;
-    }
+    if (found == index_.end() || found->second->routing != r.key.routing_key)
+        return not_kept();
     const Lru::iterator it = found->second;
     p.kept = true;
     const auto now = Clock::now();
@@ -185,8 +189,7 @@ META_MEMCACHE_DECL HotCacheRouter::Probe HotCacheRouter::probe(const Request& r)
         if (now >= it->fresh_until + options_.max_stale_while_revalidate) {
             drop_locked(it);  // too old to serve: read and kept again only by chance
             p.kept = false;
-            misses_.fetch_add(1, std::memory_order_relaxed);
-            return p;
+            return not_kept();
         }
         if (!it->revalidating) {
             it->revalidating = true;  // this caller reads it again; the others keep serving
@@ -283,11 +286,19 @@ META_MEMCACHE_DECL void HotCacheRouter::answer_local(std::size_t i,
                                                      const Request& r,
                                                      const Probe& p,
                                                      ResultSink& sink) {
-    ResponseHeader h;
-    h.code = ResponseCode::value;
+    // One header per thread, reused (building one costs more than the rest of a hit); a
+    // sink reads it before anything it calls could answer another request here.
+    thread_local ResponseHeader h = [] {
+        ResponseHeader first;
+        first.code = ResponseCode::value;
+        return first;
+    }();
     h.value_size = p.value->size();
-    if (r.flags.return_client_flag)
+    if (r.flags.return_client_flag) {
         h.flags.client_flag = p.client_flag;
+    } else {
+        h.flags.client_flag.reset();
+    }
     sink.answer(i, h, *p.value);
 }
 
@@ -318,6 +329,10 @@ META_MEMCACHE_DECL void HotCacheRouter::execute(std::span<const Request> request
     const Probe p = probe(r);
     if (p.value) {
         answer_local(0, r, p, sink);
+        return;
+    }
+    if (!p.followed) {  // not kept, and this read lost the coin: sent as it is
+        inner_->execute(requests, sink, ctx);
         return;
     }
     Request fwd = r;
@@ -351,11 +366,14 @@ META_MEMCACHE_DECL void HotCacheRouter::many(std::span<const Request> requests,
                 local.emplace_back(static_cast<std::uint32_t>(i), std::move(p));
                 continue;
             }
+            const bool follow = p.followed;
             probes[fwd.size()] = std::move(p);
             fwd.push_back(r);
-            fwd.back().flags.return_fetched = true;
-            fwd.back().flags.return_last_access = true;
-            any_followed = true;
+            if (follow) {
+                fwd.back().flags.return_fetched = true;
+                fwd.back().flags.return_last_access = true;
+                any_followed = true;
+            }
         } else {
             probes[fwd.size()].followed = false;
             fwd.push_back(r);
