@@ -2,7 +2,9 @@
 
 #include <meta_memcache/detail/function_ref.hpp>
 #include <meta_memcache/hash_ring.hpp>
+#include <meta_memcache/hot_cache.hpp>
 #include <meta_memcache/key.hpp>
+#include <meta_memcache/observer.hpp>
 #include <meta_memcache/policies.hpp>
 #include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/request_flags.hpp>
@@ -55,6 +57,13 @@ struct ClientOptions {
     /// and zstd dictionaries. Null: a default Serializer (zstd from 128 bytes on). Share
     /// one to register dictionaries after the client is built.
     std::shared_ptr<Serializer> serializer{};
+    /// Keep hot keys in memory (see HotCacheOptions); empty: every read goes to a server.
+    std::optional<HotCacheOptions> hot_cache{};
+    /// Told of every request's end, mark-down, recovery and hot-cache promotion; also turns
+    /// on the per-server latency histograms. Null: nothing is measured.
+    std::shared_ptr<ClientObserver> observer{};
+    /// Per-server latency histograms in get_counters() without an observer.
+    bool latency_histograms = false;
 };
 
 /// Options of `set`.
@@ -126,6 +135,7 @@ struct DomainCounters {
 struct ClientCounters {
     std::vector<ServerCounters> servers{};            ///< pool counters per server
     std::map<std::string, DomainCounters> domains{};  ///< by Key domain ("" = no domain)
+    HotCacheCounters hot_cache{};                     ///< zero without ClientOptions::hot_cache
 };
 
 /// The synchronous, thread-safe memcached client: high-level commands over the meta

@@ -16,6 +16,7 @@
 namespace meta_memcache {
 
 class WriteFailureEvent;
+class ClientObserver;
 
 /// A server's own statistics, as the classic `stats` command reports them.
 struct ServerStats {
@@ -45,6 +46,8 @@ struct ExecContext {
     /// not fit beside its key and item header (value + key + 63 bytes) is rejected before
     /// anything is sent.
     std::size_t max_item_size = 1024 * 1024;
+    /// Told of every server batch's end, mark-down and recovery; null: nothing is measured.
+    ClientObserver* observer = nullptr;
 };
 
 /// The connections to one memcached server: lazy connect, a cap on open connections,

@@ -2,6 +2,7 @@
 
 #include <meta_memcache/connection_pool.hpp>
 #include <meta_memcache/detail/result_sink.hpp>
+#include <meta_memcache/observer.hpp>
 #include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/request.hpp>
 #include <meta_memcache/responses.hpp>
@@ -19,6 +20,9 @@ struct ServerCounters {
     std::string server{};  ///< the server's name (alias or host:port)
     std::string role{};    ///< which of the router's groups: "primary", "gutter", ...
     PoolCounters counters{};
+    /// Request latencies to this server through the client (ClientOptions::observer or
+    /// latency_histograms on; empty otherwise).
+    LatencyHistogram latency{};
 };
 
 class Router;

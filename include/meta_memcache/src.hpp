@@ -10,7 +10,9 @@
 #include <meta_memcache/detail/impl/key_encoding.ipp>
 #include <meta_memcache/impl/client/cache_client.ipp>
 #include <meta_memcache/impl/client/chunked_values.ipp>
+#include <meta_memcache/impl/client/client_extras.ipp>
 #include <meta_memcache/impl/client/factories.ipp>
+#include <meta_memcache/impl/client/hot_cache.ipp>
 #include <meta_memcache/impl/client/large_values.ipp>
 #include <meta_memcache/impl/client/migrating_cache_client.ipp>
 #include <meta_memcache/impl/client/read_path.ipp>
@@ -20,6 +22,7 @@
 #include <meta_memcache/impl/net/connection.ipp>
 #include <meta_memcache/impl/net/exchange.ipp>
 #include <meta_memcache/impl/net/server_address.ipp>
+#include <meta_memcache/impl/observe/hub.ipp>
 #include <meta_memcache/impl/pool/classic_requests.ipp>
 #include <meta_memcache/impl/pool/connection_pool.ipp>
 #include <meta_memcache/impl/ring/hash_functions.ipp>

@@ -532,10 +532,14 @@ private:
 /// Owns what the drivers of one client kind share (our CacheClient).
 class ClientSet {
 public:
-    ClientSet(ClientKind kind, const Workload& w) : kind_(kind), w_(w) {
+    /// `options`: our client's (client_options(), with a hot cache or an observer added).
+    ClientSet(ClientKind kind,
+              const Workload& w,
+              meta_memcache::ClientOptions options = client_options())
+        : kind_(kind), w_(w) {
         if (kind == ClientKind::ours) {
             ours_.emplace(meta_memcache::cache_client_from_servers(w.servers, pool_options(),
-                                                                   client_options(), w.mode));
+                                                                   std::move(options), w.mode));
         }
     }
     std::unique_ptr<Driver> driver() const {

@@ -15,6 +15,9 @@
 //   mm_cost --client=ours|libmemcached|raw --op=get|set|mget|mget_visit --servers=H:P[,H:P]
 //           [--size=100] [--keys=100] [--iters=10000] [--warmup=200]
 //           [--hash=uhashring|xxhash]   (our client's ring; libmemcached uses ketama/MD5)
+//           [--hot=off|cold|hot]        (ours: no hot cache; one that keeps nothing, every
+//                                       read a candidate; one that serves the key from memory)
+//           [--observer=none|counting]  (ours: no observer; one that counts the events)
 //
 // mget is multi_get (ours: a std::optional<std::string> per key); mget_visit is our client's
 // multi_get_visit (each hit handed to a visitor, no string per value). Prints
@@ -79,6 +82,42 @@ void free(void* p) {
     __libc_free(p);
 }
 }
+
+// ---- our client's options -----------------------------------------------------------------
+
+namespace {
+
+/// An observer that does as little as one can: counts what it is told.
+class CountingObserver final : public meta_memcache::ClientObserver {
+public:
+    void on_request_end(const meta_memcache::RequestEvent& e) override {
+        ++ends;
+        bytes += e.bytes_received;
+    }
+    std::uint64_t ends = 0;
+    std::uint64_t bytes = 0;
+};
+
+meta_memcache::ClientOptions cost_options(const std::string& hot, const std::string& observer) {
+    meta_memcache::ClientOptions o = bench::client_options();
+    if (hot == "cold" || hot == "hot") {
+        meta_memcache::HotCacheOptions h;
+        // cold: every read is a candidate that loses the coin; hot: kept at the second read.
+        h.probability_factor = hot == "cold" ? 1U << 30U : 1;
+        h.cache_ttl = std::chrono::hours(1);
+        o.hot_cache = h;
+    } else if (hot != "off") {
+        bench::die("--hot must be off, cold or hot");
+    }
+    if (observer == "counting") {
+        o.observer = std::make_shared<CountingObserver>();
+    } else if (observer != "none") {
+        bench::die("--observer must be none or counting");
+    }
+    return o;
+}
+
+}  // namespace
 
 // ---- the measured loop -----------------------------------------------------------------
 
@@ -154,7 +193,11 @@ int main(int argc, char** argv) {
                                 hash == "xxhash" ? meta_memcache::HashMode::xxhash
                                                  : meta_memcache::HashMode::uhashring);
         bench::populate(w);
-        const bench::ClientSet set(kind, w);
+        const std::string hot = str("hot", "off");
+        const std::string observer = str("observer", "none");
+        if ((hot != "off" || observer != "none") && kind != bench::ClientKind::ours)
+            bench::die("--hot and --observer are our client's: --client=ours only");
+        const bench::ClientSet set(kind, w, cost_options(hot, observer));
         const auto driver = set.driver();
 
         const std::size_t per = op == Op::get ? size : op == Op::set ? 1 : keys;

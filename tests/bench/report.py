@@ -185,6 +185,9 @@ def targets(res, share_runs):
     big_wall = wall("get-102400", "meta_memcache")
     share2, share2_shown = share(2)
     share8, share8_shown = share(8)
+    hot_cold = (two(c("get-100-hot-cold", "instructions") / c("get-100", "instructions"))
+                if measured(c("get-100-hot-cold", "instructions")) and
+                measured(c("get-100", "instructions")) else float("nan"))
 
     def lm_raw(probe, metric, fmt):
         return {"lm": fmt(c(probe, metric, "libmemcached")), "raw": fmt(c(probe, metric, "raw"))}
@@ -236,6 +239,12 @@ def targets(res, share_runs):
                listed="ops/s, 2 threads sharing one client vs 2 threads with a client each"),
         Target("8 threads sharing one client, max_pool_size 8: ops/s vs 8 private clients",
                share8, share8_shown, ">= 0.90x", 0.90, higher_is_better=True),
+        Target("user instructions per get served by the hot cache", instr("get-100-hot"),
+               fmt_int(instr("get-100-hot")), "<= 300", 300, lm="n/a", raw="n/a"),
+        Target("system calls per get served by the hot cache", two(c("get-100-hot", "syscalls")),
+               fmt_2(c("get-100-hot", "syscalls")), "0", 0, lm="n/a", raw="n/a"),
+        Target("instructions per get with the hot cache on, key not kept, vs off", hot_cold,
+               fmt_2(hot_cold, "x"), "<= 1.10x", 1.10, lm="n/a", raw="n/a"),
     ]
 
 
@@ -387,6 +396,9 @@ COST_PROBES = {
     "mget-4-visit": "multi_get_visit 100 keys, 4 servers (per key)",
     "mget-4-xxhash": "multi_get 100 keys, 4 servers, xxhash ring (per key)",
     "mget-4-xxhash-visit": "multi_get_visit 100 keys, 4 servers, xxhash ring (per key)",
+    "get-100-hot-cold": "get 100 B, hot cache on, key not kept (per get)",
+    "get-100-hot": "get 100 B served by the hot cache (per get)",
+    "get-100-observer": "get 100 B with a counting observer (per get)",
 }
 
 

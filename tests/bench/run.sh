@@ -276,6 +276,11 @@ probe mget-4-visit ours 100 --servers="$four" --op=mget_visit --keys=100 --size=
 probe mget-4-xxhash ours 100 --servers="$four" "${mget_args[@]}" --hash=xxhash
 probe mget-4-xxhash-visit ours 100 --servers="$four" --op=mget_visit --keys=100 --size=100 \
     --hash=xxhash
+# The hot cache: on, the key a candidate that is never kept (every read still goes to the
+# server, with h and l); on, the key served from memory. And a get with an observer.
+probe get-100-hot-cold ours 1 --servers="$one" --op=get --size=100 --hot=cold
+probe get-100-hot ours 1 --servers="$one" --op=get --size=100 --hot=hot
+probe get-100-observer ours 1 --servers="$one" --op=get --size=100 --observer=counting
 stop_servers
 
 # ---- 5. the machine, then the report ---------------------------------------------------

@@ -23,6 +23,7 @@ META_MEMCACHE_DECL CacheClient::CacheClient(std::shared_ptr<Router> router, Clie
     s_->router = std::move(router);
     s_->serializer = options.serializer ? options.serializer : std::make_shared<Serializer>();
     s_->options = std::move(options);
+    s_->set_up_extras();
 }
 META_MEMCACHE_DECL CacheClient::~CacheClient() = default;
 META_MEMCACHE_DECL CacheClient::CacheClient(CacheClient&&) noexcept = default;
@@ -212,15 +213,16 @@ META_MEMCACHE_DECL ClientCounters CacheClient::get_counters() const {
     out.servers = s_->router->get_counters();
     for (const auto& [name, c] : s_->domains.read())
         out.domains[name] = DomainCounters{c.first, c.second};
+    s_->add_extra_counters(out);
     return out;
 }
 
 META_MEMCACHE_DECL Router& CacheClient::router() noexcept {
-    return *s_->router;
+    return *s_->own_router;
 }
 
 META_MEMCACHE_DECL const Router& CacheClient::router() const noexcept {
-    return *s_->router;
+    return *s_->own_router;
 }
 
 META_MEMCACHE_DECL Serializer& CacheClient::serializer() const noexcept {

@@ -11,8 +11,10 @@
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/impl/client/domain_counters.hpp>
+#include <meta_memcache/impl/client/hot_cache.hpp>
 #include <meta_memcache/impl/client/large_values.hpp>
 #include <meta_memcache/impl/client/read_sinks.hpp>
+#include <meta_memcache/impl/observe/hub.hpp>
 
 #include <atomic>
 #include <cmath>
@@ -39,6 +41,13 @@ struct CacheClient::State {
     std::shared_ptr<Serializer> serializer;
     WriteFailureEvent on_write_failure;
     detail::DomainTable domains;
+    // The hot cache and the observer (client_extras.ipp): `router` is then the hot
+    // cache's, in front of `own_router`.
+    std::shared_ptr<Router> own_router;
+    std::shared_ptr<detail::HotCacheRouter> hot;
+    std::unique_ptr<detail::ObserverHub> hub;
+    void set_up_extras();
+    void add_extra_counters(ClientCounters& out) const;
 
     [[nodiscard]] ExecContext context(const FailureHandling& fh) const {
         ExecContext ctx;
@@ -46,6 +55,7 @@ struct CacheClient::State {
         ctx.on_write_failure = &on_write_failure;
         ctx.key_prefix = options.key_prefix;
         ctx.max_item_size = options.max_item_size;
+        ctx.observer = hub.get();
         return ctx;
     }
 

@@ -6,6 +6,7 @@
 #include <meta_memcache/detail/batch_codec.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/impl/io/driver.hpp>
+#include <meta_memcache/impl/observe/events.hpp>
 #include <meta_memcache/impl/pool/pool.hpp>
 #include <meta_memcache/write_failure_event.hpp>
 
@@ -51,6 +52,7 @@ struct Batch {
     Outcome outcome = Outcome::ok;
     errc code = errc::connection_closed;
     std::string reason{};
+    std::size_t received = 0;  ///< bytes read (for an observer)
 
     [[nodiscard]] bool finished() const noexcept { return failed || (write_done && read_done); }
     [[nodiscard]] std::uint32_t slot(std::size_t s) const noexcept {
@@ -115,6 +117,7 @@ public:
     ~Call() = default;
 
     void run(std::span<Batch> batches) {
+        const ObservedCall observed(ctx_.observer);  // nothing without an observer
         attempt(batches, false);
         bool retry = false;
         for (Batch& b : batches) {
@@ -373,6 +376,7 @@ private:
             return false;
         }
         b.got_bytes = true;
+        b.received += r.bytes;
         b.last_read_full = r.bytes == cap;
         if (large) {
             b.dec.large_filled(r.bytes);
@@ -449,6 +453,11 @@ private:
                 b.outcome = Outcome::failed;
                 b.reason = "unexpected bytes after the last answer";
             }
+        }
+        if (ctx_.observer != nullptr) {
+            observe_batch_end(*ctx_.observer, b.pool->server, b.pool->name,
+                              reqs_[b.slot(0)].command, b.count, b.failed, b.code, b.reason,
+                              b.lease.at, b.lease.conn != nullptr, b.sent, b.received);
         }
         b.lease.done(b.outcome, b.reason);
     }

@@ -1,4 +1,5 @@
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/observe/events.hpp>
 #include <meta_memcache/impl/pool/pool.hpp>
 
 #include <algorithm>
@@ -144,6 +145,7 @@ META_MEMCACHE_DECL void ConnectionPool::Impl::mark_down_locked(std::string_view 
     down_until_ = Clock::now() + options.mark_down_period;
     down_reason_ = std::string(reason);
     ++c_.mark_downs;
+    detail::note_pool_event(true, name, reason);  // for an observed call's observer
     // Idle connections to a failed server are most likely dead too.
     close_idle_locked(to_close);
     cv_.notify_all();  // waiters fail fast now
@@ -418,6 +420,7 @@ META_MEMCACHE_DECL void ConnectionPool::Impl::release_locked(
     consecutive_timeouts_ = 0;
     if (lease.probe) {
         down_ = false;  // the probe worked: the server is back
+        detail::note_pool_event(false, name, {});
         maybe_down_.store(retired_.load(std::memory_order_relaxed), std::memory_order_relaxed);
         probing_ = false;
     }

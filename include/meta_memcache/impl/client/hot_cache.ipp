@@ -1,0 +1,417 @@
+#pragma once
+
+// The hot-key cache (see hot_cache.hpp).
+
+#include <meta_memcache/config.hpp>
+#include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/client/hot_cache.hpp>
+#include <meta_memcache/impl/client/large_values.hpp>
+
+namespace meta_memcache {
+
+META_MEMCACHE_DECL void HotCacheOptions::validate() const {
+    auto bad = [](const std::string& what) { throw InvalidInputError("HotCacheOptions: " + what); };
+    if (cache_ttl.count() <= 0)
+        bad("cache_ttl must be positive");
+    if (max_last_access_age.count() < 0)
+        bad("max_last_access_age cannot be negative");
+    if (probability_factor == 0)
+        bad("probability_factor must be at least 1");
+    if (max_stale_while_revalidate.count() < 0)
+        bad("max_stale_while_revalidate cannot be negative");
+    if (max_entries == 0)
+        bad("max_entries must be at least 1");
+    if (max_bytes == 0)
+        bad("max_bytes must be at least 1");
+}
+
+namespace detail {
+
+namespace hot_cache_impl {
+
+/// Bytes an entry is counted for.
+inline std::size_t footprint(std::string_view key, std::size_t value) noexcept {
+    return key.size() + value + 64;
+}
+
+}  // namespace hot_cache_impl
+
+/// Passes a call's answers on to the caller's sink, and keeps what the hot cache needs of
+/// the reads it follows (`seen` by the forwarded request's index; `map` to the caller's).
+class HotCapture final : public ResultSink {
+public:
+    HotCapture(const HotCacheRouter& router,
+               ResultSink& inner,
+               HotCacheRouter::Seen* seen,
+               const HotCacheRouter::Probe* probes,
+               const std::uint32_t* map) noexcept
+        : router_(router), inner_(inner), seen_(seen), probes_(probes), map_(map) {}
+
+    void answer(std::size_t i, const ResponseHeader& h, std::string_view v) override {
+        const std::size_t to = map_ == nullptr ? i : map_[i];
+        if (seen_ != nullptr && note(i, h, v.size()))
+            seen_[i].value.assign(v);
+        inner_.answer(to, h, v);
+    }
+    std::string& large_value(std::size_t i, const ResponseHeader& h) override {
+        const std::size_t to = map_ == nullptr ? i : map_[i];
+        std::string& out = inner_.large_value(to, h);
+        if (seen_ != nullptr && note(i, h, h.value_size))
+            seen_[i].large = &out;
+        return out;
+    }
+    void fail(std::size_t i, const Failure& f) override {
+        if (seen_ != nullptr)
+            seen_[i].failed = true;
+        inner_.fail(map_ == nullptr ? i : map_[i], f);
+    }
+
+private:
+    /// Records the answer; true when its bytes are wanted.
+    bool note(std::size_t i, const ResponseHeader& h, std::size_t size) {
+        HotCacheRouter::Seen& s = seen_[i];
+        s.code = h.code;
+        if (!probes_[i].followed || h.code != ResponseCode::value)
+            return false;
+        const auto& f = h.flags;
+        s.client_flag = f.client_flag.value_or(0);
+        const bool withheld = f.win == true || (size == 0 && f.win == false);
+        s.usable = !withheld && !f.stale && (s.client_flag & chunked_flag) == 0;
+        if (!s.usable)
+            return false;
+        const auto& o = router_.options_;
+        const HotCacheRouter::Probe& p = probes_[i];
+        // (The coin was flipped before the read was sent: only winners are followed.)
+        const bool candidate =
+            f.fetched == true && f.last_access &&
+            static_cast<std::int64_t>(*f.last_access) <= o.max_last_access_age.count() &&
+            size + 64 <= o.max_bytes;
+        s.want = p.followed && (p.kept || candidate);
+        return s.want;
+    }
+
+    const HotCacheRouter& router_;
+    ResultSink& inner_;
+    HotCacheRouter::Seen* seen_;
+    const HotCacheRouter::Probe* probes_;
+    const std::uint32_t* map_;
+};
+
+META_MEMCACHE_DECL HotCacheRouter::HotCacheRouter(std::shared_ptr<Router> inner,
+                                                  HotCacheOptions options,
+                                                  ClientObserver* observer)
+    : inner_(std::move(inner)), options_(std::move(options)), observer_(observer) {
+    options_.validate();
+}
+
+META_MEMCACHE_DECL HotCacheRouter::Kind HotCacheRouter::kind(const Request& r) noexcept {
+    switch (r.command) {
+        case MetaCommand::get:
+            if (!r.flags.return_value)
+                return r.flags.cache_ttl ? Kind::write : Kind::other;  // a touch, or a probe
+            if (r.flags.return_cas_token || r.flags.no_reply)
+                return Kind::other;
+            return Kind::read;
+        case MetaCommand::set:
+        case MetaCommand::del:
+        case MetaCommand::arithmetic:
+            return Kind::write;
+        case MetaCommand::noop:
+            return Kind::other;
+    }
+    return Kind::other;
+}
+
+META_MEMCACHE_DECL bool HotCacheRouter::servable(const Request& r) noexcept {
+    const RequestFlags& f = r.flags;
+    return !f.cache_ttl && !f.return_ttl && !f.return_size && !f.return_key && !f.return_fetched &&
+           !f.return_last_access && !f.opaque && !f.mark_stale;
+}
+
+META_MEMCACHE_DECL bool HotCacheRouter::allowed(std::string_view key) const noexcept {
+    if (options_.allowed_prefixes.empty())
+        return true;
+    for (const std::string& p : options_.allowed_prefixes) {
+        if (key.substr(0, p.size()) == p)
+            return true;
+    }
+    return false;
+}
+
+META_MEMCACHE_DECL std::atomic<std::uint64_t>& HotCacheRouter::generation(
+    std::string_view key) noexcept {
+    return generations_[HotKeyHash{}(key) % generations_.size()];
+}
+
+META_MEMCACHE_DECL bool HotCacheRouter::coin() const noexcept {
+    if (options_.probability_factor <= 1)
+        return true;
+    thread_local std::uint64_t state = 0;
+    if (state == 0) {
+        state = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) |
+                (reinterpret_cast<std::uintptr_t>(&state) << 1U) | 1U;
+    }
+    state ^= state << 13U;
+    state ^= state >> 7U;
+    state ^= state << 17U;
+    return state % options_.probability_factor == 0;
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::drop_locked(Lru::iterator it) {
+    bytes_ -= hot_cache_impl::footprint(it->key, it->value->size());
+    index_.erase(std::string_view(it->key));
+    lru_.erase(it);
+    size_.store(index_.size(), std::memory_order_relaxed);
+}
+
+META_MEMCACHE_DECL HotCacheRouter::Probe HotCacheRouter::probe(const Request& r) {
+    Probe p;
+    // A read of a key not kept is followed (sent with h and l, its answer looked at) only
+    // when it wins the promotion coin now: the others go out as they are.
+    const auto not_kept = [&] {
+        misses_.fetch_add(1, std::memory_order_relaxed);
+        p.followed = coin();
+        if (p.followed)
+            p.generation = generation(r.key.key).load(std::memory_order_acquire);
+        return p;
+    };
+    if (size_.load(std::memory_order_relaxed) == 0 || !servable(r))
+        return not_kept();
+    p.generation = generation(r.key.key).load(std::memory_order_acquire);
+    const std::lock_guard lk(mu_);
+    const auto found = index_.find(r.key.key);
+    if (found == index_.end() || found->second->routing != r.key.routing_key)
+        return not_kept();
+    const Lru::iterator it = found->second;
+    p.kept = true;
+    const auto now = Clock::now();
+    if (now >= it->fresh_until) {
+        if (now >= it->fresh_until + options_.max_stale_while_revalidate) {
+            drop_locked(it);  // too old to serve: read and kept again only by chance
+            p.kept = false;
+            return not_kept();
+        }
+        if (!it->revalidating) {
+            it->revalidating = true;  // this caller reads it again; the others keep serving
+            revalidations_.fetch_add(1, std::memory_order_relaxed);
+            return p;
+        }
+    }
+    lru_.splice(lru_.begin(), lru_, it);
+    p.value = it->value;
+    p.client_flag = it->client_flag;
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return p;
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::invalidate(KeyView key) {
+    generation(key.key).fetch_add(1, std::memory_order_acq_rel);
+    if (size_.load(std::memory_order_relaxed) == 0)
+        return;
+    const std::lock_guard lk(mu_);
+    const auto found = index_.find(key.key);
+    if (found == index_.end())
+        return;
+    drop_locked(found->second);
+    invalidations_.fetch_add(1, std::memory_order_relaxed);
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::settle(KeyView key, const Probe& p, Seen& seen) {
+    if (seen.failed)
+        return;  // a kept copy stays until its stale-while-revalidate window ends
+    const bool hit = seen.code == ResponseCode::value && seen.usable;
+    if (!hit && !p.kept) {
+        if (size_.load(std::memory_order_relaxed) == 0)
+            return;
+    }
+    if (hit && !seen.want)
+        return;
+    std::shared_ptr<const std::string> value;
+    if (hit)
+        value = std::make_shared<const std::string>(seen.large != nullptr ? *seen.large
+                                                                          : std::move(seen.value));
+    const std::size_t value_size = value ? value->size() : 0;
+    bool promoted = false;
+    {
+        const std::lock_guard lk(mu_);
+        const auto found = index_.find(key.key);
+        const bool written = generation(key.key).load(std::memory_order_acquire) != p.generation;
+        if (!hit || written) {
+            // A miss, a placeholder, a won recache or a stale item: nothing to keep.
+            if (found != index_.end()) {
+                drop_locked(found->second);
+                invalidations_.fetch_add(1, std::memory_order_relaxed);
+            }
+            return;
+        }
+        const auto now = Clock::now();
+        if (found != index_.end()) {
+            Entry& e = *found->second;
+            bytes_ -= hot_cache_impl::footprint(e.key, e.value->size());
+            e.value = std::move(value);
+            e.routing = std::string(key.routing_key);
+            e.client_flag = seen.client_flag;
+            e.fresh_until = now + options_.cache_ttl;
+            e.revalidating = false;
+            bytes_ += hot_cache_impl::footprint(e.key, e.value->size());
+            lru_.splice(lru_.begin(), lru_, found->second);
+        } else {
+            const std::size_t size = hot_cache_impl::footprint(key.key, value->size());
+            if (size > options_.max_bytes)
+                return;
+            lru_.push_front(Entry{std::string(key.key), std::string(key.routing_key),
+                                  std::move(value), seen.client_flag, now + options_.cache_ttl,
+                                  false});
+            index_.emplace(std::string_view(lru_.front().key), lru_.begin());
+            bytes_ += size;
+            promoted = true;
+            promotions_.fetch_add(1, std::memory_order_relaxed);
+        }
+        while (lru_.size() > 1 &&
+               (lru_.size() > options_.max_entries || bytes_ > options_.max_bytes)) {
+            drop_locked(std::prev(lru_.end()));
+            evictions_.fetch_add(1, std::memory_order_relaxed);
+        }
+        size_.store(index_.size(), std::memory_order_relaxed);
+    }
+    if (promoted && observer_ != nullptr) {
+        try {
+            observer_->on_hot_promotion(key, value_size);
+        } catch (...) {  // NOLINT(bugprone-empty-catch): an observer must not break a read
+        }
+    }
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::answer_local(std::size_t i,
+                                                     const Request& r,
+                                                     const Probe& p,
+                                                     ResultSink& sink) {
+    // One header per thread, reused (building one costs more than the rest of a hit); a
+    // sink reads it before anything it calls could answer another request here.
+    thread_local ResponseHeader h = [] {
+        ResponseHeader first;
+        first.code = ResponseCode::value;
+        return first;
+    }();
+    h.value_size = p.value->size();
+    if (r.flags.return_client_flag) {
+        h.flags.client_flag = p.client_flag;
+    } else {
+        h.flags.client_flag.reset();
+    }
+    sink.answer(i, h, *p.value);
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::execute(std::span<const Request> requests,
+                                                ResultSink& sink,
+                                                const ExecContext& ctx) {
+    if (requests.size() != 1) {
+        many(requests, sink, ctx);
+        return;
+    }
+    const Request& r = requests[0];
+    switch (kind(r)) {
+        case Kind::other:
+            inner_->execute(requests, sink, ctx);
+            return;
+        case Kind::write:
+            invalidate(r.key);
+            inner_->execute(requests, sink, ctx);
+            invalidate(r.key);
+            return;
+        case Kind::read:
+            break;
+    }
+    if (!allowed(r.key.key)) {
+        inner_->execute(requests, sink, ctx);
+        return;
+    }
+    const Probe p = probe(r);
+    if (p.value) {
+        answer_local(0, r, p, sink);
+        return;
+    }
+    if (!p.followed) {  // not kept, and this read lost the coin: sent as it is
+        inner_->execute(requests, sink, ctx);
+        return;
+    }
+    Request fwd = r;
+    fwd.flags.return_fetched = true;
+    fwd.flags.return_last_access = true;
+    Seen seen;
+    HotCapture capture(*this, sink, &seen, &p, nullptr);
+    inner_->execute(std::span<const Request>(&fwd, 1), capture, ctx);
+    settle(r.key, p, seen);
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::many(std::span<const Request> requests,
+                                             ResultSink& sink,
+                                             const ExecContext& ctx) {
+    std::vector<Request> fwd;
+    std::vector<std::uint32_t> map;
+    std::vector<Probe> probes;
+    std::vector<std::pair<std::uint32_t, Probe>> local;
+    bool any_followed = false;
+    fwd.reserve(requests.size());
+    map.reserve(requests.size());
+    probes.resize(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        const Request& r = requests[i];
+        const Kind k = kind(r);
+        if (k == Kind::write)
+            invalidate(r.key);
+        if (k == Kind::read && allowed(r.key.key)) {
+            Probe p = probe(r);
+            if (p.value) {
+                local.emplace_back(static_cast<std::uint32_t>(i), std::move(p));
+                continue;
+            }
+            const bool follow = p.followed;
+            probes[fwd.size()] = std::move(p);
+            fwd.push_back(r);
+            if (follow) {
+                fwd.back().flags.return_fetched = true;
+                fwd.back().flags.return_last_access = true;
+                any_followed = true;
+            }
+        } else {
+            probes[fwd.size()].followed = false;
+            fwd.push_back(r);
+        }
+        map.push_back(static_cast<std::uint32_t>(i));
+    }
+    for (const auto& [i, p] : local)
+        answer_local(i, requests[i], p, sink);
+    if (!fwd.empty()) {
+        std::vector<Seen> seen(any_followed ? fwd.size() : 0);
+        HotCapture capture(*this, sink, any_followed ? seen.data() : nullptr, probes.data(),
+                           map.data());
+        inner_->execute(fwd, capture, ctx);
+        for (std::size_t j = 0; any_followed && j < fwd.size(); ++j) {
+            if (probes[j].followed)
+                settle(fwd[j].key, probes[j], seen[j]);
+        }
+    }
+    for (const Request& r : requests) {
+        if (kind(r) == Kind::write)
+            invalidate(r.key);
+    }
+}
+
+META_MEMCACHE_DECL HotCacheCounters HotCacheRouter::counters() const {
+    HotCacheCounters c;
+    c.hits = hits_.load(std::memory_order_relaxed);
+    c.misses = misses_.load(std::memory_order_relaxed);
+    c.promotions = promotions_.load(std::memory_order_relaxed);
+    c.revalidations = revalidations_.load(std::memory_order_relaxed);
+    c.evictions = evictions_.load(std::memory_order_relaxed);
+    c.invalidations = invalidations_.load(std::memory_order_relaxed);
+    const std::lock_guard lk(mu_);
+    c.entries = index_.size();
+    c.bytes = bytes_;
+    return c;
+}
+
+}  // namespace detail
+
+}  // namespace meta_memcache
