@@ -52,8 +52,9 @@ struct ClientOptions {
     /// Values larger than an item.
     LargeValueOptions large_values{};
     /// How values become bytes and client flags (meta-memcache-py's layout), compression
-    /// and zstd dictionaries. Null: a default Serializer (zstd from 128 bytes on). Share
-    /// one to register dictionaries after the client is built.
+    /// and zstd dictionaries. Null: a default Serializer (zlib over 128 bytes, what
+    /// meta-memcache-py's default MixedSerializer reads). Share one to register
+    /// dictionaries after the client is built.
     std::shared_ptr<Serializer> serializer{};
 };
 
@@ -176,7 +177,8 @@ public:
 
     /// Stores `value` for `ttl` seconds (0 = never expires), encoded by the serializer:
     /// bytes (std::string, string_view, C strings: flag 16), integers (flag 2), Text
-    /// (Python str, flag 0), or your type through ValueCodec; compressed from 128 bytes on.
+    /// (Python str, flag 0), or your type through ValueCodec; compressed per the serializer
+    /// (by default zlib over 128 bytes).
     /// True when stored; false on NS (add/replace/append/prepend), EX (CAS mismatch) or NF.
     /// With no_reply, true once sent.
     template <class T>
