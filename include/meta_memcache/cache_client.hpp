@@ -34,7 +34,10 @@ namespace meta_memcache {
 struct LargeValueOptions {
     bool enabled = false;        ///< split values over `chunk_size` instead of rejecting them
     std::size_t chunk_size = 0;  ///< bytes per chunk; 0: max_item_size minus 1 KiB
-    std::size_t max_value_size = 64 * 1024 * 1024;  ///< larger values are rejected
+    /// The largest value any `set` accepts (split or not), counted before compression:
+    /// larger ones are an InvalidInputError before anything is sent, so a set never stores
+    /// what a get cannot read back. At most the serializer's max_decompressed_size.
+    std::size_t max_value_size = 64 * 1024 * 1024;
 };
 
 /// Client-wide settings (pool settings are per server, in PoolOptions).
@@ -184,22 +187,20 @@ public:
     template <class T>
     requires Encodable<codec_type_t<T>>
     bool set(KeyView key, const T& value, std::int64_t ttl, const SetOptions& options = {}) {
-        return set_encoded(key, serializer().encode(key, value), ttl, options, false).stored;
+        return set_encoded(key, encode(key, value), ttl, options, false).stored;
     }
     /// set, returning the CAS token of the stored item (nothing when not stored).
     template <class T>
     requires Encodable<codec_type_t<T>> std::optional<std::uint64_t> set_cas(
         KeyView key, const T& value, std::int64_t ttl, const SetOptions& options = {}) {
-        return set_encoded(key, serializer().encode(key, value), ttl, options, true).cas_token;
+        return set_encoded(key, encode(key, value), ttl, options, true).cas_token;
     }
     /// Adds `value` only if the key is absent, without tracking write failures: for
     /// populating the cache after a miss (a failed refill needs no invalidation).
     template <class T>
     requires Encodable<codec_type_t<T>>
     bool refill(KeyView key, const T& value, std::int64_t ttl, bool no_reply = false) {
-        return set_encoded(key, serializer().encode(key, value), ttl, refill_options(no_reply),
-                           false)
-            .stored;
+        return set_encoded(key, encode(key, value), ttl, refill_options(no_reply), false).stored;
     }
     /// Deletes the key (or marks it stale, with a StalePolicy). True when it was there.
     bool del(KeyView key, const DeleteOptions& options = {});
@@ -316,6 +317,14 @@ public:
     [[nodiscard]] Serializer& serializer() const noexcept;
 
 private:
+    /// Encodes `value` and compresses it; @throws InvalidInputError when it is over
+    /// large_values.max_value_size before compression.
+    template <class T>
+    [[nodiscard]] EncodedValue encode(KeyView key, const T& value) const {
+        return compress_checked(key, ValueCodec<codec_type_t<T>>::encode(value));
+    }
+    [[nodiscard]] EncodedValue compress_checked(KeyView key, EncodedValue encoded) const;
+
     struct WriteResult {
         bool stored = false;
         std::optional<std::uint64_t> cas_token{};

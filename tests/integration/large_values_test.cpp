@@ -143,3 +143,30 @@ TEST_CASE("values are compressed before they are split", "[client][large][integr
     CHECK(std::get<Value>(stored).data.size() < 16 * 1024);  // one small item, no chunks
     CHECK(cache.get(k) == value);
 }
+
+TEST_CASE("a compressible value over max_value_size is rejected before it is compressed or sent",
+          "[client][large][integration]") {
+    mmtest::MemcachedServer server;
+    const auto k = mmtest::unique_key("huge-compressible");
+    // 65 MiB of one byte compresses to a few KiB, which would fit an item; a get could never
+    // decompress it past 64 MiB. The limit counts the bytes before compression.
+    auto cache = cache_client_from_servers({server.address()});
+    CHECK_THROWS_WITH(cache.set(k, std::string(std::size_t{65} << 20, 'h'), 0),
+                      Catch::Contains("max_value_size") && Catch::Contains("before compression"));
+    CHECK_FALSE(server.raw_get(k).has_value());
+    // The connection is still in step, splitting or not.
+    ClientOptions capped = splitting();
+    capped.large_values.max_value_size = 256 * 1024;
+    auto split = cache_client_from_servers({server.address()}, {}, capped);
+    CHECK_THROWS_AS(split.set(k, std::string(300 * 1024, 'h'), 0), InvalidInputError);
+    CHECK_FALSE(server.raw_get(k).has_value());
+    REQUIRE(split.set(k, std::string(256 * 1024, 'h'), 0));
+    CHECK(split.get(k) == std::string(256 * 1024, 'h'));
+    CHECK(cache.get(k) == std::string(256 * 1024, 'h'));
+    // A limit no get could read back is refused when the client is built.
+    ClientOptions unreadable;
+    unreadable.serializer =
+        std::make_shared<Serializer>(SerializerOptions{.max_decompressed_size = 1024 * 1024});
+    CHECK_THROWS_WITH(cache_client_from_servers({server.address()}, {}, unreadable),
+                      Catch::Contains("max_decompressed_size"));
+}

@@ -22,6 +22,14 @@ META_MEMCACHE_DECL CacheClient::CacheClient(std::shared_ptr<Router> router, Clie
     }
     s_->router = std::move(router);
     s_->serializer = options.serializer ? options.serializer : std::make_shared<Serializer>();
+    const std::size_t readable = s_->serializer->options().max_decompressed_size;
+    if (options.large_values.max_value_size > readable) {
+        throw InvalidInputError("ClientOptions: large_values.max_value_size (" +
+                                std::to_string(options.large_values.max_value_size) +
+                                ") is over the serializer's max_decompressed_size (" +
+                                std::to_string(readable) +
+                                "): values between the two would be stored but never read");
+    }
     s_->options = std::move(options);
 }
 META_MEMCACHE_DECL CacheClient::~CacheClient() = default;
@@ -85,6 +93,20 @@ META_MEMCACHE_DECL ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
 }
 
 // ---- writes -------------------------------------------------------------------------------
+
+META_MEMCACHE_DECL EncodedValue CacheClient::compress_checked(KeyView key,
+                                                              EncodedValue encoded) const {
+    const std::size_t limit = s_->options.large_values.max_value_size;
+    const std::size_t size = encoded.data().size();
+    if (size > limit) {
+        throw InvalidInputError("value of " + std::to_string(size) +
+                                " bytes is over large_values.max_value_size (" +
+                                std::to_string(limit) +
+                                " bytes, counted before compression): a get could not read "
+                                "it back");
+    }
+    return s_->serializer->compress(key, std::move(encoded));
+}
 
 META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key,
                                                                      const EncodedValue& value,

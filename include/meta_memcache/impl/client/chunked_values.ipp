@@ -16,12 +16,7 @@ META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::State::set_large(
     const FailureHandling& failure,
     bool& stored) {
     stored = false;
-    const auto& lv = options.large_values;
-    if (value.size() > lv.max_value_size) {
-        throw InvalidInputError("value of " + std::to_string(value.size()) +
-                                " bytes is over large_values.max_value_size (" +
-                                std::to_string(lv.max_value_size) + ")");
-    }
+    // The value is compressed already; its size was checked against max_value_size before.
     if (index_flags.mode &&
         (*index_flags.mode == Mode::append || *index_flags.mode == Mode::prepend)) {
         throw InvalidInputError("append and prepend cannot apply to a value split into chunks");
