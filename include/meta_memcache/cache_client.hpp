@@ -86,6 +86,10 @@ struct GetOptions {
     /// get_typed: a value stored as another type throws TypeMismatchError instead of
     /// reading as nothing.
     bool error_on_type_mismatch = false;
+    /// Any read: a value whose bytes cannot be decoded (see DomainCounters::undecodable)
+    /// throws DecodeError, naming the key, instead of reading as a miss. A multi-key read
+    /// throws once every key is read (and counted), for the first such key.
+    bool error_on_undecodable = false;
 };
 
 /// Options of the counter commands.
@@ -110,7 +114,7 @@ struct TypedCasValue {
 using CasValue = TypedCasValue<std::string>;
 
 namespace detail {
-/// A read before decoding: the stored bytes and their client flag.
+/// A read with its bytes decompressed (and chunks joined): the bytes and their type flag.
 struct RawRead {
     std::optional<std::string> data{};
     std::uint32_t client_flag = 0;
@@ -122,7 +126,10 @@ struct RawRead {
 /// Hits and misses of reads, per key domain.
 struct DomainCounters {
     std::uint64_t hits = 0;
-    std::uint64_t misses = 0;
+    std::uint64_t misses = 0;  ///< undecodable values included: they read as misses
+    /// Of the misses, values whose bytes could not be decoded (a corrupt or truncated frame,
+    /// a zstd dictionary not registered, over max_decompressed_size).
+    std::uint64_t undecodable = 0;
     friend bool operator==(const DomainCounters&, const DomainCounters&) = default;
 };
 

@@ -13,6 +13,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+std::string show(const DomainCounters& c) {
+    return std::to_string(c.hits) + "/" + std::to_string(c.misses) + "/" +
+           std::to_string(c.undecodable);
+}
+
 struct Fixture {
     mmtest::MemcachedServer server;
     CacheClient cache = cache_client_from_servers({server.address()});
@@ -386,8 +391,56 @@ TEST_CASE("hits and misses are counted per key domain", "[client][integration]")
     f.cache.get(Key(mmtest::unique_key("nope"), "", "users"));
     f.cache.get(mmtest::unique_key("nope"));
     const auto c = f.cache.get_counters();
-    CHECK(c.domains.at("users") == DomainCounters{1, 2});
-    CHECK(c.domains.at("") == DomainCounters{0, 1});
+    CHECK(c.domains.at("users") == DomainCounters{1, 2, 0});
+    CHECK(c.domains.at("") == DomainCounters{0, 1, 0});
+}
+
+TEST_CASE("a value that cannot be decoded is counted as an undecodable miss, an error if strict",
+          "[client][values][integration]") {
+    Fixture f;
+    // Bytes flagged compressed that are no zlib stream / zstd frame (48: a zstd frame whose
+    // dictionary this client never registered would read the same).
+    const auto users = [](const std::string& k) { return Key(k, "", "users"); };
+    const std::string bad_zlib = mmtest::unique_key("bad-zlib");
+    const std::string bad_zstd = mmtest::unique_key("bad-zstd");
+    const std::string good = mmtest::unique_key("good");
+    REQUIRE(f.server.raw("ms " + bad_zlib + " 7 T60 F24\r\ngarbage\r\n") == "HD\r\n");
+    REQUIRE(f.server.raw("ms " + bad_zstd + " 7 T60 F48\r\ngarbage\r\n") == "HD\r\n");
+    REQUIRE(f.cache.set(users(good), std::string(1000, 'g'), 60));  // compressed, fine
+    const auto none = DomainCounters{};
+
+    CHECK_FALSE(f.cache.get(users(bad_zlib)).has_value());
+    CHECK_FALSE(f.cache.get_cas(users(bad_zstd)).value.has_value());
+    CHECK_FALSE(f.cache.get_typed<std::string>(users(bad_zlib)).has_value());
+    CHECK(f.cache.get(users(good)) == std::string(1000, 'g'));
+    CHECK(show(f.cache.get_counters().domains.at("users")) == "1/3/3");
+
+    const std::vector<Key> in_users{users(bad_zlib), users(good), users(bad_zstd)};
+    const std::vector<KeyView> keys(in_users.begin(), in_users.end());
+    CHECK(f.cache.multi_get(keys) == std::vector<std::optional<std::string>>{
+                                         std::nullopt, std::string(1000, 'g'), std::nullopt});
+    CHECK_FALSE(f.cache.multi_get_cas(keys)[2].value.has_value());
+    std::size_t visited = 0;
+    CHECK(f.cache.multi_get_visit(keys, [&](std::size_t i, std::string_view) {
+        CHECK(i == 1);
+        ++visited;
+    }) == 1);
+    CHECK(visited == 1);
+    CHECK(show(f.cache.get_counters().domains.at("users")) == "4/9/9");
+    CHECK(show(f.cache.get_counters().domains.at("")) == show(none));
+
+    // Strict reads see it as an error naming the key; counted all the same.
+    const GetOptions strict{.error_on_undecodable = true};
+    CHECK_THROWS_WITH(f.cache.get(bad_zlib, strict), Catch::Contains(bad_zlib));
+    CHECK_THROWS_AS(f.cache.get_typed<std::string>(bad_zstd, strict), DecodeError);
+    CHECK_THROWS_AS(f.cache.multi_get({KeyView(good), KeyView(bad_zstd)}, strict), DecodeError);
+    CHECK_THROWS_AS(f.cache.multi_get_cas(std::vector<KeyView>{bad_zlib}, strict), DecodeError);
+    CHECK_THROWS_AS(
+        f.cache.multi_get_visit(
+            std::vector<KeyView>{bad_zlib}, [](std::size_t, std::string_view) {}, strict),
+        DecodeError);
+    CHECK(show(f.cache.get_counters().domains.at("")) == "1/5/5");
+    CHECK(f.cache.get(good, strict) == std::string(1000, 'g'));
 }
 
 TEST_CASE("a key prefix is prepended on the wire", "[client][integration]") {

@@ -233,7 +233,7 @@ META_MEMCACHE_DECL ClientCounters CacheClient::get_counters() const {
     ClientCounters out;
     out.servers = s_->router->get_counters();
     for (const auto& [name, c] : s_->domains.read())
-        out.domains[name] = DomainCounters{c.first, c.second};
+        out.domains[name] = DomainCounters{c.hits, c.misses, c.undecodable};
     return out;
 }
 

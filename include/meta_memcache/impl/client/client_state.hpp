@@ -82,7 +82,9 @@ struct CacheClient::State {
             sink.failure.raise();
     }
 
-    void count(KeyView key, bool hit) { domains[key.domain].count(hit); }
+    void count(KeyView key, bool hit) {
+        domains[key.domain].count(hit ? detail::ReadOutcome::hit : detail::ReadOutcome::miss);
+    }
 
     void wait(std::chrono::milliseconds d) const {
         if (options.lease_wait) {
@@ -92,24 +94,65 @@ struct CacheClient::State {
         }
     }
 
-    /// The value's bytes as stored (decompressed), or nothing when they cannot be decoded.
-    [[nodiscard]] std::optional<std::string> bytes(detail::RawRead&& raw) const {
-        if (!raw.data)
+    /// The first value of a read whose bytes could not be decoded.
+    struct Undecodable {
+        std::optional<std::string> message{};
+
+        void note(KeyView key, std::string_view why) {
+            if (!message) {
+                message = "the value of key \"" + std::string(key.key) +
+                          "\" cannot be decoded: " + std::string(why);
+            }
+        }
+        /// Throws DecodeError for it when the read is strict.
+        void raise(const GetOptions& get) const {
+            if (message && get.error_on_undecodable)
+                throw DecodeError(*message);
+        }
+    };
+
+    /// A read's value as the caller gets it: the stored bytes, decompressed, counted as a
+    /// hit or a miss. Bytes that cannot be decoded read as a miss (as in meta-memcache-py),
+    /// counted as undecodable too and noted in `bad`.
+    [[nodiscard]] std::optional<std::string> deliver(KeyView key,
+                                                     std::optional<std::string>&& data,
+                                                     std::uint32_t client_flag,
+                                                     Undecodable& bad) {
+        if (!data || (client_flag & value_flag::compression_mask) == 0) {
+            count(key, data.has_value());
+            return std::move(data);
+        }
+        DecodeResult<std::string> r = serializer->try_decode_bytes(*data, client_flag);
+        if (!r) {
+            domains[key.domain].count(detail::ReadOutcome::undecodable);
+            bad.note(key, r.error);
             return std::nullopt;
-        if ((raw.client_flag & value_flag::compression_mask) == 0)
-            return std::move(raw.data);
-        DecodeResult<std::string> r = serializer->try_decode_bytes(*raw.data, raw.client_flag);
-        return std::move(r.value);  // a decode error reads as a miss, as in meta-memcache-py
+        }
+        count(key, true);
+        return std::move(r.value);
     }
 
-    /// A read's last steps: joins a chunked value, counts the hit or miss.
+    /// deliver() for a read of one key, throwing for undecodable bytes when it is strict.
+    [[nodiscard]] std::optional<std::string> deliver(KeyView key,
+                                                     std::optional<std::string>&& data,
+                                                     std::uint32_t client_flag,
+                                                     const GetOptions& get) {
+        Undecodable bad;
+        std::optional<std::string> out = deliver(key, std::move(data), client_flag, bad);
+        bad.raise(get);
+        return out;
+    }
+
+    /// A read's last steps: joins a chunked value, decompresses it, counts the outcome. The
+    /// result carries the type flag (no compression bits: its bytes are decompressed).
     detail::RawRead finish_read(KeyView key, Fetched&& f, const GetOptions& get) {
         if ((f.client_flag & detail::chunked_flag) != 0) {
             resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&f, 1),
                            get.touch_ttl, get.failure);
         }
-        count(key, f.cv.value.has_value());
-        return detail::RawRead{std::move(f.cv.value), f.client_flag, f.cv.cas_token, f.cv.won};
+        std::optional<std::string> value = deliver(key, std::move(f.cv.value), f.client_flag, get);
+        return detail::RawRead{std::move(value), f.client_flag & ~value_flag::compression_mask,
+                               f.cv.cas_token, f.cv.won};
     }
 
     [[nodiscard]] std::size_t chunk_size() const noexcept {
