@@ -328,6 +328,9 @@ private:
     /// large_values.max_value_size before compression.
     template <class T>
     [[nodiscard]] EncodedValue encode(KeyView key, const T& value) const {
+        static_assert(codec_flag_allowed<codec_type_t<T>>,
+                      "ValueCodec<T>::flag uses a bit the library reserves (8 and 32: "
+                      "compression, 4096: chunked values)");
         return compress_checked(key, ValueCodec<codec_type_t<T>>::encode(value));
     }
     [[nodiscard]] EncodedValue compress_checked(KeyView key, EncodedValue encoded) const;

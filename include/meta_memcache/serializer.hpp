@@ -152,10 +152,13 @@ public:
     /// Text, viewing `value` (no copy, no allocation): keep `value` alive while the result
     /// is in use.
     /// @throws InvalidInputError for a value its codec rejects (invalid UTF-8 in Text, a
-    /// null C string) or a codec flag that uses the compression bits.
+    /// null C string) or a codec flag that uses a reserved bit (value_flag::reserved_mask).
     template <class T>
     requires Encodable<codec_type_t<T>>
     [[nodiscard]] EncodedValue encode(KeyView key, const T& value) const {
+        static_assert(codec_flag_allowed<codec_type_t<T>>,
+                      "ValueCodec<T>::flag uses a bit the library reserves (8 and 32: "
+                      "compression, 4096: chunked values)");
         return compress(key, ValueCodec<codec_type_t<T>>::encode(value));
     }
     /// Not allowed: the result would view a temporary string.
@@ -165,7 +168,7 @@ public:
 
     /// Compresses already encoded bytes per the options and `key`; returns `value`
     /// unchanged (still borrowed, if it was) when they stay uncompressed.
-    /// @throws InvalidInputError if value's flag already uses the compression bits.
+    /// @throws InvalidInputError if value's flag uses a reserved bit (compression, chunked).
     [[nodiscard]] EncodedValue compress(KeyView key, EncodedValue value) const;
 
     // ---- decoding ----------------------------------------------------------------------

@@ -23,7 +23,17 @@ std::string pattern(std::size_t n, char seed) {
     return mmtest::random_bytes(n, static_cast<unsigned>(seed));
 }
 
+/// A user type whose codec (wrongly) writes the chunked-value bit.
+struct ClaimsChunkBit {};
+
 }  // namespace
+
+template <>
+struct meta_memcache::ValueCodec<ClaimsChunkBit> {
+    static EncodedValue encode(const ClaimsChunkBit&) {
+        return EncodedValue::borrowed("x", value_flag::chunked | value_flag::binary);
+    }
+};
 
 TEST_CASE("a value over the item size is split into chunks and read back whole",
           "[client][large][integration]") {
@@ -169,4 +179,37 @@ TEST_CASE("a compressible value over max_value_size is rejected before it is com
         std::make_shared<Serializer>(SerializerOptions{.max_decompressed_size = 1024 * 1024});
     CHECK_THROWS_WITH(cache_client_from_servers({server.address()}, {}, unreadable),
                       Catch::Contains("max_decompressed_size"));
+}
+
+TEST_CASE("a value another client stored with flag bit 4096 reads as its bytes",
+          "[client][large][integration]") {
+    mmtest::MemcachedServer server;
+    auto plain = cache_client_from_servers({server.address()});
+    auto split = cache_client_from_servers({server.address()}, {}, splitting());
+    const auto k = mmtest::unique_key("foreign-4096");
+    const auto k2 = mmtest::unique_key("foreign-4112");
+    const auto like = mmtest::unique_key("foreign-like-index");
+    REQUIRE(server.raw("ms " + k + " 5 T60 F4096\r\nhello\r\n") == "HD\r\n");
+    REQUIRE(server.raw("ms " + k2 + " 5 T60 F4112\r\nworld\r\n") == "HD\r\n");
+    // Starts like an index but is none: still bytes.
+    REQUIRE(server.raw("ms " + like + " 14 T60 F4096\r\nMMCHUNK1 x y z\r\n") == "HD\r\n");
+    for (CacheClient* c : {&plain, &split}) {
+        CHECK(c->get(k) == "hello");
+        CHECK(c->get(k2) == "world");
+        CHECK(c->get(like) == "MMCHUNK1 x y z");
+        CHECK(c->get_cas(k).value == "hello");
+        CHECK(c->multi_get({KeyView(k), KeyView(k2)}) ==
+              std::vector<std::optional<std::string>>{"hello", "world"});
+        CHECK(c->multi_get_cas(std::vector<KeyView>{k2})[0].value == "world");
+        std::string seen;
+        CHECK(c->multi_get_visit(std::vector<KeyView>{k},
+                                 [&](std::size_t, std::string_view v) { seen = v; }) == 1);
+        CHECK(seen == "hello");
+        CHECK(c->get_counters().domains.at("").misses == 0);
+    }
+    // A user codec cannot claim the bit: refused before anything is sent.
+    const auto mine = mmtest::unique_key("codec-4096");
+    CHECK_THROWS_WITH(plain.set(mine, ClaimsChunkBit{}, 60), Catch::Contains("4096"));
+    CHECK_FALSE(server.raw_get(mine).has_value());
+    CHECK(plain.get(k) == "hello");  // the connection is still in step
 }

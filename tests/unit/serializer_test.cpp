@@ -122,6 +122,28 @@ struct meta_memcache::ValueCodec<BadFlag> {
     static EncodedValue encode(const BadFlag&) { return EncodedValue::borrowed("x", 16 | 8); }
 };
 
+// A user type whose codec returns the chunked-value bit, and one that declares it.
+struct ChunkFlag {};
+template <>
+struct meta_memcache::ValueCodec<ChunkFlag> {
+    static EncodedValue encode(const ChunkFlag&) {
+        return EncodedValue::borrowed("x", value_flag::chunked | 16);
+    }
+};
+struct DeclaresChunkFlag {};
+template <>
+struct meta_memcache::ValueCodec<DeclaresChunkFlag> {
+    static constexpr std::uint32_t flag = value_flag::chunked;
+    static EncodedValue encode(const DeclaresChunkFlag&) {
+        return EncodedValue::borrowed("", flag);
+    }
+};
+// A codec that declares a reserved flag is refused at compile time (Serializer::encode and
+// CacheClient::set static_assert on this); one without a `flag` member is checked at run time.
+static_assert(!codec_flag_allowed<DeclaresChunkFlag>);
+static_assert(codec_flag_allowed<ChunkFlag> && codec_flag_allowed<std::string>);
+static_assert(value_flag::reserved_mask == (8U | 32U | 4096U));
+
 // What has a codec: bool, floating point and characters do not (Python pickles bool and
 // float; a char is rarely meant as a number); views write but do not read.
 static_assert(!Encodable<bool> && !Decodable<bool>);
@@ -351,7 +373,8 @@ TEST_CASE("a user type round-trips through its ValueCodec specialization", "[ser
     CHECK(s.try_decode<Point>("nope", value_flag::binary).status == DecodeStatus::type_mismatch);
     CHECK(s.try_decode<Point>("1,2", value_flag::str).status == DecodeStatus::type_mismatch);
     CHECK_THROWS_AS(s.encode("k", BadFlag{}), InvalidInputError);
-    CHECK_THROWS_WITH(s.encode("k", BadFlag{}), Catch::Contains("bit 8 or 32"));
+    CHECK_THROWS_WITH(s.encode("k", BadFlag{}), Catch::Contains("reserves"));
+    CHECK_THROWS_WITH(s.encode("k", ChunkFlag{}), Catch::Contains("4096"));
 }
 
 // ---- allocation --------------------------------------------------------------------------

@@ -82,10 +82,10 @@ META_MEMCACHE_DECL void CacheClient::State::resolve_chunks(std::span<const KeyVi
         if (!f.cv.value || (f.client_flag & detail::chunked_flag) == 0)
             continue;
         auto idx = detail::parse_chunk_index(*f.cv.value);
+        if (!idx)
+            continue;  // bit 4096 on bytes that are no index (another client's): a value
         f.client_flag &= ~detail::chunked_flag;
         f.cv.value.reset();
-        if (!idx)
-            continue;  // not an index after all: a miss
         jobs.push_back(Job{i, std::move(*idx), ckeys.size()});
         for (std::uint32_t c = 0; c < jobs.back().index.count; ++c) {
             ckeys.push_back(detail::chunk_key(keys[i].key, jobs.back().index.version, c));

@@ -222,9 +222,10 @@ META_MEMCACHE_DECL std::optional<std::uint32_t> Serializer::dictionary_for(
 
 META_MEMCACHE_DECL EncodedValue Serializer::compress(KeyView key, EncodedValue value) const {
     const std::uint32_t flag = value.client_flag();
-    if ((flag & value_flag::compression_mask) != 0) {
+    if ((flag & value_flag::reserved_mask) != 0) {
         throw InvalidInputError("client flag " + std::to_string(flag) +
-                                " uses bit 8 or 32, which mark compression");
+                                " uses a bit the library reserves (8 and 32 mark compression, "
+                                "4096 a value split into chunks)");
     }
     const SerializerOptions& options = impl_->options;
     const std::string_view data = value.data();
