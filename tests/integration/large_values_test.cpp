@@ -189,10 +189,9 @@ TEST_CASE("a value another client stored with flag bit 4096 reads as its bytes",
     const auto k = mmtest::unique_key("foreign-4096");
     const auto k2 = mmtest::unique_key("foreign-4112");
     const auto like = mmtest::unique_key("foreign-like-index");
-    REQUIRE(server.raw("ms " + k + " 5 T60 F4096\r\nhello\r\n") == "HD\r\n");
-    REQUIRE(server.raw("ms " + k2 + " 5 T60 F4112\r\nworld\r\n") == "HD\r\n");
-    // Starts like an index but is none: still bytes.
-    REQUIRE(server.raw("ms " + like + " 14 T60 F4096\r\nMMCHUNK1 x y z\r\n") == "HD\r\n");
+    REQUIRE(server.raw_set(k, "hello", 4096));
+    REQUIRE(server.raw_set(k2, "world", 4096 | 16));
+    REQUIRE(server.raw_set(like, "MMCHUNK1 x y z", 4096));  // starts like an index, is none
     for (CacheClient* c : {&plain, &split}) {
         CHECK(c->get(k) == "hello");
         CHECK(c->get(k2) == "world");
