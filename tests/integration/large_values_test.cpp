@@ -212,3 +212,29 @@ TEST_CASE("a value another client stored with flag bit 4096 reads as its bytes",
     CHECK_FALSE(server.raw_get(mine).has_value());
     CHECK(plain.get(k) == "hello");  // the connection is still in step
 }
+
+TEST_CASE("append or prepend to a chunked value is refused and the value kept",
+          "[client][large][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = cache_client_from_servers({server.address()}, {}, splitting());
+    const auto big = mmtest::unique_key("big-append");
+    const std::string value = pattern(2 * 1024 * 1024 + 7, 'p');
+    REQUIRE(cache.set(big, value, 0));
+    for (const SetMode mode : {SetMode::append, SetMode::prepend}) {
+        CHECK_THROWS_WITH(cache.set(big, "tail", 0, {.mode = mode}),
+                          Catch::Contains("append and prepend") && Catch::Contains("chunks"));
+    }
+    CHECK(cache.get(big) == value);
+    // Values that are not split append as usual, a missing key is not stored, and another
+    // client's value with bit 4096 is no index.
+    const auto small = mmtest::unique_key("small-append");
+    REQUIRE(cache.set(small, "mid", 0));
+    CHECK(cache.set(small, "-end", 0, {.mode = SetMode::append}));
+    CHECK(cache.set(small, "start-", 0, {.mode = SetMode::prepend}));
+    CHECK(cache.get(small) == "start-mid-end");
+    CHECK_FALSE(cache.set(mmtest::unique_key("absent"), "x", 0, {.mode = SetMode::append}));
+    const auto foreign = mmtest::unique_key("foreign-append");
+    REQUIRE(server.raw_set(foreign, "ab", 4096));
+    CHECK(cache.set(foreign, "c", 0, {.mode = SetMode::append}));
+    CHECK(cache.get(foreign) == "abc");
+}

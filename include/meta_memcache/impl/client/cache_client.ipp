@@ -125,6 +125,16 @@ META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key
         out.cas_token = s_->set_large(key, value.data(), ttl, f, options.failure, out.stored);
         return out;
     }
+    if (s_->options.large_values.enabled &&
+        (options.mode == SetMode::append || options.mode == SetMode::prepend)) {
+        // The key may hold a chunked value's index, which the write would destroy: refused;
+        // otherwise the write is guarded by the CAS read, so a chunked value written
+        // meanwhile is not touched either.
+        const std::optional<std::uint64_t> cas = s_->cas_if_unsplit(key, options.failure);
+        if (!cas)
+            return out;
+        f.cas_token = f.cas_token.value_or(*cas);
+    }
     f.cache_ttl = ttl;
     detail::StatusSink sink;
     s_->run(Request{MetaCommand::set, key, value.data(), f}, sink, options.failure);

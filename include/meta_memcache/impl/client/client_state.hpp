@@ -164,6 +164,11 @@ struct CacheClient::State {
         return options.large_values.enabled && value.size() > chunk_size();
     }
 
+    /// Before an append or prepend with large values on: the CAS of the key's value, to
+    /// guard the write with; nothing on a miss. @throws InvalidInputError when the key
+    /// holds the index of a chunked value (the write would destroy it).
+    std::optional<std::uint64_t> cas_if_unsplit(KeyView key, const FailureHandling& failure);
+
     std::optional<std::uint64_t> set_large(KeyView key,
                                            std::string_view value,
                                            std::int64_t ttl,
