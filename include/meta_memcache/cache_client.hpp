@@ -298,16 +298,17 @@ public:
                           std::uint64_t initial_value,
                           std::int64_t initial_ttl,
                           const DeltaOptions& options = {});
-    /// delta, returning the new value (nothing when the key does not exist).
-    std::optional<std::int64_t> delta_and_get(KeyView key,
-                                              std::int64_t delta,
-                                              const DeltaOptions& options = {});
-    /// delta_initialize, returning the new value.
-    std::optional<std::int64_t> delta_initialize_and_get(KeyView key,
-                                                         std::int64_t delta,
-                                                         std::uint64_t initial_value,
-                                                         std::int64_t initial_ttl,
-                                                         const DeltaOptions& options = {});
+    /// delta, returning the new value (nothing when the key does not exist). Counters are
+    /// unsigned 64-bit, as memcached's: 0 .. 2^64-1 (an increment wraps at 2^64).
+    std::optional<std::uint64_t> delta_and_get(KeyView key,
+                                               std::int64_t delta,
+                                               const DeltaOptions& options = {});
+    /// delta_initialize, returning the new value (unsigned 64-bit, as delta_and_get).
+    std::optional<std::uint64_t> delta_initialize_and_get(KeyView key,
+                                                          std::int64_t delta,
+                                                          std::uint64_t initial_value,
+                                                          std::int64_t initial_ttl,
+                                                          const DeltaOptions& options = {});
 
     // ---- events and counters ------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #include "memcached_server.hpp"
 
 #include <atomic>
+#include <limits>
 #include <thread>
 
 using namespace meta_memcache;
@@ -166,12 +167,38 @@ TEST_CASE("counters: delta on a missing key, initialized counters, decrement flo
     CHECK(f.cache.delta_and_get(k3, 0) == 5);
 }
 
+TEST_CASE("counters are unsigned 64-bit: values from 2^63 to 2^64-1 round-trip",
+          "[client][integration]") {
+    Fixture f;
+    constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+    constexpr std::uint64_t half = std::uint64_t{1} << 63;
+    const auto k = mmtest::unique_key("u64");
+    REQUIRE(f.server.raw_set(k, std::to_string(half - 1), 2));
+    CHECK(f.cache.delta_and_get(k, 1) == half);
+    const FailureHandling soft{.raise_on_server_error = false};
+    CHECK(f.cache.delta_and_get(k, 1, {.failure = soft}) == half + 1);
+    REQUIRE(f.server.raw_set(k, std::to_string(max - 1), 2));
+    CHECK(f.cache.delta_and_get(k, 1) == max);
+    CHECK(f.cache.delta_and_get(k, 1) == 0);  // memcached wraps at 2^64
+    CHECK(f.cache.delta_and_get(k, -1) == 0);
+    const auto k2 = mmtest::unique_key("u64-init");
+    CHECK(f.cache.delta_initialize_and_get(k2, 1, max, 60) == max);
+    CHECK(f.cache.delta_initialize_and_get(k2, -2, max, 60) == max - 2);
+    CHECK(f.cache.get_typed<std::uint64_t>(k2) == max - 2);
+}
+
 TEST_CASE("a counter on a non-numeric value is a server error, not a desync",
           "[client][integration]") {
     Fixture f;
     const auto k = mmtest::unique_key("text");
     REQUIRE(f.cache.set(k, "abc", 60));
     CHECK_THROWS_AS(f.cache.delta(k, 1), ServerError);
+    try {
+        (void)f.cache.delta_and_get(k, 1);
+        FAIL("no error");
+    } catch (const ServerError& e) {
+        CHECK(e.server() == f.server.address().name());
+    }
     CHECK(f.cache.get(k) == "abc");  // the connection is still in step
 }
 

@@ -206,17 +206,17 @@ META_MEMCACHE_DECL bool CacheClient::delta_initialize(KeyView key,
     return std::holds_alternative<Success>(r) || std::holds_alternative<Value>(r);
 }
 
-META_MEMCACHE_DECL std::optional<std::int64_t> CacheClient::delta_and_get(
+META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::delta_and_get(
     KeyView key, std::int64_t delta, const DeltaOptions& options) {
     using namespace detail::cache_client_impl;
     if (options.no_reply)
         throw InvalidInputError("delta_and_get: no_reply returns no value");
     RequestFlags f = delta_flags(delta, options);
     f.return_value = true;
-    return counter_value(meta_arithmetic(key, f, options.failure));
+    return s_->counter_value(key, meta_arithmetic(key, f, options.failure), options.failure);
 }
 
-META_MEMCACHE_DECL std::optional<std::int64_t> CacheClient::delta_initialize_and_get(
+META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::delta_initialize_and_get(
     KeyView key,
     std::int64_t delta,
     std::uint64_t initial_value,
@@ -230,7 +230,7 @@ META_MEMCACHE_DECL std::optional<std::int64_t> CacheClient::delta_initialize_and
     f.return_value = true;
     f.vivify_on_miss_ttl = initial_ttl;
     f.ma_initial_value = initial_value;
-    return counter_value(meta_arithmetic(key, f, options.failure));
+    return s_->counter_value(key, meta_arithmetic(key, f, options.failure), options.failure);
 }
 
 // ---- events and counters ----------------------------------------------------------------

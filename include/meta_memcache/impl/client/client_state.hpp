@@ -7,6 +7,7 @@
 
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/config.hpp>
+#include <meta_memcache/connection_pool.hpp>
 #include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/error.hpp>
@@ -176,6 +177,10 @@ struct CacheClient::State {
                                            const FailureHandling& failure,
                                            bool& stored);
 
+    [[nodiscard]] std::optional<std::uint64_t> counter_value(KeyView key,
+                                                             ArithmeticResponse&& r,
+                                                             const FailureHandling& failure) const;
+
     void resolve_chunks(std::span<const KeyView> keys,
                         std::span<Fetched> items,
                         std::optional<std::int64_t> touch_ttl,
@@ -306,20 +311,26 @@ inline RequestFlags delta_flags(std::int64_t delta, const DeltaOptions& o) {
     return f;
 }
 
-inline std::optional<std::int64_t> counter_value(ArithmeticResponse&& r) {
+}  // namespace detail::cache_client_impl
+
+/// The new value a counter command answered: nothing on a miss. An answer that is no
+/// number is a ProtocolError naming the key's server, or nothing when the call does not
+/// raise.
+inline std::optional<std::uint64_t> CacheClient::State::counter_value(
+    KeyView key, ArithmeticResponse&& r, const FailureHandling& failure) const {
     auto* v = std::get_if<Value>(&r);
     if (v == nullptr)
         return std::nullopt;
     std::uint64_t n = 0;
-    if (!detail::parse_counter(v->data, n)) {
-        throw ProtocolError("counter value \"" + v->data + "\" is not a number", {});
-    }
-    if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        throw ProtocolError("counter value " + v->data + " does not fit in int64", {});
-    }
-    return static_cast<std::int64_t>(n);
+    if (detail::parse_counter(v->data, n))
+        return n;
+    if (!raise(failure))
+        return std::nullopt;
+    const std::shared_ptr<ConnectionPool> pool = router->pool_for_key(key);
+    throw ProtocolError("counter value \"" + v->data + "\" is not a number",
+                        pool ? pool->name() : std::string());
 }
 
-}  // namespace detail::cache_client_impl
+namespace detail::cache_client_impl {}  // namespace detail::cache_client_impl
 
 }  // namespace meta_memcache
