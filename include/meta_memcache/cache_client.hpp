@@ -63,9 +63,11 @@ struct ClientOptions {
 
 /// Options of `set`.
 struct SetOptions {
-    SetMode mode = SetMode::set;                ///< set, add, replace, append, prepend
-    std::optional<std::uint64_t> cas_token{};   ///< store only if the item's CAS matches
-    bool no_reply = false;                      ///< do not wait for the answer (mn-fenced)
+    SetMode mode = SetMode::set;               ///< set, add, replace, append, prepend
+    std::optional<std::uint64_t> cas_token{};  ///< store only if the item's CAS matches
+    /// Do not wait for the answer (q, mn-fenced); but a tracked write waits for its fence
+    /// while on_write_failure has a subscriber, so a server error reaches it.
+    bool no_reply = false;
     std::optional<StalePolicy> stale_policy{};  ///< with cas_token: store stale on mismatch
     FailureHandling failure{};                  ///< what a server failure does
 };
@@ -73,7 +75,7 @@ struct SetOptions {
 /// Options of `del` and `invalidate`.
 struct DeleteOptions {
     std::optional<std::uint64_t> cas_token{};   ///< delete only if the item's CAS matches
-    bool no_reply = false;                      ///< do not wait for the answer (mn-fenced)
+    bool no_reply = false;                      ///< as SetOptions::no_reply
     std::optional<StalePolicy> stale_policy{};  ///< mark stale instead of deleting
     FailureHandling failure{};
 };
@@ -190,7 +192,8 @@ public:
     /// (Python str, flag 0), or your type through ValueCodec; compressed per the serializer
     /// (by default zlib over 128 bytes).
     /// True when stored; false on NS (add/replace/append/prepend), EX (CAS mismatch) or NF.
-    /// With no_reply, true once sent.
+    /// With no_reply, true once sent (or, when it waits for its answer because
+    /// on_write_failure has a subscriber, unless the server refused it).
     template <class T>
     requires Encodable<codec_type_t<T>>
     bool set(KeyView key, const T& value, std::int64_t ttl, const SetOptions& options = {}) {

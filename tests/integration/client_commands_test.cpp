@@ -202,6 +202,32 @@ TEST_CASE("a counter on a non-numeric value is a server error, not a desync",
     CHECK(f.cache.get(k) == "abc");  // the connection is still in step
 }
 
+TEST_CASE("a no_reply write the server answers with an error fires on_write_failure with its key",
+          "[client][integration]") {
+    mmtest::ServerOptions so;
+    so.extra_args = {"-I", "2k", "-o", "slab_chunk_max=1024"};  // smaller than the client thinks
+    mmtest::MemcachedServer server(so);
+    auto cache =
+        cache_client_from_servers({server.address()}, {.max_pool_size = 1, .max_connections = 1});
+    std::vector<std::string> failed;
+    cache.on_write_failure().subscribe([&](const Key& k) { failed.push_back(k.key()); });
+    const auto k = mmtest::unique_key("quiet-too-big");
+    const auto k2 = mmtest::unique_key("quiet-too-big-2");
+    const std::string big = mmtest::random_bytes(8 * 1024, 3);
+    const FailureHandling soft{.raise_on_server_error = false};
+    // SERVER_ERROR object too large for cache, before the mn fence.
+    CHECK_FALSE(cache.set(k, big, 60, {.no_reply = true, .failure = soft}));
+    CHECK(failed == std::vector<std::string>{k});
+    CHECK_THROWS_AS(cache.set(k2, big, 60, {.no_reply = true}), ServerError);
+    CHECK(failed == std::vector<std::string>{k, k2});
+    // Untracked quiet writes stay fire-and-forget; the connection stays in step.
+    CHECK(cache.refill(k, big, 60, true));
+    CHECK(cache.set(k, "small", 60, {.no_reply = true}));
+    CHECK(cache.get(k) == "small");
+    CHECK(failed == std::vector<std::string>{k, k2});
+    CHECK(cache.get_counters().servers.at(0).counters.total_created == 1);
+}
+
 TEST_CASE("no_reply writes followed by reads on the same connection stay in step",
           "[client][integration]") {
     mmtest::MemcachedServer server;

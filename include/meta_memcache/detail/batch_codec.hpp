@@ -155,14 +155,17 @@ public:
     /// A new batch: `requests` of the call, this batch's `slots` into them (null: the
     /// first `count`), `fences` mn fences of earlier quiet writes still to come on the
     /// connection, values over `max_value` as a desync, and `server` (the pool's name) for
-    /// the failures it reports.
+    /// the failures it reports. `await_tracked_writes`: trailing quiet writes that are
+    /// tracked (is_tracked_write) are answered in this batch, not deferred, so that an
+    /// error the server answers them with reaches the sink.
     void start(std::span<const Request> requests,
                const std::uint32_t* slots,
                std::size_t count,
                unsigned fences,
                std::size_t max_value,
                const ParserLimits& limits,
-               std::string_view server) noexcept;
+               std::string_view server,
+               bool await_tracked_writes = false) noexcept;
 
     /// Consumes what whole answers `in` holds; `capacity` is the read buffer's size (an
     /// answer that cannot fit it is a large value).

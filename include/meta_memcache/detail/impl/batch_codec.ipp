@@ -152,7 +152,8 @@ inline void BatchDecoder::start(std::span<const Request> requests,
                                 unsigned fences,
                                 std::size_t max_value,
                                 const ParserLimits& limits,
-                                std::string_view server) noexcept {
+                                std::string_view server,
+                                bool await_tracked_writes) noexcept {
     server_ = server;
     requests_ = requests;
     slots_ = slots;
@@ -169,7 +170,8 @@ inline void BatchDecoder::start(std::span<const Request> requests,
     read_until_ = count;
     while (read_until_ > 0) {
         const Request& r = request(read_until_ - 1);
-        if (!r.flags.no_reply || r.command == MetaCommand::get || r.command == MetaCommand::noop)
+        if (!r.flags.no_reply || r.command == MetaCommand::get || r.command == MetaCommand::noop ||
+            (await_tracked_writes && is_tracked_write(r)))
             break;
         --read_until_;
     }

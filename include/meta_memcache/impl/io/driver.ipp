@@ -102,7 +102,9 @@ public:
         : reqs_(requests),
           reporting_(sink, requests, ctx.track_write_failures),
           sink_(tracked ? static_cast<ResultSink&>(reporting_) : sink),
-          ctx_(ctx) {}
+          ctx_(ctx),
+          await_tracked_(tracked && ctx.on_write_failure != nullptr &&
+                         !ctx.on_write_failure->empty()) {}
     Call(const Call&) = delete;
     Call& operator=(const Call&) = delete;
     Call(Call&&) = delete;
@@ -160,7 +162,7 @@ private:
         b.lease = pool.acquire(pool.options.recv_timeout, fresh, err);
         Connection* c = b.lease.conn;
         b.dec.start(reqs_, b.slots, b.count, c != nullptr ? c->pending_fences : 0,
-                    ctx_.max_item_size, pool.limits, pool.name);
+                    ctx_.max_item_size, pool.limits, pool.name, await_tracked_);
         if (c == nullptr) {
             b.failed = true;
             b.outcome = Outcome::ok;  // the pool has accounted for it already
@@ -457,6 +459,8 @@ private:
     Reporting reporting_;
     ResultSink& sink_;  ///< reporting_, or the caller's sink when nothing is tracked
     const ExecContext& ctx_;
+    /// Tracked quiet writes wait for their answer: someone listens for their failures.
+    bool await_tracked_;
 };
 
 /// Per-thread memory of the calls, so a warm call allocates nothing here. A call made
