@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -141,6 +142,27 @@ struct ClientCounters {
     std::map<std::string, DomainCounters> domains{};  ///< by Key domain ("" = no domain)
 };
 
+/// A range of keys the multi-key calls take besides a span of KeyView: any range whose
+/// elements a KeyView can view (std::vector<std::string>, std::vector<Key>,
+/// std::vector<std::string_view>, ...). The elements must outlive the call.
+template <class R>
+concept KeyRange = std::ranges::input_range<const R> &&
+    std::convertible_to<std::ranges::range_reference_t<const R>, KeyView> &&
+    !std::convertible_to<const R&, std::span<const KeyView>>;
+
+namespace detail {
+/// KeyViews of a KeyRange's elements.
+template <KeyRange R>
+[[nodiscard]] std::vector<KeyView> key_views(const R& keys) {
+    std::vector<KeyView> out;
+    if constexpr (std::ranges::sized_range<const R>)
+        out.reserve(std::ranges::size(keys));
+    for (const auto& k : keys)
+        out.emplace_back(k);
+    return out;
+}
+}  // namespace detail
+
 /// The synchronous, thread-safe memcached client: high-level commands over the meta
 /// commands, over a Router. Any number of threads may share one CacheClient.
 ///
@@ -169,6 +191,13 @@ public:
     std::vector<ReadResponse> meta_multiget(std::span<const KeyView> keys,
                                             const RequestFlags& flags = {},
                                             const FailureHandling& failure = {});
+    /// meta_multiget over any range of keys (see KeyRange).
+    template <KeyRange Keys>
+    std::vector<ReadResponse> meta_multiget(const Keys& keys,
+                                            const RequestFlags& flags = {},
+                                            const FailureHandling& failure = {}) {
+        return meta_multiget(std::span<const KeyView>(detail::key_views(keys)), flags, failure);
+    }
     /// ms with `ttl` seconds (always sent as T, 0 = never expires). The value is sent as
     /// given; flags.client_flag says how it is encoded.
     WriteResponse meta_set(KeyView key,
@@ -254,9 +283,23 @@ public:
                                                       const GetOptions& options = {}) {
         return multi_get(std::span<const KeyView>(keys.begin(), keys.size()), options);
     }
+    /// multi_get over any range of keys: std::vector<std::string>, std::vector<Key>, ...
+    template <KeyRange Keys>
+    std::vector<std::optional<std::string>> multi_get(const Keys& keys,
+                                                      const GetOptions& options = {}) {
+        return multi_get(std::span<const KeyView>(detail::key_views(keys)), options);
+    }
     /// multi_get with CAS tokens.
     std::vector<CasValue> multi_get_cas(std::span<const KeyView> keys,
                                         const GetOptions& options = {});
+    std::vector<CasValue> multi_get_cas(std::initializer_list<KeyView> keys,
+                                        const GetOptions& options = {}) {
+        return multi_get_cas(std::span<const KeyView>(keys.begin(), keys.size()), options);
+    }
+    template <KeyRange Keys>
+    std::vector<CasValue> multi_get_cas(const Keys& keys, const GetOptions& options = {}) {
+        return multi_get_cas(std::span<const KeyView>(detail::key_views(keys)), options);
+    }
     /// Many keys at once, each hit handed to `visit(i, value)` as its answer is read: no
     /// string per value. `i` indexes `keys`; `value` (decompressed, and joined for a chunked
     /// value) views the library's read buffer and is valid only during that call of
@@ -273,6 +316,14 @@ public:
                     Visitor&& visit,
                     const GetOptions& options = {}) {
         return visit_values(keys, detail::FunctionRef<void(std::size_t, std::string_view)>(visit),
+                            options);
+    }
+    /// multi_get_visit over any range of keys (see KeyRange).
+    template <KeyRange Keys, class Visitor>
+    requires std::is_invocable_v<Visitor&, std::size_t, std::string_view> std::size_t
+    multi_get_visit(const Keys& keys, Visitor&& visit, const GetOptions& options = {}) {
+        const std::vector<KeyView> views = detail::key_views(keys);
+        return visit_values(views, detail::FunctionRef<void(std::size_t, std::string_view)>(visit),
                             options);
     }
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <limits>
+#include <span>
 #include <thread>
 
 using namespace meta_memcache;
@@ -494,6 +495,45 @@ TEST_CASE("a value that cannot be decoded is counted as an undecodable miss, an 
         DecodeError);
     CHECK(show(f.cache.get_counters().domains.at("")) == "1/5/5");
     CHECK(f.cache.get(good, strict) == std::string(1000, 'g'));
+}
+
+TEST_CASE("a negative mark_stale_on_deletion_ttl is rejected, not a hard delete",
+          "[client][integration]") {
+    Fixture f;
+    const auto k = mmtest::unique_key("stale-neg");
+    REQUIRE(f.cache.set(k, "v", 60));
+    for (const std::int64_t ttl : {-1, -30}) {
+        const DeleteOptions o{.stale_policy = StalePolicy{.mark_stale_on_deletion_ttl = ttl}};
+        CHECK_THROWS_WITH(f.cache.del(k, o),
+                          Catch::Contains("mark_stale_on_deletion_ttl is " + std::to_string(ttl)));
+        CHECK_THROWS_AS(f.cache.invalidate(k, o), InvalidInputError);
+    }
+    CHECK(f.cache.get(k) == "v");
+}
+
+TEST_CASE("multi-key reads take any range of key-likes", "[client][integration]") {
+    Fixture f;
+    const std::vector<std::string> keys{mmtest::unique_key("r1"), mmtest::unique_key("r2"),
+                                        mmtest::unique_key("r3")};
+    REQUIRE(f.cache.set(keys[0], "a", 60));
+    REQUIRE(f.cache.set(keys[2], "c", 60));
+    const std::vector<std::optional<std::string>> want{"a", std::nullopt, "c"};
+    const std::vector<Key> as_keys(keys.begin(), keys.end());
+    const std::vector<std::string_view> as_views(keys.begin(), keys.end());
+    const std::vector<KeyView> key_views(keys.begin(), keys.end());
+    CHECK(f.cache.multi_get(keys) == want);
+    CHECK(f.cache.multi_get(as_keys) == want);
+    CHECK(f.cache.multi_get(as_views) == want);
+    CHECK(f.cache.multi_get(std::span<const KeyView>(key_views)) == want);
+    CHECK(f.cache.multi_get({keys[0], keys[1], keys[2]}) == want);
+    CHECK(f.cache.multi_get_cas(keys)[2].value == "c");
+    CHECK(f.cache.multi_get_cas(as_keys)[0].cas_token.has_value());
+    CHECK(f.cache.multi_get_cas({keys[1]})[0].value == std::nullopt);
+    CHECK(std::holds_alternative<Value>(
+        f.cache.meta_multiget(as_views, RequestFlags{.return_value = true})[0]));
+    std::string seen;
+    CHECK(f.cache.multi_get_visit(keys, [&](std::size_t, std::string_view v) { seen += v; }) == 2);
+    CHECK(seen.size() == 2);
 }
 
 TEST_CASE("a key prefix is prepended on the wire", "[client][integration]") {

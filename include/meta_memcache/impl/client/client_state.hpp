@@ -291,6 +291,12 @@ inline RequestFlags delete_flags(const DeleteOptions& o) {
     RequestFlags f;
     f.no_reply = o.no_reply;
     f.cas_token = o.cas_token;
+    if (o.stale_policy && o.stale_policy->mark_stale_on_deletion_ttl < 0) {
+        // Not a hard delete in disguise: a negative TTL is a mistake, as everywhere else.
+        throw InvalidInputError("StalePolicy: mark_stale_on_deletion_ttl is " +
+                                std::to_string(o.stale_policy->mark_stale_on_deletion_ttl) +
+                                "; it must be 0 (delete) or a positive number of seconds");
+    }
     if (o.stale_policy && o.stale_policy->mark_stale_on_deletion_ttl > 0) {
         f.mark_stale = true;
         f.cache_ttl = o.stale_policy->mark_stale_on_deletion_ttl;
