@@ -28,6 +28,28 @@ else()
     set(META_MEMCACHE_STATIC OFF)
 endif()
 
+# pkg-config, for builds without CMake. A static library needs its compiled dependencies
+# on every link line, so they are in Libs (pkg-config --libs is enough); a shared one lists
+# them in Libs.private (for pkg-config --static).
+set(_mm_pc_deps -lsodium -lz -lcrypto)
+if(META_MEMCACHE_WITH_TLS)
+    list(APPEND _mm_pc_deps -lssl)
+endif()
+if(META_MEMCACHE_WITH_ZSTD)
+    list(APPEND _mm_pc_deps -lzstd)
+endif()
+list(JOIN _mm_pc_deps " " _mm_pc_deps)
+if(META_MEMCACHE_STATIC)
+    set(META_MEMCACHE_PC_LIBS "${_mm_pc_deps} -pthread")
+    set(META_MEMCACHE_PC_LIBS_PRIVATE "")
+else()
+    set(META_MEMCACHE_PC_LIBS "-pthread")
+    set(META_MEMCACHE_PC_LIBS_PRIVATE "${_mm_pc_deps}")
+endif()
+configure_file(cmake/meta_memcache.pc.in "${PROJECT_BINARY_DIR}/meta_memcache.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/meta_memcache.pc"
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
 configure_package_config_file(
     cmake/meta_memcacheConfig.cmake.in
     "${PROJECT_BINARY_DIR}/meta_memcacheConfig.cmake"

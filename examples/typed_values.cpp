@@ -81,7 +81,14 @@ std::pair<std::size_t, std::uint32_t> stored(mm::CacheClient& cache, mm::KeyView
 int main() try {
     const auto servers = example::servers_from_env();
     // One Serializer, shared: dictionaries registered on it serve every client using it.
+    // zstd is an explicit choice (the default, zlib, is what meta-memcache-py's default
+    // MixedSerializer reads; zstd pairs with its ZstdSerializer).
+#if EXAMPLE_WITH_ZSTD
+    auto serializer = std::make_shared<mm::Serializer>(
+        mm::SerializerOptions{.compression = mm::Compression::zstd});
+#else
     auto serializer = std::make_shared<mm::Serializer>();
+#endif
     mm::ClientOptions options;
     options.serializer = serializer;
     auto cache = mm::cache_client_from_servers(servers, {}, options);

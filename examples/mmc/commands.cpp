@@ -174,10 +174,10 @@ int incr_command(const Args& args) {
                         std::numeric_limits<std::int64_t>::max())
             : 1;
     auto cache = client_of(args);
-    const std::optional<std::int64_t> v = cache.delta_and_get(args.operands[0], delta);
+    const std::optional<std::uint64_t> v = cache.delta_and_get(args.operands[0], delta);
     if (!v)
         return not_found(args.operands[0]);
-    std::printf("%lld\n", static_cast<long long>(*v));
+    std::printf("%llu\n", static_cast<unsigned long long>(*v));
     return exit_ok;
 }
 

@@ -60,8 +60,8 @@ keys. Keys that are missing are reported on stderr and make the exit code 1.
 )txt"},
     {"set", set_command, R"txt(usage: mmc set KEY VALUE [--ttl SECONDS]
 
-Stores VALUE (bytes; "-" reads them from stdin) under KEY. Values of 128 bytes or more
-are zstd-compressed, as meta_memcache stores them. Exit code 1 when not stored.
+Stores VALUE (bytes; "-" reads them from stdin) under KEY. Values of more than 128 bytes
+are zlib-compressed, as meta_memcache stores them. Exit code 1 when not stored.
   --ttl SECONDS   0 (default) never expires; above 30 days memcached reads a Unix time
 )txt"},
     {"del", del_command, R"txt(usage: mmc del KEY...

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,7 +37,10 @@ namespace meta_memcache {
 struct LargeValueOptions {
     bool enabled = false;        ///< split values over `chunk_size` instead of rejecting them
     std::size_t chunk_size = 0;  ///< bytes per chunk; 0: max_item_size minus 1 KiB
-    std::size_t max_value_size = 64 * 1024 * 1024;  ///< larger values are rejected
+    /// The largest value any `set` accepts (split or not), counted before compression:
+    /// larger ones are an InvalidInputError before anything is sent, so a set never stores
+    /// what a get cannot read back. At most the serializer's max_decompressed_size.
+    std::size_t max_value_size = 64 * 1024 * 1024;
 };
 
 /// Client-wide settings (pool settings are per server, in PoolOptions).
@@ -54,8 +58,9 @@ struct ClientOptions {
     /// Values larger than an item.
     LargeValueOptions large_values{};
     /// How values become bytes and client flags (meta-memcache-py's layout), compression
-    /// and zstd dictionaries. Null: a default Serializer (zstd from 128 bytes on). Share
-    /// one to register dictionaries after the client is built.
+    /// and zstd dictionaries. Null: a default Serializer (zlib over 128 bytes, what
+    /// meta-memcache-py's default MixedSerializer reads). Share one to register
+    /// dictionaries after the client is built.
     std::shared_ptr<Serializer> serializer{};
     /// Keep hot keys in memory (see HotCacheOptions); empty: every read goes to a server.
     std::optional<HotCacheOptions> hot_cache{};
@@ -68,9 +73,11 @@ struct ClientOptions {
 
 /// Options of `set`.
 struct SetOptions {
-    SetMode mode = SetMode::set;                ///< set, add, replace, append, prepend
-    std::optional<std::uint64_t> cas_token{};   ///< store only if the item's CAS matches
-    bool no_reply = false;                      ///< do not wait for the answer (mn-fenced)
+    SetMode mode = SetMode::set;               ///< set, add, replace, append, prepend
+    std::optional<std::uint64_t> cas_token{};  ///< store only if the item's CAS matches
+    /// Do not wait for the answer (q, mn-fenced); but a tracked write waits for its fence
+    /// while on_write_failure has a subscriber, so a server error reaches it.
+    bool no_reply = false;
     std::optional<StalePolicy> stale_policy{};  ///< with cas_token: store stale on mismatch
     FailureHandling failure{};                  ///< what a server failure does
 };
@@ -78,7 +85,7 @@ struct SetOptions {
 /// Options of `del` and `invalidate`.
 struct DeleteOptions {
     std::optional<std::uint64_t> cas_token{};   ///< delete only if the item's CAS matches
-    bool no_reply = false;                      ///< do not wait for the answer (mn-fenced)
+    bool no_reply = false;                      ///< as SetOptions::no_reply
     std::optional<StalePolicy> stale_policy{};  ///< mark stale instead of deleting
     FailureHandling failure{};
 };
@@ -91,6 +98,10 @@ struct GetOptions {
     /// get_typed: a value stored as another type throws TypeMismatchError instead of
     /// reading as nothing.
     bool error_on_type_mismatch = false;
+    /// Any read: a value whose bytes cannot be decoded (see DomainCounters::undecodable)
+    /// throws DecodeError, naming the key, instead of reading as a miss. A multi-key read
+    /// throws once every key is read (and counted), for the first such key.
+    bool error_on_undecodable = false;
 };
 
 /// Options of the counter commands.
@@ -115,7 +126,7 @@ struct TypedCasValue {
 using CasValue = TypedCasValue<std::string>;
 
 namespace detail {
-/// A read before decoding: the stored bytes and their client flag.
+/// A read with its bytes decompressed (and chunks joined): the bytes and their type flag.
 struct RawRead {
     std::optional<std::string> data{};
     std::uint32_t client_flag = 0;
@@ -127,7 +138,10 @@ struct RawRead {
 /// Hits and misses of reads, per key domain.
 struct DomainCounters {
     std::uint64_t hits = 0;
-    std::uint64_t misses = 0;
+    std::uint64_t misses = 0;  ///< undecodable values included: they read as misses
+    /// Of the misses, values whose bytes could not be decoded (a corrupt or truncated frame,
+    /// a zstd dictionary not registered, over max_decompressed_size).
+    std::uint64_t undecodable = 0;
     friend bool operator==(const DomainCounters&, const DomainCounters&) = default;
 };
 
@@ -137,6 +151,27 @@ struct ClientCounters {
     std::map<std::string, DomainCounters> domains{};  ///< by Key domain ("" = no domain)
     HotCacheCounters hot_cache{};                     ///< zero without ClientOptions::hot_cache
 };
+
+/// A range of keys the multi-key calls take besides a span of KeyView: any range whose
+/// elements a KeyView can view (std::vector<std::string>, std::vector<Key>,
+/// std::vector<std::string_view>, ...). The elements must outlive the call.
+template <class R>
+concept KeyRange = std::ranges::input_range<const R> &&
+    std::convertible_to<std::ranges::range_reference_t<const R>, KeyView> &&
+    !std::convertible_to<const R&, std::span<const KeyView>>;
+
+namespace detail {
+/// KeyViews of a KeyRange's elements.
+template <KeyRange R>
+[[nodiscard]] std::vector<KeyView> key_views(const R& keys) {
+    std::vector<KeyView> out;
+    if constexpr (std::ranges::sized_range<const R>)
+        out.reserve(std::ranges::size(keys));
+    for (const auto& k : keys)
+        out.emplace_back(k);
+    return out;
+}
+}  // namespace detail
 
 /// The synchronous, thread-safe memcached client: high-level commands over the meta
 /// commands, over a Router. Any number of threads may share one CacheClient.
@@ -166,6 +201,13 @@ public:
     std::vector<ReadResponse> meta_multiget(std::span<const KeyView> keys,
                                             const RequestFlags& flags = {},
                                             const FailureHandling& failure = {});
+    /// meta_multiget over any range of keys (see KeyRange).
+    template <KeyRange Keys>
+    std::vector<ReadResponse> meta_multiget(const Keys& keys,
+                                            const RequestFlags& flags = {},
+                                            const FailureHandling& failure = {}) {
+        return meta_multiget(std::span<const KeyView>(detail::key_views(keys)), flags, failure);
+    }
     /// ms with `ttl` seconds (always sent as T, 0 = never expires). The value is sent as
     /// given; flags.client_flag says how it is encoded.
     WriteResponse meta_set(KeyView key,
@@ -186,28 +228,28 @@ public:
 
     /// Stores `value` for `ttl` seconds (0 = never expires), encoded by the serializer:
     /// bytes (std::string, string_view, C strings: flag 16), integers (flag 2), Text
-    /// (Python str, flag 0), or your type through ValueCodec; compressed from 128 bytes on.
+    /// (Python str, flag 0), or your type through ValueCodec; compressed per the serializer
+    /// (by default zlib over 128 bytes).
     /// True when stored; false on NS (add/replace/append/prepend), EX (CAS mismatch) or NF.
-    /// With no_reply, true once sent.
+    /// With no_reply, true once sent (or, when it waits for its answer because
+    /// on_write_failure has a subscriber, unless the server refused it).
     template <class T>
     requires Encodable<codec_type_t<T>>
     bool set(KeyView key, const T& value, std::int64_t ttl, const SetOptions& options = {}) {
-        return set_encoded(key, serializer().encode(key, value), ttl, options, false).stored;
+        return set_encoded(key, encode(key, value), ttl, options, false).stored;
     }
     /// set, returning the CAS token of the stored item (nothing when not stored).
     template <class T>
     requires Encodable<codec_type_t<T>> std::optional<std::uint64_t> set_cas(
         KeyView key, const T& value, std::int64_t ttl, const SetOptions& options = {}) {
-        return set_encoded(key, serializer().encode(key, value), ttl, options, true).cas_token;
+        return set_encoded(key, encode(key, value), ttl, options, true).cas_token;
     }
     /// Adds `value` only if the key is absent, without tracking write failures: for
     /// populating the cache after a miss (a failed refill needs no invalidation).
     template <class T>
     requires Encodable<codec_type_t<T>>
     bool refill(KeyView key, const T& value, std::int64_t ttl, bool no_reply = false) {
-        return set_encoded(key, serializer().encode(key, value), ttl, refill_options(no_reply),
-                           false)
-            .stored;
+        return set_encoded(key, encode(key, value), ttl, refill_options(no_reply), false).stored;
     }
     /// Deletes the key (or marks it stale, with a StalePolicy). True when it was there.
     bool del(KeyView key, const DeleteOptions& options = {});
@@ -251,9 +293,23 @@ public:
                                                       const GetOptions& options = {}) {
         return multi_get(std::span<const KeyView>(keys.begin(), keys.size()), options);
     }
+    /// multi_get over any range of keys: std::vector<std::string>, std::vector<Key>, ...
+    template <KeyRange Keys>
+    std::vector<std::optional<std::string>> multi_get(const Keys& keys,
+                                                      const GetOptions& options = {}) {
+        return multi_get(std::span<const KeyView>(detail::key_views(keys)), options);
+    }
     /// multi_get with CAS tokens.
     std::vector<CasValue> multi_get_cas(std::span<const KeyView> keys,
                                         const GetOptions& options = {});
+    std::vector<CasValue> multi_get_cas(std::initializer_list<KeyView> keys,
+                                        const GetOptions& options = {}) {
+        return multi_get_cas(std::span<const KeyView>(keys.begin(), keys.size()), options);
+    }
+    template <KeyRange Keys>
+    std::vector<CasValue> multi_get_cas(const Keys& keys, const GetOptions& options = {}) {
+        return multi_get_cas(std::span<const KeyView>(detail::key_views(keys)), options);
+    }
     /// Many keys at once, each hit handed to `visit(i, value)` as its answer is read: no
     /// string per value. `i` indexes `keys`; `value` (decompressed, and joined for a chunked
     /// value) views the library's read buffer and is valid only during that call of
@@ -270,6 +326,14 @@ public:
                     Visitor&& visit,
                     const GetOptions& options = {}) {
         return visit_values(keys, detail::FunctionRef<void(std::size_t, std::string_view)>(visit),
+                            options);
+    }
+    /// multi_get_visit over any range of keys (see KeyRange).
+    template <KeyRange Keys, class Visitor>
+    requires std::is_invocable_v<Visitor&, std::size_t, std::string_view> std::size_t
+    multi_get_visit(const Keys& keys, Visitor&& visit, const GetOptions& options = {}) {
+        const std::vector<KeyView> views = detail::key_views(keys);
+        return visit_values(views, detail::FunctionRef<void(std::size_t, std::string_view)>(visit),
                             options);
     }
 
@@ -298,16 +362,17 @@ public:
                           std::uint64_t initial_value,
                           std::int64_t initial_ttl,
                           const DeltaOptions& options = {});
-    /// delta, returning the new value (nothing when the key does not exist).
-    std::optional<std::int64_t> delta_and_get(KeyView key,
-                                              std::int64_t delta,
-                                              const DeltaOptions& options = {});
-    /// delta_initialize, returning the new value.
-    std::optional<std::int64_t> delta_initialize_and_get(KeyView key,
-                                                         std::int64_t delta,
-                                                         std::uint64_t initial_value,
-                                                         std::int64_t initial_ttl,
-                                                         const DeltaOptions& options = {});
+    /// delta, returning the new value (nothing when the key does not exist). Counters are
+    /// unsigned 64-bit, as memcached's: 0 .. 2^64-1 (an increment wraps at 2^64).
+    std::optional<std::uint64_t> delta_and_get(KeyView key,
+                                               std::int64_t delta,
+                                               const DeltaOptions& options = {});
+    /// delta_initialize, returning the new value (unsigned 64-bit, as delta_and_get).
+    std::optional<std::uint64_t> delta_initialize_and_get(KeyView key,
+                                                          std::int64_t delta,
+                                                          std::uint64_t initial_value,
+                                                          std::int64_t initial_ttl,
+                                                          const DeltaOptions& options = {});
 
     // ---- events and counters ------------------------------------------------------------
 
@@ -324,6 +389,17 @@ public:
     [[nodiscard]] Serializer& serializer() const noexcept;
 
 private:
+    /// Encodes `value` and compresses it; @throws InvalidInputError when it is over
+    /// large_values.max_value_size before compression.
+    template <class T>
+    [[nodiscard]] EncodedValue encode(KeyView key, const T& value) const {
+        static_assert(codec_flag_allowed<codec_type_t<T>>,
+                      "ValueCodec<T>::flag uses a bit the library reserves (8 and 32: "
+                      "compression, 4096: chunked values)");
+        return compress_checked(key, ValueCodec<codec_type_t<T>>::encode(value));
+    }
+    [[nodiscard]] EncodedValue compress_checked(KeyView key, EncodedValue encoded) const;
+
     struct WriteResult {
         bool stored = false;
         std::optional<std::uint64_t> cas_token{};

@@ -77,4 +77,49 @@ struct KeyView {
     }
 };
 
+/// The text Python's repr() gives these bytes as a `bytes` object: b'...' (b"..." when they
+/// hold a ' and no "), with \\, the quote, \t \n \r escaped and any other byte outside
+/// 0x20..0x7E as \xhh. meta-memcache-py sends a key given as `bytes` under the same wire key
+/// as the same text given as `str`, but its ring (uhashring) places it by `str(key)`, which
+/// for bytes is this text: use it as the routing key to find such keys where Python puts
+/// them (see python_bytes_key).
+[[nodiscard]] inline std::string python_bytes_repr(std::string_view bytes) {
+    const bool double_quoted =
+        bytes.find('\'') != std::string_view::npos && bytes.find('"') == std::string_view::npos;
+    const char quote = double_quoted ? '"' : '\'';
+    constexpr std::string_view hex = "0123456789abcdef";
+    std::string out = "b";
+    out.reserve(bytes.size() + 3);
+    out += quote;
+    for (const char ch : bytes) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (ch == quote || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (ch == '\t') {
+            out += "\\t";
+        } else if (ch == '\n') {
+            out += "\\n";
+        } else if (ch == '\r') {
+            out += "\\r";
+        } else if (c < 0x20 || c >= 0x7f) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else {
+            out += ch;
+        }
+    }
+    out += quote;
+    return out;
+}
+
+/// A key that meta-memcache-py was given as Python `bytes`: the same wire key, routed by
+/// python_bytes_repr(key) as its uhashring ring routes it (HashMode::uhashring). A key
+/// given to Python as `str` needs no such help: use it as it is.
+[[nodiscard]] inline Key python_bytes_key(std::string key, std::string domain = {}) {
+    std::string routing = python_bytes_repr(key);
+    return Key(std::move(key), std::move(routing), std::move(domain));
+}
+
 }  // namespace meta_memcache

@@ -31,8 +31,9 @@ struct LeasePolicy {
 /// instead of removing it (one reader recomputes, the rest get the stale value), and a
 /// set whose CAS no longer matches stores its value marked stale instead of failing.
 struct StalePolicy {
-    std::int64_t mark_stale_on_deletion_ttl = 0;  ///< > 0: `del` invalidates (md I T<ttl>)
-    bool mark_stale_on_cas_mismatch = false;      ///< `set` with a CAS adds I
+    /// > 0: `del` invalidates (md I T<ttl>); 0: it deletes; negative: InvalidInputError.
+    std::int64_t mark_stale_on_deletion_ttl = 0;
+    bool mark_stale_on_cas_mismatch = false;  ///< `set` with a CAS adds I
 };
 
 /// What a call does when its server fails (timeout, connection lost, marked down,

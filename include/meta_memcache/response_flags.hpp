@@ -19,7 +19,10 @@ struct ResponseFlags {
     bool stale = false;                          ///< X: the item is stale
     std::optional<std::uint32_t> real_size{};    ///< s: size of the value
     std::optional<Opaque> opaque{};              ///< O: the request's opaque, echoed
-    std::optional<std::string> key{};            ///< k: the key, decoded from base64 if needed
+    /// k: the wire key, base64-decoded when it travelled in base64: the key itself, but
+    /// for a key of 187 bytes or more its BLAKE2b-18 digest (18 bytes), which is what the
+    /// server knows it by.
+    std::optional<std::string> key{};
 
     friend bool operator==(const ResponseFlags&, const ResponseFlags&) = default;
 };

@@ -18,18 +18,24 @@ namespace meta_memcache {
 
 /// The compression the Serializer writes. It reads zstd and zlib whatever this says.
 enum class Compression : std::uint8_t {
-    zstd,  ///< magicless zstd frames (bit 32), with per-domain dictionaries
-    zlib,  ///< zlib streams (bit 8): while some readers of the fleet cannot read zstd yet
+    zstd,  ///< magicless zstd frames (bit 32), with per-domain dictionaries: what
+           ///< meta-memcache-py's ZstdSerializer writes (its MixedSerializer cannot read it)
+    zlib,  ///< zlib streams (bit 8): what meta-memcache-py's default MixedSerializer writes
     none,  ///< never compress
 };
 
-/// Settings of a Serializer. The defaults are meta-memcache-py's ZstdSerializer's.
+/// Settings of a Serializer. The defaults are what meta-memcache-py's default serializer
+/// (MixedSerializer) writes and reads: zlib for values of more than 128 bytes. zstd is an
+/// explicit choice (`.compression = Compression::zstd`, ZstdSerializer's layout).
 struct SerializerOptions {
-    /// What to write. Unset: zstd if the library was built with it, else zlib if built
-    /// with it, else none. Asking for one the build lacks is an InvalidInputError.
+    /// What to write. Unset: zlib if the library was built with it (META_MEMCACHE_WITH_ZLIB),
+    /// else none; never zstd unless asked for. Asking for one the build lacks is an
+    /// InvalidInputError.
     std::optional<Compression> compression{};
-    /// Values of at least this many bytes (before compression) are compressed.
-    std::size_t compression_threshold = 128;
+    /// Values of at least this many bytes (before compression) are compressed. Unset: the
+    /// threshold of the Python serializer that writes the same compression: 129 for zlib
+    /// (MixedSerializer compresses more than 128 bytes), 128 for zstd (ZstdSerializer).
+    std::optional<std::size_t> compression_threshold{};
     /// With zstd, values of at least this many bytes are compressed when a dictionary
     /// applies to the key's domain (its own or the default dictionary).
     std::size_t dict_compression_threshold = 64;
@@ -95,7 +101,7 @@ struct DecodeResult {
 /// shared. A moved-from Serializer may only be assigned to or destroyed.
 ///
 /// @code
-/// meta_memcache::Serializer serializer;  // zstd level 9, 128-byte threshold
+/// meta_memcache::Serializer serializer({.compression = meta_memcache::Compression::zstd});
 /// serializer.register_dictionary(users_dict, {"users"});
 /// EncodedValue v = serializer.encode(Key("u:1", "", "users"), json);  // flag 48 if >= 64 B
 /// std::string back = serializer.decode<std::string>(v.data(), v.client_flag());
@@ -115,7 +121,7 @@ public:
     /// True when the library was built with zlib compression (META_MEMCACHE_WITH_ZLIB).
     [[nodiscard]] static bool zlib_available() noexcept;
 
-    /// The options, with `compression` resolved.
+    /// The options, with `compression` and `compression_threshold` resolved.
     [[nodiscard]] const SerializerOptions& options() const noexcept;
 
     // ---- dictionaries ----------------------------------------------------------------
@@ -146,10 +152,13 @@ public:
     /// Text, viewing `value` (no copy, no allocation): keep `value` alive while the result
     /// is in use.
     /// @throws InvalidInputError for a value its codec rejects (invalid UTF-8 in Text, a
-    /// null C string) or a codec flag that uses the compression bits.
+    /// null C string) or a codec flag that uses a reserved bit (value_flag::reserved_mask).
     template <class T>
     requires Encodable<codec_type_t<T>>
     [[nodiscard]] EncodedValue encode(KeyView key, const T& value) const {
+        static_assert(codec_flag_allowed<codec_type_t<T>>,
+                      "ValueCodec<T>::flag uses a bit the library reserves (8 and 32: "
+                      "compression, 4096: chunked values)");
         return compress(key, ValueCodec<codec_type_t<T>>::encode(value));
     }
     /// Not allowed: the result would view a temporary string.
@@ -159,7 +168,7 @@ public:
 
     /// Compresses already encoded bytes per the options and `key`; returns `value`
     /// unchanged (still borrowed, if it was) when they stay uncompressed.
-    /// @throws InvalidInputError if value's flag already uses the compression bits.
+    /// @throws InvalidInputError if value's flag uses a reserved bit (compression, chunked).
     [[nodiscard]] EncodedValue compress(KeyView key, EncodedValue value) const;
 
     // ---- decoding ----------------------------------------------------------------------

@@ -20,9 +20,12 @@ struct ServerAddress {
     /// docs/routers.md). Not part of the text form: set it in code.
     std::uint32_t weight = 1;
 
-    /// Parses "host:port", "host", "[v6]:port", "/path/to.sock" or "unix:/path", each
-    /// optionally followed by a space and an alias ("10.0.0.1:11211 mc-1").
-    /// @throws InvalidInputError naming what is wrong with the text.
+    /// Parses "host:port", "host", "[v6]:port", a bare IPv6 address ("::1", port 11211),
+    /// "/path/to.sock" or "unix:/path", each optionally followed by a space and an alias
+    /// ("10.0.0.1:11211 mc-1"). One server only: a list ("a:11211,b:11211"), a URL
+    /// ("http://host:11211") and an IPv6 address with a port not in brackets ("::1:11300";
+    /// write "[::1]:11300") are rejected.
+    /// @throws InvalidInputError naming the text and what is wrong with it.
     static ServerAddress parse(std::string_view text);
 
     /// "host:port" ("[v6]:port" for IPv6) or the unix path, without the alias.

@@ -17,6 +17,10 @@ struct ShadowOptions {
     bool shadow_writes = true;
     /// Shadow requests waiting for the worker; beyond this they are dropped (and counted).
     std::size_t queue_limit = 10000;
+    /// How long destroying the router waits for the worker. Queued shadow requests are
+    /// dropped at once; a batch the shadow is still answering (a stalled shadow can take
+    /// its recv_timeout) is left to finish on its own thread, which then exits.
+    std::chrono::milliseconds shutdown_timeout{100};
 };
 
 /// What the shadow saw.
@@ -45,6 +49,7 @@ public:
     ShadowRouter(std::shared_ptr<Router> primary,
                  std::shared_ptr<Router> shadow,
                  ShadowOptions options = {});
+    /// Returns within options.shutdown_timeout, whatever the shadow does.
     ~ShadowRouter() override;
     ShadowRouter(const ShadowRouter&) = delete;
     ShadowRouter& operator=(const ShadowRouter&) = delete;
@@ -70,7 +75,7 @@ public:
 
 private:
     std::shared_ptr<Router> primary_;
-    std::unique_ptr<Impl> impl_;
+    std::shared_ptr<Impl> impl_;  ///< shared with the worker, which may outlive the router
 };
 
 }  // namespace meta_memcache

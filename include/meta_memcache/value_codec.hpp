@@ -17,7 +17,9 @@ namespace meta_memcache {
 
 /// The client-flag layout of values, meta-memcache-py's: a Python service and a C++ service
 /// on the same servers read each other's entries. The low bits say how the bytes encode the
-/// value; bits 8 and 32 say which compression was applied on top.
+/// value; bits 8 and 32 say which compression was applied on top; bit 4096 marks the index
+/// of a value split into chunks. Those three bits are reserved: a ValueCodec must not use
+/// them (see reserved_mask). Every other bit is free for your own types.
 namespace value_flag {
 inline constexpr std::uint32_t str = 0;           ///< UTF-8 text (Python `str`)
 inline constexpr std::uint32_t pickle = 1;        ///< Python pickle: opaque to C++
@@ -26,8 +28,15 @@ inline constexpr std::uint32_t long_integer = 4;  ///< legacy Python 2 long, rea
 inline constexpr std::uint32_t zlib = 8;          ///< bit: zlib stream (with header) on top
 inline constexpr std::uint32_t binary = 16;       ///< raw bytes (Python `bytes`)
 inline constexpr std::uint32_t zstd = 32;         ///< bit: magicless zstd frame on top
-/// The compression bits; a type flag must not use them.
+/// bit: the index of a value split into chunks (ClientOptions::large_values; the bit libmc
+/// uses for split values). A value with this bit whose bytes are not such an index is read
+/// as its bytes, as any other value.
+inline constexpr std::uint32_t chunked = 4096;
+/// The compression bits.
 inline constexpr std::uint32_t compression_mask = zlib | zstd;
+/// The bits the library sets itself (compression and chunked values): a type flag, the flag
+/// a ValueCodec writes, must not use them.
+inline constexpr std::uint32_t reserved_mask = compression_mask | chunked;
 }  // namespace value_flag
 
 /// A value's bytes and its client flag, as they go to (or came from) the server.
@@ -145,8 +154,9 @@ struct TextView {
 ///
 /// template <>
 /// struct meta_memcache::ValueCodec<Point> {
-///     // Any flag without the compression bits 8 and 32. Use value_flag::binary if Python
-///     // services read these entries (they get bytes); Python treats unknown flags as pickle.
+///     // Any flag without the reserved bits 8, 32 and 4096 (a codec whose `flag` uses one
+///     // does not compile). Use value_flag::binary if Python services read these entries
+///     // (they get bytes); Python treats unknown flags as pickle.
 ///     static constexpr std::uint32_t flag = meta_memcache::value_flag::binary;
 ///
 ///     static meta_memcache::EncodedValue encode(const Point& p) {
@@ -185,6 +195,18 @@ template <class T>
 concept Decodable = requires(std::string_view bytes, std::uint32_t flag) {
     { ValueCodec<T>::decode(bytes, flag) } -> std::same_as<std::optional<T>>;
 };
+
+/// False when ValueCodec<T> declares a `flag` that uses a reserved bit (8, 32, 4096; see
+/// value_flag::reserved_mask). Encoding such a type does not compile; a codec without a
+/// `flag` member that returns a reserved bit is an InvalidInputError before anything is sent.
+template <class T>
+inline constexpr bool codec_flag_allowed = [] {
+    if constexpr (requires { ValueCodec<T>::flag; }) {
+        return (static_cast<std::uint32_t>(ValueCodec<T>::flag) & value_flag::reserved_mask) == 0;
+    } else {
+        return true;
+    }
+}();
 
 namespace detail {
 

@@ -531,8 +531,8 @@ Client and memcached (`-t 1`) pinned to the same core with `taskset`: across cor
 loopback adds 40-100 µs of scheduling noise on these VMs. The clients run interleaved in
 rounds, so drift hits all of them alike. p99 on a shared 2-vCPU VM mostly measures the
 neighbours. meta_memcache runs with compression off here (`Compression::none`), so all three
-send the same value bytes; with the default (zstd from 128 bytes) a compressible 100 KiB
-value costs the zstd time and saves the bytes.
+send the same value bytes; with the default (zlib over 128 bytes) a compressible 100 KiB
+value costs the zlib time and saves the bytes.
 
 {latency_table(res)}
 

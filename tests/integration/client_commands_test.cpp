@@ -6,12 +6,19 @@
 #include "memcached_server.hpp"
 
 #include <atomic>
+#include <limits>
+#include <span>
 #include <thread>
 
 using namespace meta_memcache;
 using namespace std::chrono_literals;
 
 namespace {
+
+std::string show(const DomainCounters& c) {
+    return std::to_string(c.hits) + "/" + std::to_string(c.misses) + "/" +
+           std::to_string(c.undecodable);
+}
 
 struct Fixture {
     mmtest::MemcachedServer server;
@@ -161,13 +168,65 @@ TEST_CASE("counters: delta on a missing key, initialized counters, decrement flo
     CHECK(f.cache.delta_and_get(k3, 0) == 5);
 }
 
+TEST_CASE("counters are unsigned 64-bit: values from 2^63 to 2^64-1 round-trip",
+          "[client][integration]") {
+    Fixture f;
+    constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+    constexpr std::uint64_t half = std::uint64_t{1} << 63;
+    const auto k = mmtest::unique_key("u64");
+    REQUIRE(f.server.raw_set(k, std::to_string(half - 1), 2));
+    CHECK(f.cache.delta_and_get(k, 1) == half);
+    const FailureHandling soft{.raise_on_server_error = false};
+    CHECK(f.cache.delta_and_get(k, 1, {.failure = soft}) == half + 1);
+    REQUIRE(f.server.raw_set(k, std::to_string(max - 1), 2));
+    CHECK(f.cache.delta_and_get(k, 1) == max);
+    CHECK(f.cache.delta_and_get(k, 1) == 0);  // memcached wraps at 2^64
+    CHECK(f.cache.delta_and_get(k, -1) == 0);
+    const auto k2 = mmtest::unique_key("u64-init");
+    CHECK(f.cache.delta_initialize_and_get(k2, 1, max, 60) == max);
+    CHECK(f.cache.delta_initialize_and_get(k2, -2, max, 60) == max - 2);
+    CHECK(f.cache.get_typed<std::uint64_t>(k2) == max - 2);
+}
+
 TEST_CASE("a counter on a non-numeric value is a server error, not a desync",
           "[client][integration]") {
     Fixture f;
     const auto k = mmtest::unique_key("text");
     REQUIRE(f.cache.set(k, "abc", 60));
     CHECK_THROWS_AS(f.cache.delta(k, 1), ServerError);
+    try {
+        (void)f.cache.delta_and_get(k, 1);
+        FAIL("no error");
+    } catch (const ServerError& e) {
+        CHECK(e.server() == f.server.address().name());
+    }
     CHECK(f.cache.get(k) == "abc");  // the connection is still in step
+}
+
+TEST_CASE("a no_reply write the server answers with an error fires on_write_failure with its key",
+          "[client][integration]") {
+    mmtest::ServerOptions so;
+    so.extra_args = {"-I", "2k", "-o", "slab_chunk_max=1024"};  // smaller than the client thinks
+    mmtest::MemcachedServer server(so);
+    auto cache =
+        cache_client_from_servers({server.address()}, {.max_pool_size = 1, .max_connections = 1});
+    std::vector<std::string> failed;
+    cache.on_write_failure().subscribe([&](const Key& k) { failed.push_back(k.key()); });
+    const auto k = mmtest::unique_key("quiet-too-big");
+    const auto k2 = mmtest::unique_key("quiet-too-big-2");
+    const std::string big = mmtest::random_bytes(8 * 1024, 3);
+    const FailureHandling soft{.raise_on_server_error = false};
+    // SERVER_ERROR object too large for cache, before the mn fence.
+    CHECK_FALSE(cache.set(k, big, 60, {.no_reply = true, .failure = soft}));
+    CHECK(failed == std::vector<std::string>{k});
+    CHECK_THROWS_AS(cache.set(k2, big, 60, {.no_reply = true}), ServerError);
+    CHECK(failed == std::vector<std::string>{k, k2});
+    // Untracked quiet writes stay fire-and-forget; the connection stays in step.
+    CHECK(cache.refill(k, big, 60, true));
+    CHECK(cache.set(k, "small", 60, {.no_reply = true}));
+    CHECK(cache.get(k) == "small");
+    CHECK(failed == std::vector<std::string>{k, k2});
+    CHECK(cache.get_counters().servers.at(0).counters.total_created == 1);
 }
 
 TEST_CASE("no_reply writes followed by reads on the same connection stay in step",
@@ -386,8 +445,95 @@ TEST_CASE("hits and misses are counted per key domain", "[client][integration]")
     f.cache.get(Key(mmtest::unique_key("nope"), "", "users"));
     f.cache.get(mmtest::unique_key("nope"));
     const auto c = f.cache.get_counters();
-    CHECK(c.domains.at("users") == DomainCounters{1, 2});
-    CHECK(c.domains.at("") == DomainCounters{0, 1});
+    CHECK(c.domains.at("users") == DomainCounters{1, 2, 0});
+    CHECK(c.domains.at("") == DomainCounters{0, 1, 0});
+}
+
+TEST_CASE("a value that cannot be decoded is counted as an undecodable miss, an error if strict",
+          "[client][values][integration]") {
+    Fixture f;
+    // Bytes flagged compressed that are no zlib stream / zstd frame (48: a zstd frame whose
+    // dictionary this client never registered would read the same).
+    const auto users = [](const std::string& k) { return Key(k, "", "users"); };
+    const std::string bad_zlib = mmtest::unique_key("bad-zlib");
+    const std::string bad_zstd = mmtest::unique_key("bad-zstd");
+    const std::string good = mmtest::unique_key("good");
+    REQUIRE(f.server.raw_set(bad_zlib, "garbage", 24));
+    REQUIRE(f.server.raw_set(bad_zstd, "garbage", 48));
+    REQUIRE(f.cache.set(users(good), std::string(1000, 'g'), 60));  // compressed, fine
+    const auto none = DomainCounters{};
+
+    CHECK_FALSE(f.cache.get(users(bad_zlib)).has_value());
+    CHECK_FALSE(f.cache.get_cas(users(bad_zstd)).value.has_value());
+    CHECK_FALSE(f.cache.get_typed<std::string>(users(bad_zlib)).has_value());
+    CHECK(f.cache.get(users(good)) == std::string(1000, 'g'));
+    CHECK(show(f.cache.get_counters().domains.at("users")) == "1/3/3");
+
+    const std::vector<Key> in_users{users(bad_zlib), users(good), users(bad_zstd)};
+    const std::vector<KeyView> keys(in_users.begin(), in_users.end());
+    CHECK(f.cache.multi_get(keys) == std::vector<std::optional<std::string>>{
+                                         std::nullopt, std::string(1000, 'g'), std::nullopt});
+    CHECK_FALSE(f.cache.multi_get_cas(keys)[2].value.has_value());
+    std::size_t visited = 0;
+    CHECK(f.cache.multi_get_visit(keys, [&](std::size_t i, std::string_view) {
+        CHECK(i == 1);
+        ++visited;
+    }) == 1);
+    CHECK(visited == 1);
+    CHECK(show(f.cache.get_counters().domains.at("users")) == "4/9/9");
+    CHECK(show(f.cache.get_counters().domains.at("")) == show(none));
+
+    // Strict reads see it as an error naming the key; counted all the same.
+    const GetOptions strict{.error_on_undecodable = true};
+    CHECK_THROWS_WITH(f.cache.get(bad_zlib, strict), Catch::Contains(bad_zlib));
+    CHECK_THROWS_AS(f.cache.get_typed<std::string>(bad_zstd, strict), DecodeError);
+    CHECK_THROWS_AS(f.cache.multi_get({KeyView(good), KeyView(bad_zstd)}, strict), DecodeError);
+    CHECK_THROWS_AS(f.cache.multi_get_cas(std::vector<KeyView>{bad_zlib}, strict), DecodeError);
+    CHECK_THROWS_AS(
+        f.cache.multi_get_visit(
+            std::vector<KeyView>{bad_zlib}, [](std::size_t, std::string_view) {}, strict),
+        DecodeError);
+    CHECK(show(f.cache.get_counters().domains.at("")) == "1/5/5");
+    CHECK(f.cache.get(good, strict) == std::string(1000, 'g'));
+}
+
+TEST_CASE("a negative mark_stale_on_deletion_ttl is rejected, not a hard delete",
+          "[client][integration]") {
+    Fixture f;
+    const auto k = mmtest::unique_key("stale-neg");
+    REQUIRE(f.cache.set(k, "v", 60));
+    for (const std::int64_t ttl : {-1, -30}) {
+        const DeleteOptions o{.stale_policy = StalePolicy{.mark_stale_on_deletion_ttl = ttl}};
+        CHECK_THROWS_WITH(f.cache.del(k, o),
+                          Catch::Contains("mark_stale_on_deletion_ttl is " + std::to_string(ttl)));
+        CHECK_THROWS_AS(f.cache.invalidate(k, o), InvalidInputError);
+    }
+    CHECK(f.cache.get(k) == "v");
+}
+
+TEST_CASE("multi-key reads take any range of key-likes", "[client][integration]") {
+    Fixture f;
+    const std::vector<std::string> keys{mmtest::unique_key("r1"), mmtest::unique_key("r2"),
+                                        mmtest::unique_key("r3")};
+    REQUIRE(f.cache.set(keys[0], "a", 60));
+    REQUIRE(f.cache.set(keys[2], "c", 60));
+    const std::vector<std::optional<std::string>> want{"a", std::nullopt, "c"};
+    const std::vector<Key> as_keys(keys.begin(), keys.end());
+    const std::vector<std::string_view> as_views(keys.begin(), keys.end());
+    const std::vector<KeyView> key_views(keys.begin(), keys.end());
+    CHECK(f.cache.multi_get(keys) == want);
+    CHECK(f.cache.multi_get(as_keys) == want);
+    CHECK(f.cache.multi_get(as_views) == want);
+    CHECK(f.cache.multi_get(std::span<const KeyView>(key_views)) == want);
+    CHECK(f.cache.multi_get({keys[0], keys[1], keys[2]}) == want);
+    CHECK(f.cache.multi_get_cas(keys)[2].value == "c");
+    CHECK(f.cache.multi_get_cas(as_keys)[0].cas_token.has_value());
+    CHECK(f.cache.multi_get_cas({keys[1]})[0].value == std::nullopt);
+    CHECK(std::holds_alternative<Value>(
+        f.cache.meta_multiget(as_views, RequestFlags{.return_value = true})[0]));
+    std::string seen;
+    CHECK(f.cache.multi_get_visit(keys, [&](std::size_t, std::string_view v) { seen += v; }) == 2);
+    CHECK(seen.size() == 2);
 }
 
 TEST_CASE("a key prefix is prepended on the wire", "[client][integration]") {

@@ -41,7 +41,7 @@ TEST_CASE("multi_get_visit hands every hit once, by index, and skips misses",
     std::vector<std::string> keys;
     for (int i = 0; i < 300; ++i)
         keys.push_back(mmtest::unique_key("visit"));
-    // Plain small values, compressible ones (zstd by default from 128 bytes), and values
+    // Plain small values, compressible ones (zlib by default over 128 bytes), and values
     // larger than the 4 KiB read buffer, every third key left missing.
     std::map<std::size_t, std::string> expected;
     for (std::size_t i = 0; i < keys.size(); ++i) {

@@ -5,6 +5,8 @@
 #include "catch.hpp"
 #include "memcached_server.hpp"
 
+#include <thread>
+
 using namespace meta_memcache;
 using namespace std::chrono_literals;
 
@@ -97,4 +99,28 @@ TEST_CASE("a shadow that is down or stalled never reaches the caller",
     CHECK(cache.get(k) == "v");
     router->flush();
     CHECK(router->shadow_counters().failures >= 2);
+}
+
+TEST_CASE("destroying a ShadowRouter while its shadow is stalled returns within the bound",
+          "[router][shadow][integration]") {
+    mmtest::MemcachedServer primary;
+    mmtest::MemcachedServer shadow;
+    std::chrono::steady_clock::duration took{};
+    {
+        auto router = std::make_shared<ShadowRouter>(
+            ring(primary), ring(shadow, {.recv_timeout = 1s}), ShadowOptions{.fraction = 1.0});
+        CacheClient cache(router);
+        REQUIRE(cache.set(mmtest::unique_key("warm"), "v", 60));
+        router->flush();  // the shadow has a connection: the next batch only waits on it
+        shadow.pause();
+        for (int i = 0; i < 50; ++i)
+            REQUIRE(cache.set(mmtest::unique_key("stalled"), "v", 60));
+        std::this_thread::sleep_for(50ms);  // the worker is inside a stalled batch
+        const auto t0 = std::chrono::steady_clock::now();
+        router.reset();
+        cache = CacheClient(std::make_shared<ShardedRouter>(std::vector{primary.address()}));
+        took = std::chrono::steady_clock::now() - t0;
+    }
+    CHECK(took < 600ms);  // shutdown_timeout (100 ms) plus a loaded machine's slack
+    shadow.resume();
 }

@@ -91,31 +91,42 @@ TEST_CASE("values written by a Python service read back in C++", "[client][value
     CHECK_FALSE(cache.get_typed<int>(s).has_value());  // "bar" is not an int
 }
 
-TEST_CASE("values are compressed with zstd from 128 bytes and read back",
+TEST_CASE("values are compressed with zlib over 128 bytes by default, with zstd when asked",
           "[client][values][integration]") {
     mmtest::MemcachedServer server;
+    ClientOptions zstd_opts;
+    zstd_opts.serializer =
+        std::make_shared<Serializer>(SerializerOptions{.compression = Compression::zstd});
     auto cache = cache_client_from_servers({server.address()});
+    auto zstd_cache = cache_client_from_servers({server.address()}, {}, zstd_opts);
     const auto small = mmtest::unique_key("small");
     const auto big = mmtest::unique_key("big");
+    const auto big_zstd = mmtest::unique_key("big-zstd");
     const std::string json = R"({"name":"Ada","email":"ada@example.com","roles":["admin","dev"]})";
     std::string many;
     for (int i = 0; i < 20; ++i)
         many += json;
     REQUIRE(cache.set(small, json, 60));
     REQUIRE(cache.set(big, many, 60));
+    REQUIRE(zstd_cache.set(big_zstd, many, 60));
     CHECK(stored(server, small).first == value_flag::binary);
     const auto [flag, bytes] = stored(server, big);
-    CHECK(flag == (value_flag::binary | value_flag::zstd));
+    CHECK(flag == (value_flag::binary | value_flag::zlib));
     CHECK(bytes.size() < many.size() / 4);
-    CHECK(cache.get(big) == many);
-    CHECK(cache.multi_get({KeyView(small), KeyView(big)}) ==
-          std::vector<std::optional<std::string>>{json, many});
+    CHECK(stored(server, big_zstd).first == (value_flag::binary | value_flag::zstd));
+    // Either client reads both.
+    for (CacheClient* c : {&cache, &zstd_cache}) {
+        CHECK(c->get(big) == many);
+        CHECK(c->multi_get({KeyView(small), KeyView(big), KeyView(big_zstd)}) ==
+              std::vector<std::optional<std::string>>{json, many, many});
+    }
 }
 
 TEST_CASE("a domain's zstd dictionary compresses its keys, and any reader decodes them",
           "[client][values][integration]") {
     mmtest::MemcachedServer server;
-    auto with_dict = std::make_shared<Serializer>();
+    auto with_dict =
+        std::make_shared<Serializer>(SerializerOptions{.compression = Compression::zstd});
     with_dict->register_dictionary(interop::users_dictionary, {"users"});
     ClientOptions opts;
     opts.serializer = with_dict;

@@ -4,6 +4,9 @@
 #   find_package     builds tests/package/find_package against that prefix and runs it
 #   add_subdirectory builds tests/package/add_subdirectory (the source tree as a
 #                    subdirectory) and runs it
+#   pkg_config       compiles and links tests/package/consumer.cpp against that prefix with
+#                    `c++ consumer.cpp $(pkg-config --cflags --libs meta_memcache)` alone,
+#                    and runs it
 # CONSUMER_TARGET is the target the consumer links: meta_memcache (default) or header_only. A
 # header-only consumer must link nothing of ours: the test fails when its link line names
 # libmeta_memcache, or when the library was built at all. With
@@ -39,17 +42,37 @@ if(MODE STREQUAL "install")
 endif()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
-set(options -DCMAKE_BUILD_TYPE=Release "-DMETA_MEMCACHE_CONSUMER_TARGET=${CONSUMER_TARGET}")
-if(MODE STREQUAL "find_package")
-    list(APPEND options "-DCMAKE_PREFIX_PATH=${prefix}")
-elseif(MODE STREQUAL "add_subdirectory")
-    list(APPEND options "-DMETA_MEMCACHE_SOURCE_DIR=${SOURCE_DIR}")
+if(MODE STREQUAL "pkg_config")
+    file(GLOB pc_dir "${prefix}/lib*/pkgconfig" "${prefix}/lib/*/pkgconfig")
+    if(NOT pc_dir)
+        message(FATAL_ERROR "no meta_memcache.pc installed under ${prefix}")
+    endif()
+    set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+    execute_process(COMMAND pkg-config --cflags --libs meta_memcache
+                    OUTPUT_VARIABLE pc_flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "pkg-config --cflags --libs meta_memcache failed (${rc})")
+    endif()
+    separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+    set(cxx "$ENV{CXX}")
+    if(NOT cxx)
+        set(cxx c++)
+    endif()
+    file(MAKE_DIRECTORY "${WORK_DIR}")
+    run(${cxx} "${SOURCE_DIR}/tests/package/consumer.cpp" ${pc_flags} -o "${WORK_DIR}/consumer")
 else()
-    message(FATAL_ERROR "MODE must be install, find_package or add_subdirectory")
+    set(options -DCMAKE_BUILD_TYPE=Release "-DMETA_MEMCACHE_CONSUMER_TARGET=${CONSUMER_TARGET}")
+    if(MODE STREQUAL "find_package")
+        list(APPEND options "-DCMAKE_PREFIX_PATH=${prefix}")
+    elseif(MODE STREQUAL "add_subdirectory")
+        list(APPEND options "-DMETA_MEMCACHE_SOURCE_DIR=${SOURCE_DIR}")
+    else()
+        message(FATAL_ERROR "MODE must be install, find_package, add_subdirectory or pkg_config")
+    endif()
+    run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package/${MODE}" -B "${WORK_DIR}"
+        -G "${GENERATOR}" ${options})
+    run(${CMAKE_COMMAND} --build "${WORK_DIR}" --target consumer)
 endif()
-run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package/${MODE}" -B "${WORK_DIR}"
-    -G "${GENERATOR}" ${options})
-run(${CMAKE_COMMAND} --build "${WORK_DIR}" --target consumer)
 
 if(CONSUMER_TARGET STREQUAL "header_only")
     file(GLOB_RECURSE built "${WORK_DIR}/*libmeta_memcache*")

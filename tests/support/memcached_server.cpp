@@ -284,6 +284,13 @@ std::string MemcachedServer::raw_until(std::string_view request,
     return answer;
 }
 
+bool MemcachedServer::raw_set(std::string_view key,
+                              std::string_view value,
+                              std::uint32_t client_flag) const {
+    return raw("ms " + std::string(key) + " " + std::to_string(value.size()) + " T60 F" +
+               std::to_string(client_flag) + "\r\n" + std::string(value) + "\r\n") == "HD\r\n";
+}
+
 std::optional<std::string> MemcachedServer::raw_get(std::string_view key) const {
     const std::string out = raw("get " + std::string(key) + "\r\n", "END\r\n");
     if (out.rfind("VALUE ", 0) != 0)

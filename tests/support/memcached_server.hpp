@@ -72,6 +72,9 @@ public:
         std::string_view request,
         const std::function<bool(const std::string&)>& done,
         std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const;
+    /// Stores `value` under `key` with `client_flag` and a 60 s TTL through a raw ms, as
+    /// another client would; true when stored.
+    bool raw_set(std::string_view key, std::string_view value, std::uint32_t client_flag) const;
     /// The value of `key` read with the classic `get`, or nothing on a miss.
     [[nodiscard]] std::optional<std::string> raw_get(std::string_view key) const;
     /// The remaining TTL of `key` in seconds (-1: never expires), read with a raw mg, or

@@ -171,6 +171,24 @@ TEST_CASE("a value over max_item_size is a desync, before any of it is buffered"
     CHECK(d.error() == "VA of 101 bytes is over the item size limit (max_item_size 100)");
 }
 
+TEST_CASE("a trailing tracked quiet write is awaited when asked, and its error reported",
+          "[codec]") {
+    std::vector<Request> reqs{ms("a", "v", true)};
+    for (const bool await : {false, true}) {
+        BatchDecoder d;
+        mmtest::CodecRecorder sink(1);
+        d.start(reqs, nullptr, 1, 0, 1 << 20, detail::ParserLimits{}, "srv", await);
+        CHECK(d.done() == !await);  // deferred: nothing to read now
+        if (!await)
+            continue;
+        const auto fed = d.feed("SERVER_ERROR object too large for cache\r\nMN\r\n", 4096, sink);
+        CHECK(fed.status == BatchDecoder::Status::done);
+        CHECK(d.finish_deferred(sink) == 0);  // no fence left for the next batch
+        CHECK(sink.all() ==
+              std::vector<std::string>{"0 fail SERVER_ERROR object too large for cache @srv"});
+    }
+}
+
 TEST_CASE("a counter, a delete and an mn answer their commands", "[codec]") {
     Request ma{MetaCommand::arithmetic, KeyView("n"), {}, {}};
     ma.flags.return_value = true;

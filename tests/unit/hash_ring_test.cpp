@@ -1,6 +1,7 @@
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/hash_ring.hpp>
 #include <meta_memcache/impl/ring/hash_functions.hpp>
+#include <meta_memcache/key.hpp>
 
 #include "catch.hpp"
 
@@ -37,6 +38,46 @@ TEST_CASE("uhashring placement matches meta-memcache-py's vectors", "[ring]") {
     HashRing reordered({"3.3.3.3:11211", "1.1.1.1:11211", "2.2.2.2:11211"});
     CHECK(reordered.identity_for("foo") == "2.2.2.2:11211");
     CHECK(reordered.identity_for("bar") == "1.1.1.1:11211");
+}
+
+TEST_CASE("python_bytes_repr writes bytes as Python's repr() does", "[ring][key]") {
+    using meta_memcache::python_bytes_repr;
+    // Vectors from Python 3.11's repr(bytes).
+    CHECK(python_bytes_repr("user:42") == "b'user:42'");
+    CHECK(python_bytes_repr("") == "b''");
+    CHECK(python_bytes_repr("it's") == "b\"it's\"");                    // ' alone: "..."
+    CHECK(python_bytes_repr("say \"hi\"") == "b'say \"hi\"'");          // " alone: '...'
+    CHECK(python_bytes_repr("both ' and \"") == "b'both \\' and \"'");  // both: ' escaped
+    CHECK(python_bytes_repr("back\\slash") == "b'back\\\\slash'");
+    CHECK(python_bytes_repr(std::string_view("\x00\x01\x7f\x80\xff", 5)) ==
+          "b'\\x00\\x01\\x7f\\x80\\xff'");
+    CHECK(python_bytes_repr("tab\there\nnew\rret") == "b'tab\\there\\nnew\\rret'");
+    CHECK(python_bytes_repr("caf\xc3\xa9") == "b'caf\\xc3\\xa9'");
+    CHECK(python_bytes_repr("\x1f") == "b'\\x1f'");
+}
+
+TEST_CASE("python_bytes_key places a key where meta-memcache-py places it given as bytes",
+          "[ring][key]") {
+    // uhashring 2.1 (Debian's python3-uhashring): HashRing([...]).get_node(b'...'), which
+    // hashes str(key); the same text given as str often lands elsewhere.
+    HashRing ring({"1.1.1.1:11211", "2.2.2.2:11211", "3.3.3.3:11211"}, HashMode::uhashring);
+    const std::vector<std::pair<std::string, std::string>> vectors{
+        {"user:42", "1.1.1.1:11211"},
+        {"it's", "2.2.2.2:11211"},
+        {"caf\xc3\xa9", "1.1.1.1:11211"},
+        {"tab\tk\n", "2.2.2.2:11211"},
+        {"k\\1", "2.2.2.2:11211"},
+        {"user:44", "3.3.3.3:11211"},
+        {"say \"x\"", "3.3.3.3:11211"},
+        {"a\rb", "2.2.2.2:11211"},
+        {std::string("\x00\xff", 2), "2.2.2.2:11211"},
+    };
+    for (const auto& [bytes, node] : vectors) {
+        const meta_memcache::Key k = meta_memcache::python_bytes_key(bytes);
+        CHECK(k.key() == bytes);  // the wire key is unchanged
+        CHECK(ring.identity_for(meta_memcache::KeyView(k).route()) == node);
+    }
+    CHECK(ring.identity_for("user:42") == "3.3.3.3:11211");  // as str: another server
 }
 
 TEST_CASE("uhashring placement for other upstream and derived vectors", "[ring]") {

@@ -122,6 +122,28 @@ struct meta_memcache::ValueCodec<BadFlag> {
     static EncodedValue encode(const BadFlag&) { return EncodedValue::borrowed("x", 16 | 8); }
 };
 
+// A user type whose codec returns the chunked-value bit, and one that declares it.
+struct ChunkFlag {};
+template <>
+struct meta_memcache::ValueCodec<ChunkFlag> {
+    static EncodedValue encode(const ChunkFlag&) {
+        return EncodedValue::borrowed("x", value_flag::chunked | 16);
+    }
+};
+struct DeclaresChunkFlag {};
+template <>
+struct meta_memcache::ValueCodec<DeclaresChunkFlag> {
+    static constexpr std::uint32_t flag = value_flag::chunked;
+    static EncodedValue encode(const DeclaresChunkFlag&) {
+        return EncodedValue::borrowed("", flag);
+    }
+};
+// A codec that declares a reserved flag is refused at compile time (Serializer::encode and
+// CacheClient::set static_assert on this); one without a `flag` member is checked at run time.
+static_assert(!codec_flag_allowed<DeclaresChunkFlag>);
+static_assert(codec_flag_allowed<ChunkFlag> && codec_flag_allowed<std::string>);
+static_assert(value_flag::reserved_mask == (8U | 32U | 4096U));
+
 // What has a codec: bool, floating point and characters do not (Python pickles bool and
 // float; a char is rarely meant as a number); views write but do not read.
 static_assert(!Encodable<bool> && !Decodable<bool>);
@@ -177,7 +199,7 @@ TEST_CASE("the reference wire vectors of meta-memcache-py hold", "[serializer][i
         CHECK(s.decode<std::string>(interop::repeated_123_zlib, 24) == long_value);
     }
     if (Serializer::zstd_available()) {
-        const auto z = s.encode("foo", long_value);
+        const auto z = Serializer({.compression = Compression::zstd}).encode("foo", long_value);
         CHECK(z.client_flag() == 48);
         CHECK(s.decode<std::string>(z.data(), z.client_flag()) == long_value);
         CHECK(s.decode<std::string>(interop::repeated_123_zstd, 48) == long_value);
@@ -305,7 +327,7 @@ TEST_CASE("empty values decode like any other", "[serializer]") {
     // With a threshold of 0, compressing an empty value would only grow it: it stays
     // plain. Compressed empty values (as meta-memcache-py writes them) still decode.
     if (Serializer::zstd_available()) {
-        const Serializer always({.compression_threshold = 0});
+        const Serializer always({.compression = Compression::zstd, .compression_threshold = 0});
         const auto z = always.encode("k", std::string_view{});
         CHECK(z.client_flag() == value_flag::binary);
         CHECK(z.data().empty());
@@ -351,7 +373,8 @@ TEST_CASE("a user type round-trips through its ValueCodec specialization", "[ser
     CHECK(s.try_decode<Point>("nope", value_flag::binary).status == DecodeStatus::type_mismatch);
     CHECK(s.try_decode<Point>("1,2", value_flag::str).status == DecodeStatus::type_mismatch);
     CHECK_THROWS_AS(s.encode("k", BadFlag{}), InvalidInputError);
-    CHECK_THROWS_WITH(s.encode("k", BadFlag{}), Catch::Contains("bit 8 or 32"));
+    CHECK_THROWS_WITH(s.encode("k", BadFlag{}), Catch::Contains("reserves"));
+    CHECK_THROWS_WITH(s.encode("k", ChunkFlag{}), Catch::Contains("4096"));
 }
 
 // ---- allocation --------------------------------------------------------------------------
@@ -400,13 +423,37 @@ TEST_CASE("moving or copying an encoded value never leaves it viewing freed memo
 
 // ---- compression -------------------------------------------------------------------------
 
+TEST_CASE("by default values of more than 128 bytes are compressed with zlib, as MixedSerializer",
+          "[serializer][zlib][interop]") {
+    const Serializer s;
+    if (!Serializer::zlib_available()) {
+        CHECK(s.options().compression == Compression::none);
+        return;
+    }
+    // meta-memcache-py's default serializer reads zlib (bit 8) and not zstd (bit 32).
+    CHECK(s.options().compression == Compression::zlib);
+    CHECK(s.options().compression_threshold == 129);
+    const std::string at(128, 'a');
+    CHECK(s.encode("k", at).client_flag() == value_flag::binary);
+    const std::string over(129, 'a');
+    const auto z = s.encode("k", over);
+    CHECK(z.client_flag() == (value_flag::binary | value_flag::zlib));
+    CHECK(detail::zlib_compress(over, -1) == z.data());  // Python's zlib.compress(data)
+    // zstd is an explicit choice, with ZstdSerializer's threshold (128 or more).
+    if (Serializer::zstd_available()) {
+        const Serializer zstd({.compression = Compression::zstd});
+        CHECK(zstd.options().compression_threshold == 128);
+        CHECK(zstd.encode("k", at).client_flag() == (value_flag::binary | value_flag::zstd));
+    }
+}
+
 TEST_CASE("values of at least 128 bytes are compressed with zstd, shorter ones are not",
           "[serializer][zstd]") {
     if (!Serializer::zstd_available()) {
         CHECK(Serializer().options().compression != Compression::zstd);
         return;
     }
-    const Serializer s;
+    const Serializer s({.compression = Compression::zstd});
     CHECK(s.options().compression == Compression::zstd);
     const std::string below(127, 'a');
     const std::string at(128, 'a');
@@ -424,7 +471,7 @@ TEST_CASE("values of at least 128 bytes are compressed with zstd, shorter ones a
     CHECK(s.decode<Text>(t.data(), t.client_flag()) == text);
 
     // The threshold is configurable; Compression::none never compresses.
-    const Serializer low({.compression_threshold = 10});
+    const Serializer low({.compression = Compression::zstd, .compression_threshold = 10});
     CHECK(
         low.encode("k", std::string_view("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")).compressed());
     CHECK_FALSE(low.encode("k", std::string_view("0123456789")).compressed());  // would grow
@@ -457,7 +504,7 @@ TEST_CASE("zstd frames have meta-memcache-py's settings: magicless, content size
         CHECK_THROWS_AS(Serializer({.compression = Compression::zstd}), InvalidInputError);
         return;
     }
-    const Serializer s;
+    const Serializer s({.compression = Compression::zstd});
     for (const std::size_t size : {std::size_t{128}, std::size_t{300}, std::size_t{70000}}) {
         std::string value;
         for (std::size_t i = 0; value.size() < size; ++i) {
@@ -488,7 +535,7 @@ TEST_CASE("the key's domain picks its dictionary; other keys use the default dic
         CHECK_THROWS_AS(s.set_default_dictionary(interop::items_dictionary), InvalidInputError);
         return;
     }
-    Serializer s;
+    Serializer s({.compression = Compression::zstd});
     CHECK(!s.dictionary_for("users"));
     CHECK(s.register_dictionary(interop::users_dictionary, {"users", "accounts"}) ==
           interop::users_dictionary_id);
@@ -542,7 +589,7 @@ TEST_CASE("a frame carries its dictionary id and decodes without knowing the dom
               DecodeStatus::decode_error);
         return;
     }
-    Serializer writer;
+    Serializer writer({.compression = Compression::zstd});
     writer.register_dictionary(interop::users_dictionary, {"users"});
     const std::string user(interop::user_value);
     const auto e = writer.encode(domain_key("users"), user);
@@ -602,7 +649,7 @@ TEST_CASE("corrupt, truncated or oversized compressed values are decode errors",
 
     if (Serializer::zstd_available()) {
         // Declared content size above the limit: refused before decompressing.
-        const Serializer writer;
+        const Serializer writer({.compression = Compression::zstd});
         const std::string too_big(1001, 'a');
         const std::string just_fits(1000, 'a');
         const auto big = writer.encode("k", too_big);

@@ -35,3 +35,22 @@ TEST_CASE("bad server addresses are rejected with the reason", "[address]") {
     CHECK_THROWS_WITH(ServerAddress::parse("[::1:22"), Catch::Contains("unterminated"));
     CHECK_THROWS_WITH(ServerAddress::parse("h:1 a b"), Catch::Contains("alias"));
 }
+
+TEST_CASE("lists, URLs and bare IPv6 addresses with a port are rejected, naming the text",
+          "[address]") {
+    CHECK_THROWS_WITH(
+        ServerAddress::parse("10.0.0.1:11211,10.0.0.2:11211"),
+        Catch::Contains("\"10.0.0.1:11211,10.0.0.2:11211\"") && Catch::Contains("list"));
+    CHECK_THROWS_WITH(ServerAddress::parse("a:1;b:2"), Catch::Contains("list"));
+    CHECK_THROWS_WITH(ServerAddress::parse("http://host:11211"),
+                      Catch::Contains("\"http://host:11211\"") && Catch::Contains("URL"));
+    CHECK_THROWS_WITH(ServerAddress::parse("memcached://host"), Catch::Contains("URL"));
+    CHECK_THROWS_WITH(ServerAddress::parse("::1:11300"),
+                      Catch::Contains("\"::1:11300\"") && Catch::Contains("[::1]:11211"));
+    CHECK_THROWS_WITH(ServerAddress::parse("fe80::1:x"), Catch::Contains("IPv6"));
+    // Bare IPv6 addresses without a port still parse (default port).
+    CHECK(ServerAddress::parse("::1").host == "::1");
+    CHECK(ServerAddress::parse("fe80::1%eth0").host == "fe80::1%eth0");
+    CHECK(ServerAddress::parse("2001:db8::7 mc-6").port == 11211);
+    CHECK(ServerAddress::parse("[::1]:11300").port == 11300);
+}

@@ -161,9 +161,11 @@ public:
     /// A new batch: `requests` of the call, this batch's `slots` into them (null: the
     /// first `count`), `fences` mn fences of earlier quiet writes still to come on the
     /// connection, values over `max_value` as a desync, and `server` (the pool's name) for
-    /// the failures it reports. `hit_header`, when given, is a header kept across batches
-    /// (as hit_header() makes it) that plain hits are described in, so that no header is
-    /// built per answer.
+    /// the failures it reports. `await_tracked_writes`: trailing quiet writes that are
+    /// tracked (is_tracked_write) are answered in this batch, not deferred, so that an
+    /// error the server answers them with reaches the sink. `hit_header`, when given, is a
+    /// header kept across batches (as hit_header() makes it) that plain hits are described
+    /// in, so that no header is built per answer.
     void start(std::span<const Request> requests,
                const std::uint32_t* slots,
                std::size_t count,
@@ -171,6 +173,7 @@ public:
                std::size_t max_value,
                const ParserLimits& limits,
                std::string_view server,
+               bool await_tracked_writes = false,
                ResponseHeader* hit_header = nullptr) noexcept;
 
     /// A header for start()'s `hit_header`.

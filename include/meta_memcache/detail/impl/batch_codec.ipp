@@ -158,6 +158,7 @@ inline void BatchDecoder::start(std::span<const Request> requests,
                                 std::size_t max_value,
                                 const ParserLimits& limits,
                                 std::string_view server,
+                                bool await_tracked_writes,
                                 ResponseHeader* hit_header) noexcept {
     server_ = server;
     hit_ = hit_header;
@@ -176,7 +177,8 @@ inline void BatchDecoder::start(std::span<const Request> requests,
     read_until_ = count;
     while (read_until_ > 0) {
         const Request& r = request(read_until_ - 1);
-        if (!r.flags.no_reply || r.command == MetaCommand::get || r.command == MetaCommand::noop)
+        if (!r.flags.no_reply || r.command == MetaCommand::get || r.command == MetaCommand::noop ||
+            (await_tracked_writes && is_tracked_write(r)))
             break;
         --read_until_;
     }

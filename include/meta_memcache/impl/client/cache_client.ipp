@@ -22,6 +22,14 @@ META_MEMCACHE_DECL CacheClient::CacheClient(std::shared_ptr<Router> router, Clie
     }
     s_->router = std::move(router);
     s_->serializer = options.serializer ? options.serializer : std::make_shared<Serializer>();
+    const std::size_t readable = s_->serializer->options().max_decompressed_size;
+    if (options.large_values.max_value_size > readable) {
+        throw InvalidInputError("ClientOptions: large_values.max_value_size (" +
+                                std::to_string(options.large_values.max_value_size) +
+                                ") is over the serializer's max_decompressed_size (" +
+                                std::to_string(readable) +
+                                "): values between the two would be stored but never read");
+    }
     s_->options = std::move(options);
     s_->set_up_extras();
 }
@@ -87,6 +95,20 @@ META_MEMCACHE_DECL ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
 
 // ---- writes -------------------------------------------------------------------------------
 
+META_MEMCACHE_DECL EncodedValue CacheClient::compress_checked(KeyView key,
+                                                              EncodedValue encoded) const {
+    const std::size_t limit = s_->options.large_values.max_value_size;
+    const std::size_t size = encoded.data().size();
+    if (size > limit) {
+        throw InvalidInputError("value of " + std::to_string(size) +
+                                " bytes is over large_values.max_value_size (" +
+                                std::to_string(limit) +
+                                " bytes, counted before compression): a get could not read "
+                                "it back");
+    }
+    return s_->serializer->compress(key, std::move(encoded));
+}
+
 META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key,
                                                                      const EncodedValue& value,
                                                                      std::int64_t ttl,
@@ -103,6 +125,16 @@ META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key
     if (s_->splits(value.data())) {
         out.cas_token = s_->set_large(key, value.data(), ttl, f, options.failure, out.stored);
         return out;
+    }
+    if (s_->options.large_values.enabled &&
+        (options.mode == SetMode::append || options.mode == SetMode::prepend)) {
+        // The key may hold a chunked value's index, which the write would destroy: refused;
+        // otherwise the write is guarded by the CAS read, so a chunked value written
+        // meanwhile is not touched either.
+        const std::optional<std::uint64_t> cas = s_->cas_if_unsplit(key, options.failure);
+        if (!cas)
+            return out;
+        f.cas_token = f.cas_token.value_or(*cas);
     }
     f.cache_ttl = ttl;
     detail::StatusSink sink;
@@ -175,17 +207,17 @@ META_MEMCACHE_DECL bool CacheClient::delta_initialize(KeyView key,
     return std::holds_alternative<Success>(r) || std::holds_alternative<Value>(r);
 }
 
-META_MEMCACHE_DECL std::optional<std::int64_t> CacheClient::delta_and_get(
+META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::delta_and_get(
     KeyView key, std::int64_t delta, const DeltaOptions& options) {
     using namespace detail::cache_client_impl;
     if (options.no_reply)
         throw InvalidInputError("delta_and_get: no_reply returns no value");
     RequestFlags f = delta_flags(delta, options);
     f.return_value = true;
-    return counter_value(meta_arithmetic(key, f, options.failure));
+    return s_->counter_value(key, meta_arithmetic(key, f, options.failure), options.failure);
 }
 
-META_MEMCACHE_DECL std::optional<std::int64_t> CacheClient::delta_initialize_and_get(
+META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::delta_initialize_and_get(
     KeyView key,
     std::int64_t delta,
     std::uint64_t initial_value,
@@ -199,7 +231,7 @@ META_MEMCACHE_DECL std::optional<std::int64_t> CacheClient::delta_initialize_and
     f.return_value = true;
     f.vivify_on_miss_ttl = initial_ttl;
     f.ma_initial_value = initial_value;
-    return counter_value(meta_arithmetic(key, f, options.failure));
+    return s_->counter_value(key, meta_arithmetic(key, f, options.failure), options.failure);
 }
 
 // ---- events and counters ----------------------------------------------------------------
@@ -212,7 +244,7 @@ META_MEMCACHE_DECL ClientCounters CacheClient::get_counters() const {
     ClientCounters out;
     out.servers = s_->router->get_counters();
     for (const auto& [name, c] : s_->domains.read())
-        out.domains[name] = DomainCounters{c.first, c.second};
+        out.domains[name] = DomainCounters{c.hits, c.misses, c.undecodable};
     s_->add_extra_counters(out);
     return out;
 }

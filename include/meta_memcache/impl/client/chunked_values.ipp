@@ -8,6 +8,42 @@
 
 namespace meta_memcache {
 
+namespace detail::cache_client_impl {
+
+[[noreturn]] inline void reject_chunked_append() {
+    throw InvalidInputError(
+        "append and prepend cannot apply to a value split into chunks (large_values): set the "
+        "whole value instead");
+}
+
+}  // namespace detail::cache_client_impl
+
+META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::State::cas_if_unsplit(
+    KeyView key, const FailureHandling& failure) {
+    RequestFlags rf;
+    rf.return_client_flag = true;
+    rf.return_cas_token = true;
+    // First without the value; only a key flagged as chunked is read again with it, to tell
+    // an index (by its content) from another client's value that uses bit 4096.
+    for (const bool with_value : {false, true}) {
+        rf.return_value = with_value;
+        Response r = exec1(Request{MetaCommand::get, key, {}, rf}, failure);
+        const ResponseFlags* flags = nullptr;
+        if (const auto* hd = std::get_if<Success>(&r)) {
+            flags = &hd->flags;
+        } else if (const auto* va = std::get_if<Value>(&r)) {
+            flags = &va->flags;
+            if (!detail::parse_chunk_index(va->data))
+                return flags->cas_token;
+        }
+        if (flags == nullptr)
+            return std::nullopt;  // a miss (or a failure not raised): nothing to add to
+        if ((flags->client_flag.value_or(0) & detail::chunked_flag) == 0)
+            return flags->cas_token;
+    }
+    detail::cache_client_impl::reject_chunked_append();
+}
+
 META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::State::set_large(
     KeyView key,
     std::string_view value,
@@ -16,15 +52,10 @@ META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::State::set_large(
     const FailureHandling& failure,
     bool& stored) {
     stored = false;
-    const auto& lv = options.large_values;
-    if (value.size() > lv.max_value_size) {
-        throw InvalidInputError("value of " + std::to_string(value.size()) +
-                                " bytes is over large_values.max_value_size (" +
-                                std::to_string(lv.max_value_size) + ")");
-    }
+    // The value is compressed already; its size was checked against max_value_size before.
     if (index_flags.mode &&
         (*index_flags.mode == Mode::append || *index_flags.mode == Mode::prepend)) {
-        throw InvalidInputError("append and prepend cannot apply to a value split into chunks");
+        detail::cache_client_impl::reject_chunked_append();
     }
     const std::size_t chunk = chunk_size();
     detail::ChunkIndex idx;
@@ -87,10 +118,10 @@ META_MEMCACHE_DECL void CacheClient::State::resolve_chunks(std::span<const KeyVi
         if (!f.cv.value || (f.client_flag & detail::chunked_flag) == 0)
             continue;
         auto idx = detail::parse_chunk_index(*f.cv.value);
+        if (!idx)
+            continue;  // bit 4096 on bytes that are no index (another client's): a value
         f.client_flag &= ~detail::chunked_flag;
         f.cv.value.reset();
-        if (!idx)
-            continue;  // not an index after all: a miss
         jobs.push_back(Job{i, std::move(*idx), ckeys.size()});
         for (std::uint32_t c = 0; c < jobs.back().index.count; ++c) {
             ckeys.push_back(detail::chunk_key(keys[i].key, jobs.back().index.version, c));

@@ -7,6 +7,7 @@
 
 #include <meta_memcache/cache_client.hpp>
 #include <meta_memcache/config.hpp>
+#include <meta_memcache/connection_pool.hpp>
 #include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/error.hpp>
@@ -92,7 +93,9 @@ struct CacheClient::State {
             sink.failure.raise();
     }
 
-    void count(KeyView key, bool hit) { domains[key.domain].count(hit); }
+    void count(KeyView key, bool hit) {
+        domains[key.domain].count(hit ? detail::ReadOutcome::hit : detail::ReadOutcome::miss);
+    }
 
     void wait(std::chrono::milliseconds d) const {
         if (options.lease_wait) {
@@ -102,24 +105,65 @@ struct CacheClient::State {
         }
     }
 
-    /// The value's bytes as stored (decompressed), or nothing when they cannot be decoded.
-    [[nodiscard]] std::optional<std::string> bytes(detail::RawRead&& raw) const {
-        if (!raw.data)
+    /// The first value of a read whose bytes could not be decoded.
+    struct Undecodable {
+        std::optional<std::string> message{};
+
+        void note(KeyView key, std::string_view why) {
+            if (!message) {
+                message = "the value of key \"" + std::string(key.key) +
+                          "\" cannot be decoded: " + std::string(why);
+            }
+        }
+        /// Throws DecodeError for it when the read is strict.
+        void raise(const GetOptions& get) const {
+            if (message && get.error_on_undecodable)
+                throw DecodeError(*message);
+        }
+    };
+
+    /// A read's value as the caller gets it: the stored bytes, decompressed, counted as a
+    /// hit or a miss. Bytes that cannot be decoded read as a miss (as in meta-memcache-py),
+    /// counted as undecodable too and noted in `bad`.
+    [[nodiscard]] std::optional<std::string> deliver(KeyView key,
+                                                     std::optional<std::string>&& data,
+                                                     std::uint32_t client_flag,
+                                                     Undecodable& bad) {
+        if (!data || (client_flag & value_flag::compression_mask) == 0) {
+            count(key, data.has_value());
+            return std::move(data);
+        }
+        DecodeResult<std::string> r = serializer->try_decode_bytes(*data, client_flag);
+        if (!r) {
+            domains[key.domain].count(detail::ReadOutcome::undecodable);
+            bad.note(key, r.error);
             return std::nullopt;
-        if ((raw.client_flag & value_flag::compression_mask) == 0)
-            return std::move(raw.data);
-        DecodeResult<std::string> r = serializer->try_decode_bytes(*raw.data, raw.client_flag);
-        return std::move(r.value);  // a decode error reads as a miss, as in meta-memcache-py
+        }
+        count(key, true);
+        return std::move(r.value);
     }
 
-    /// A read's last steps: joins a chunked value, counts the hit or miss.
+    /// deliver() for a read of one key, throwing for undecodable bytes when it is strict.
+    [[nodiscard]] std::optional<std::string> deliver(KeyView key,
+                                                     std::optional<std::string>&& data,
+                                                     std::uint32_t client_flag,
+                                                     const GetOptions& get) {
+        Undecodable bad;
+        std::optional<std::string> out = deliver(key, std::move(data), client_flag, bad);
+        bad.raise(get);
+        return out;
+    }
+
+    /// A read's last steps: joins a chunked value, decompresses it, counts the outcome. The
+    /// result carries the type flag (no compression bits: its bytes are decompressed).
     detail::RawRead finish_read(KeyView key, Fetched&& f, const GetOptions& get) {
         if ((f.client_flag & detail::chunked_flag) != 0) {
             resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&f, 1),
                            get.touch_ttl, get.failure);
         }
-        count(key, f.cv.value.has_value());
-        return detail::RawRead{std::move(f.cv.value), f.client_flag, f.cv.cas_token, f.cv.won};
+        std::optional<std::string> value = deliver(key, std::move(f.cv.value), f.client_flag, get);
+        return detail::RawRead{std::move(value), f.client_flag & ~value_flag::compression_mask,
+                               f.cv.cas_token, f.cv.won};
     }
 
     [[nodiscard]] std::size_t chunk_size() const noexcept {
@@ -131,12 +175,21 @@ struct CacheClient::State {
         return options.large_values.enabled && value.size() > chunk_size();
     }
 
+    /// Before an append or prepend with large values on: the CAS of the key's value, to
+    /// guard the write with; nothing on a miss. @throws InvalidInputError when the key
+    /// holds the index of a chunked value (the write would destroy it).
+    std::optional<std::uint64_t> cas_if_unsplit(KeyView key, const FailureHandling& failure);
+
     std::optional<std::uint64_t> set_large(KeyView key,
                                            std::string_view value,
                                            std::int64_t ttl,
                                            RequestFlags index_flags,
                                            const FailureHandling& failure,
                                            bool& stored);
+
+    [[nodiscard]] std::optional<std::uint64_t> counter_value(KeyView key,
+                                                             ArithmeticResponse&& r,
+                                                             const FailureHandling& failure) const;
 
     void resolve_chunks(std::span<const KeyView> keys,
                         std::span<Fetched> items,
@@ -248,6 +301,12 @@ inline RequestFlags delete_flags(const DeleteOptions& o) {
     RequestFlags f;
     f.no_reply = o.no_reply;
     f.cas_token = o.cas_token;
+    if (o.stale_policy && o.stale_policy->mark_stale_on_deletion_ttl < 0) {
+        // Not a hard delete in disguise: a negative TTL is a mistake, as everywhere else.
+        throw InvalidInputError("StalePolicy: mark_stale_on_deletion_ttl is " +
+                                std::to_string(o.stale_policy->mark_stale_on_deletion_ttl) +
+                                "; it must be 0 (delete) or a positive number of seconds");
+    }
     if (o.stale_policy && o.stale_policy->mark_stale_on_deletion_ttl > 0) {
         f.mark_stale = true;
         f.cache_ttl = o.stale_policy->mark_stale_on_deletion_ttl;
@@ -268,20 +327,26 @@ inline RequestFlags delta_flags(std::int64_t delta, const DeltaOptions& o) {
     return f;
 }
 
-inline std::optional<std::int64_t> counter_value(ArithmeticResponse&& r) {
+}  // namespace detail::cache_client_impl
+
+/// The new value a counter command answered: nothing on a miss. An answer that is no
+/// number is a ProtocolError naming the key's server, or nothing when the call does not
+/// raise.
+inline std::optional<std::uint64_t> CacheClient::State::counter_value(
+    KeyView key, ArithmeticResponse&& r, const FailureHandling& failure) const {
     auto* v = std::get_if<Value>(&r);
     if (v == nullptr)
         return std::nullopt;
     std::uint64_t n = 0;
-    if (!detail::parse_counter(v->data, n)) {
-        throw ProtocolError("counter value \"" + v->data + "\" is not a number", {});
-    }
-    if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        throw ProtocolError("counter value " + v->data + " does not fit in int64", {});
-    }
-    return static_cast<std::int64_t>(n);
+    if (detail::parse_counter(v->data, n))
+        return n;
+    if (!raise(failure))
+        return std::nullopt;
+    const std::shared_ptr<ConnectionPool> pool = router->pool_for_key(key);
+    throw ProtocolError("counter value \"" + v->data + "\" is not a number",
+                        pool ? pool->name() : std::string());
 }
 
-}  // namespace detail::cache_client_impl
+namespace detail::cache_client_impl {}  // namespace detail::cache_client_impl
 
 }  // namespace meta_memcache

@@ -17,47 +17,74 @@
 
 namespace meta_memcache::detail {
 
+/// How a read ended for the caller.
+enum class ReadOutcome : std::uint8_t {
+    hit,
+    miss,
+    undecodable,  ///< a miss: the stored bytes could not be decoded
+};
+
+/// A domain's counts, summed.
+struct DomainCounts {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;       ///< undecodable values included
+    std::uint64_t undecodable = 0;  ///< of the misses
+};
+
 /// One domain's hits and misses.
 class DomainCounter {
 public:
-    void count(bool hit) noexcept {
+    void count(ReadOutcome outcome) noexcept {
         if (Cell* c = cells_.mine()) {
-            std::atomic<std::uint64_t>& n = hit ? c->hits : c->misses;
-            n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            bump(outcome == ReadOutcome::hit ? c->hits : c->misses);
+            if (outcome == ReadOutcome::undecodable)
+                bump(c->undecodable);
         } else {
-            (hit ? shared_hits_ : shared_misses_).fetch_add(1, std::memory_order_relaxed);
+            (outcome == ReadOutcome::hit ? shared_hits_ : shared_misses_)
+                .fetch_add(1, std::memory_order_relaxed);
+            if (outcome == ReadOutcome::undecodable)
+                shared_undecodable_.fetch_add(1, std::memory_order_relaxed);
         }
     }
-    void add(std::uint64_t hits, std::uint64_t misses) noexcept {
+    /// Adds a call's counts (see DomainTally).
+    void add(const DomainCounts& n) noexcept {
         if (Cell* c = cells_.mine()) {
-            c->hits.store(c->hits.load(std::memory_order_relaxed) + hits,
-                          std::memory_order_relaxed);
-            c->misses.store(c->misses.load(std::memory_order_relaxed) + misses,
-                            std::memory_order_relaxed);
+            bump(c->hits, n.hits);
+            bump(c->misses, n.misses);
+            bump(c->undecodable, n.undecodable);
         } else {
-            shared_hits_.fetch_add(hits, std::memory_order_relaxed);
-            shared_misses_.fetch_add(misses, std::memory_order_relaxed);
+            shared_hits_.fetch_add(n.hits, std::memory_order_relaxed);
+            shared_misses_.fetch_add(n.misses, std::memory_order_relaxed);
+            shared_undecodable_.fetch_add(n.undecodable, std::memory_order_relaxed);
         }
     }
-    /// (hits, misses) summed over every thread.
-    [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> read() const {
-        std::uint64_t hits = shared_hits_.load(std::memory_order_relaxed);
-        std::uint64_t misses = shared_misses_.load(std::memory_order_relaxed);
+    /// The counts summed over every thread.
+    [[nodiscard]] DomainCounts read() const {
+        DomainCounts out{shared_hits_.load(std::memory_order_relaxed),
+                         shared_misses_.load(std::memory_order_relaxed),
+                         shared_undecodable_.load(std::memory_order_relaxed)};
         cells_.for_each([&](const Cell& c) {
-            hits += c.hits.load(std::memory_order_relaxed);
-            misses += c.misses.load(std::memory_order_relaxed);
+            out.hits += c.hits.load(std::memory_order_relaxed);
+            out.misses += c.misses.load(std::memory_order_relaxed);
+            out.undecodable += c.undecodable.load(std::memory_order_relaxed);
         });
-        return {hits, misses};
+        return out;
     }
 
 private:
     struct Cell {
         std::atomic<std::uint64_t> hits{0};
         std::atomic<std::uint64_t> misses{0};
+        std::atomic<std::uint64_t> undecodable{0};
     };
+    /// Only this thread writes its cell: no read-modify-write needed.
+    static void bump(std::atomic<std::uint64_t>& n, std::uint64_t by = 1) noexcept {
+        n.store(n.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+    }
     PerThread<Cell> cells_;
     std::atomic<std::uint64_t> shared_hits_{0};  ///< threads without a slot
     std::atomic<std::uint64_t> shared_misses_{0};
+    std::atomic<std::uint64_t> shared_undecodable_{0};
 };
 
 /// The counters of every domain a client has seen ("" is the keys without one).
@@ -75,9 +102,9 @@ public:
         return add(name);
     }
 
-    /// Every domain's (hits, misses), "" included.
-    [[nodiscard]] std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> read() const {
-        std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> out;
+    /// Every domain's counts, "" included.
+    [[nodiscard]] std::map<std::string, DomainCounts> read() const {
+        std::map<std::string, DomainCounts> out;
         out[""] = none_.read();
         if (const List* list = list_.load(std::memory_order_acquire)) {
             for (const Named* d : list->entries)
@@ -140,23 +167,27 @@ public:
     }
 
     void count(std::string_view domain, bool hit) {
+        count(domain, hit ? ReadOutcome::hit : ReadOutcome::miss);
+    }
+    void count(std::string_view domain, ReadOutcome outcome) {
         if (domain.size() != domain_.size() || domain != domain_) {
             flush();
             domain_ = domain;
         }
-        ++(hit ? hits_ : misses_);
+        ++(outcome == ReadOutcome::hit ? n_.hits : n_.misses);
+        if (outcome == ReadOutcome::undecodable)
+            ++n_.undecodable;
     }
     void flush() {
-        if (hits_ + misses_ != 0)
-            table_[domain_].add(hits_, misses_);
-        hits_ = misses_ = 0;
+        if (n_.hits + n_.misses != 0)
+            table_[domain_].add(n_);
+        n_ = {};
     }
 
 private:
     DomainTable& table_;
     std::string_view domain_{};
-    std::uint64_t hits_ = 0;
-    std::uint64_t misses_ = 0;
+    DomainCounts n_{};
 };
 
 }  // namespace meta_memcache::detail

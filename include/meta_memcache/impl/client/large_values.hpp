@@ -6,6 +6,8 @@
 // key's server. Chunk keys name the version, so a reader only ever reads chunks of the
 // write its index names, never a mix of two writes.
 
+#include <meta_memcache/value_codec.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,7 +15,7 @@
 
 namespace meta_memcache::detail {
 
-inline constexpr std::uint32_t chunked_flag = 1u << 12;
+inline constexpr std::uint32_t chunked_flag = value_flag::chunked;
 
 struct ChunkIndex {
     std::string version;

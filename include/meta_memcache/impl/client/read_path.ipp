@@ -26,12 +26,9 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
         Fetched f;
         f.cv.value = std::move(out);
         f.client_flag = sink.client_flag;
-        return s_->bytes(s_->finish_read(key, std::move(f), options));
+        return s_->finish_read(key, std::move(f), options).data;
     }
-    s_->count(key, out.has_value());
-    if (out && (sink.client_flag & value_flag::compression_mask) != 0)
-        return s_->bytes(detail::RawRead{std::move(out), sink.client_flag, {}, false});
-    return out;
+    return s_->deliver(key, std::move(out), sink.client_flag, options);
 }
 
 META_MEMCACHE_DECL detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {
@@ -45,7 +42,7 @@ META_MEMCACHE_DECL CasValue CacheClient::get_cas(KeyView key, const GetOptions& 
     CasValue out;
     out.cas_token = raw.cas_token;
     out.won = raw.won;
-    out.value = s_->bytes(std::move(raw));
+    out.value = std::move(raw.data);  // decompressed by finish_read
     return out;
 }
 
@@ -64,16 +61,16 @@ META_MEMCACHE_DECL std::vector<CasValue> CacheClient::multi_get_cas(std::span<co
         s_->resolve_chunks(keys, fetched, options.touch_ttl, options.failure);
     std::vector<CasValue> out;
     out.reserve(fetched.size());
-    detail::DomainTally tally(s_->domains);
+    State::Undecodable bad;
     for (std::size_t i = 0; i < fetched.size(); ++i) {
         Fetched& f = fetched[i];
-        tally.count(keys[i].domain, f.cv.value.has_value());
         CasValue c;
         c.cas_token = f.cv.cas_token;
         c.won = f.cv.won;
-        c.value = s_->bytes(detail::RawRead{std::move(f.cv.value), f.client_flag, {}, false});
+        c.value = s_->deliver(keys[i], std::move(f.cv.value), f.client_flag, bad);
         out.push_back(std::move(c));
     }
+    bad.raise(options);
     return out;
 }
 
@@ -94,18 +91,24 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
         sink.failure.raise();
     if (sink.unexpected_header)
         unexpected("HD to mg with v");
-    if (!sink.flags.empty()) {
-        std::vector<Fetched> chunked;
-        std::vector<KeyView> chunked_keys;
-        std::vector<std::size_t> at;
-        for (std::size_t i = 0; i < out.size(); ++i) {
-            const std::uint32_t flag = sink.flags[i];
-            if (flag == 0 || !out[i])
-                continue;
-            if ((flag & detail::chunked_flag) == 0) {  // a large compressed value
-                out[i] = s_->bytes(detail::RawRead{std::move(out[i]), flag, {}, false});
-                continue;
-            }
+    if (sink.flags.empty()) {  // every value is in its slot as the caller gets it
+        detail::DomainTally tally(s_->domains);
+        for (std::size_t i = 0; i < out.size(); ++i)
+            tally.count(keys[i].domain, out[i].has_value());
+        return out;
+    }
+    State::Undecodable bad;
+    std::vector<Fetched> chunked;
+    std::vector<KeyView> chunked_keys;
+    std::vector<std::size_t> at;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const std::uint32_t flag = sink.flags[i];
+        if (flag == 0 || !out[i]) {
+            s_->count(keys[i], out[i].has_value());
+        } else if ((flag & detail::chunked_flag) == 0) {
+            // A large compressed value, or one the sink could not decode.
+            out[i] = s_->deliver(keys[i], std::move(out[i]), flag, bad);
+        } else {
             Fetched f;
             f.cv.value = std::move(out[i]);
             f.client_flag = flag;
@@ -113,17 +116,15 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
             chunked_keys.push_back(keys[i]);
             at.push_back(i);
         }
-        if (!chunked.empty()) {
-            s_->resolve_chunks(chunked_keys, chunked, options.touch_ttl, options.failure);
-            for (std::size_t k = 0; k < chunked.size(); ++k) {
-                out[at[k]] = s_->bytes(detail::RawRead{
-                    std::move(chunked[k].cv.value), chunked[k].client_flag, {}, false});
-            }
+    }
+    if (!chunked.empty()) {
+        s_->resolve_chunks(chunked_keys, chunked, options.touch_ttl, options.failure);
+        for (std::size_t k = 0; k < chunked.size(); ++k) {
+            out[at[k]] = s_->deliver(chunked_keys[k], std::move(chunked[k].cv.value),
+                                     chunked[k].client_flag, bad);
         }
     }
-    detail::DomainTally tally(s_->domains);
-    for (std::size_t i = 0; i < out.size(); ++i)
-        tally.count(keys[i].domain, out[i].has_value());
+    bad.raise(options);
     return out;
 }
 
@@ -145,10 +146,17 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
         sink.failure.raise();
     if (sink.unexpected_header)
         unexpected("HD to mg with v");
-    // Values that were larger than the read buffer, or chunked: now.
+    // Values that were larger than the read buffer, chunked, or undecodable: now.
+    State::Undecodable bad;
     std::vector<Fetched> chunked;
     std::vector<KeyView> chunked_keys;
     std::vector<std::size_t> chunked_at;
+    const auto deliver = [&](std::size_t i, std::optional<std::string>&& data, std::uint32_t flag) {
+        // Counts the read (a failed one, or undecodable bytes, as a miss).
+        const std::optional<std::string> v = s_->deliver(keys[i], std::move(data), flag, bad);
+        if (v)
+            sink.visit_counted(i, *v);
+    };
     for (detail::VisitSink::Later& l : sink.later) {
         if (!l.failed && (l.flag & detail::chunked_flag) != 0) {
             Fetched f;
@@ -159,27 +167,15 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
             chunked_at.push_back(l.index);
             continue;
         }
-        // A failed read, or bytes that cannot be decoded, read as a miss.
-        auto v = l.failed ? std::nullopt
-                          : s_->bytes(detail::RawRead{std::move(l.data), l.flag, {}, false});
-        if (v) {
-            sink.hit(l.index, *v);
-        } else {
-            count(l.index, false);
-        }
+        deliver(l.index, l.failed ? std::nullopt : std::optional<std::string>(std::move(l.data)),
+                l.flag);
     }
     if (!chunked.empty()) {
         s_->resolve_chunks(chunked_keys, chunked, options.touch_ttl, options.failure);
-        for (std::size_t k = 0; k < chunked.size(); ++k) {
-            auto v = s_->bytes(
-                detail::RawRead{std::move(chunked[k].cv.value), chunked[k].client_flag, {}, false});
-            if (v) {
-                sink.hit(chunked_at[k], *v);
-            } else {
-                count(chunked_at[k], false);
-            }
-        }
+        for (std::size_t k = 0; k < chunked.size(); ++k)
+            deliver(chunked_at[k], std::move(chunked[k].cv.value), chunked[k].client_flag);
     }
+    bad.raise(options);
     return sink.hits;
 }
 
@@ -222,11 +218,10 @@ META_MEMCACHE_DECL CasValue CacheClient::get_or_lease_cas(KeyView key,
             s_->resolve_chunks(std::span<const KeyView>(&key, 1), std::span<Fetched>(&got, 1),
                                options.touch_ttl, options.failure);
         }
-        s_->count(key, got.cv.value.has_value());
         CasValue out;
         out.cas_token = got.cv.cas_token;
         out.won = got.cv.won;
-        out.value = s_->bytes(detail::RawRead{std::move(got.cv.value), got.client_flag, {}, false});
+        out.value = s_->deliver(key, std::move(got.cv.value), got.client_flag, options);
         return out;
     }
     s_->count(key, false);

@@ -104,8 +104,12 @@ public:
         if ((flag & (value_flag::compression_mask | chunked_flag)) == 0) {
             out_[i].emplace(v);
         } else if ((flag & chunked_flag) == 0) {
-            // A decode error reads as a miss, as in meta-memcache-py.
             out_[i] = serializer_.try_decode_bytes(v, flag).value;
+            if (!out_[i]) {
+                // Undecodable: kept for the caller to count and report (a miss).
+                out_[i].emplace(v);
+                mark(i, flag);
+            }
         } else {
             out_[i].emplace(v);
             mark(i, flag);
@@ -126,8 +130,8 @@ public:
             flags[i] = 0;
     }
 
-    /// Client flags of the values that still need work (chunked, or large and
-    /// compressed); empty when none does.
+    /// Client flags of the values that still need work (chunked, large and compressed, or
+    /// undecodable); empty when none does.
     std::vector<std::uint32_t> flags{};
     bool unexpected_header = false;
     StoredFailure failure{};
@@ -172,7 +176,8 @@ public:
             if (decoded.value) {
                 hit(i, *decoded.value);
             } else {
-                count_(i, false);  // undecodable reads as a miss
+                // Undecodable: counted and reported with the values handled later.
+                later.push_back(Later{i, flag, std::string(v), false});
             }
         } else {
             later.push_back(Later{i, flag, std::string(v), false});
@@ -198,12 +203,16 @@ public:
     }
 
     void hit(std::size_t i, std::string_view v) {
-        ++hits;
         count_(i, true);
+        visit_counted(i, v);
+    }
+    /// A hit already counted.
+    void visit_counted(std::size_t i, std::string_view v) {
+        ++hits;
         visit_(i, v);
     }
 
-    /// A value handled once the call is over (large, or chunked).
+    /// A value handled once the call is over (large, chunked, or undecodable).
     struct Later {
         std::size_t index;
         std::uint32_t flag;

@@ -109,7 +109,9 @@ public:
           masks_(masks),
           reporting_(sink, requests, ctx.track_write_failures),
           sink_(tracked ? static_cast<ResultSink&>(reporting_) : sink),
-          ctx_(ctx) {}
+          ctx_(ctx),
+          await_tracked_(tracked && ctx.on_write_failure != nullptr &&
+                         !ctx.on_write_failure->empty()) {}
     Call(const Call&) = delete;
     Call& operator=(const Call&) = delete;
     Call(Call&&) = delete;
@@ -168,7 +170,7 @@ private:
         b.lease = pool.acquire(pool.options.recv_timeout, fresh, err);
         Connection* c = b.lease.conn;
         b.dec.start(reqs_, b.slots, b.count, c != nullptr ? c->pending_fences : 0,
-                    ctx_.max_item_size, pool.limits, pool.name,
+                    ctx_.max_item_size, pool.limits, pool.name, await_tracked_,
                     c != nullptr ? &c->hit_header : nullptr);
         if (c == nullptr) {
             b.failed = true;
@@ -475,6 +477,8 @@ private:
     Reporting reporting_;
     ResultSink& sink_;  ///< reporting_, or the caller's sink when nothing is tracked
     const ExecContext& ctx_;
+    /// Tracked quiet writes wait for their answer: someone listens for their failures.
+    bool await_tracked_;
 };
 
 /// Per-thread memory of the calls, so a warm call allocates nothing here. A call made

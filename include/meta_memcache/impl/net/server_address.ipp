@@ -4,6 +4,8 @@
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/server_address.hpp>
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace meta_memcache {
@@ -23,6 +25,13 @@ inline std::uint16_t parse_port(std::string_view text, std::string_view port) {
         bad(text, "port must be a number in 1..65535");
     }
     return static_cast<std::uint16_t>(value);
+}
+
+/// A bare IPv6 literal (a zone "%eth0" allowed), as inet_pton reads it.
+inline bool is_ipv6_literal(std::string_view host) {
+    const std::string address(host.substr(0, host.find('%')));
+    in6_addr out{};
+    return inet_pton(AF_INET6, address.c_str(), &out) == 1;
 }
 
 }  // namespace detail::server_address_impl
@@ -48,6 +57,9 @@ META_MEMCACHE_DECL ServerAddress ServerAddress::parse(std::string_view text) {
         a.alias = std::string(alias);
         s = s.substr(0, sp);
     }
+    if (s.find("://") != std::string_view::npos) {
+        bad(text, "a URL; give host:port, without a scheme");
+    }
     if (s.substr(0, 5) == "unix:") {
         s.remove_prefix(5);
         if (s.empty())
@@ -60,6 +72,9 @@ META_MEMCACHE_DECL ServerAddress ServerAddress::parse(std::string_view text) {
         a.unix_path = std::string(s);
         a.port = 0;
         return a;
+    }
+    if (s.find_first_of(",;") != std::string_view::npos) {
+        bad(text, "a list of servers; parse each address on its own");
     }
     if (s.front() == '[') {
         const auto close = s.find(']');
@@ -78,7 +93,13 @@ META_MEMCACHE_DECL ServerAddress ServerAddress::parse(std::string_view text) {
     }
     const auto colon = s.rfind(':');
     if (colon != std::string_view::npos && s.find(':') != colon) {
-        // Several colons without brackets: a bare IPv6 address, default port.
+        // Several colons without brackets: a bare IPv6 address, default port. Anything else
+        // (an address with a port, say) must be bracketed to be told apart.
+        if (!is_ipv6_literal(s)) {
+            bad(text,
+                "not an IPv6 address; an IPv6 address with a port is written [address]:port, "
+                "e.g. [::1]:11211");
+        }
         a.host = std::string(s);
         return a;
     }

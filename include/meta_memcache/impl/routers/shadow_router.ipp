@@ -44,6 +44,7 @@ struct ShadowRouter::Impl {
     std::deque<OwnedRequest> queue;
     bool busy = false;
     bool stopping = false;
+    bool finished = false;  ///< the worker has returned from run()
     ShadowCounters counters;
     std::thread worker;
 
@@ -51,8 +52,11 @@ struct ShadowRouter::Impl {
         std::unique_lock lk(mu);
         for (;;) {
             wake.wait(lk, [&] { return stopping || !queue.empty(); });
-            if (queue.empty() && stopping)
+            if (stopping) {
+                finished = true;
+                idle.notify_all();
                 return;
+            }
             std::vector<OwnedRequest> batch;
             while (!queue.empty() && batch.size() < 256) {
                 batch.push_back(std::move(queue.front()));
@@ -112,7 +116,7 @@ struct ShadowRouter::Impl {
 META_MEMCACHE_DECL ShadowRouter::ShadowRouter(std::shared_ptr<Router> primary,
                                               std::shared_ptr<Router> shadow,
                                               ShadowOptions options)
-    : primary_(std::move(primary)), impl_(std::make_unique<Impl>()) {
+    : primary_(std::move(primary)), impl_(std::make_shared<Impl>()) {
     if (!primary_ || !shadow)
         throw InvalidInputError("ShadowRouter needs two routers");
     if (!(options.fraction >= 0.0 && options.fraction <= 1.0)) {
@@ -122,16 +126,26 @@ META_MEMCACHE_DECL ShadowRouter::ShadowRouter(std::shared_ptr<Router> primary,
     impl_->options = options;
     // Compare the hash's top 53 bits with fraction * 2^53 (exact for the double).
     impl_->threshold = static_cast<std::uint64_t>(options.fraction * 9007199254740992.0);
-    impl_->worker = std::thread([this] { impl_->run(); });
+    // The worker keeps the Impl (and the shadow router) alive for as long as it runs.
+    impl_->worker = std::thread([impl = impl_] { impl->run(); });
 }
 
 META_MEMCACHE_DECL ShadowRouter::~ShadowRouter() {
+    bool finished = false;
     {
-        std::lock_guard lk(impl_->mu);
+        std::unique_lock lk(impl_->mu);
         impl_->stopping = true;
+        impl_->counters.dropped += impl_->queue.size();
+        impl_->queue.clear();
+        impl_->wake.notify_all();
+        finished = impl_->idle.wait_for(lk, impl_->options.shutdown_timeout,
+                                        [&] { return impl_->finished; });
     }
-    impl_->wake.notify_all();
-    impl_->worker.join();
+    if (finished) {
+        impl_->worker.join();
+    } else {
+        impl_->worker.detach();  // still in a shadow batch; it exits when that returns
+    }
 }
 
 META_MEMCACHE_DECL bool ShadowRouter::is_shadowed(KeyView key) const noexcept {

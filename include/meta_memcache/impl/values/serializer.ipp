@@ -142,9 +142,7 @@ namespace detail::serializer_impl {
 
 inline Compression resolve_compression(std::optional<Compression> asked) {
     if (!asked) {
-        if (detail::zstd_built_in()) {
-            return Compression::zstd;
-        }
+        // meta-memcache-py's default serializer reads zlib, not zstd: never zstd unasked.
         return detail::zlib_built_in() ? Compression::zlib : Compression::none;
     }
     if (*asked == Compression::zstd && !detail::zstd_built_in()) {
@@ -160,11 +158,18 @@ inline Compression resolve_compression(std::optional<Compression> asked) {
     return *asked;
 }
 
+/// MixedSerializer compresses values of more than 128 bytes, ZstdSerializer of 128 or more.
+inline std::size_t resolve_threshold(std::optional<std::size_t> asked, Compression compression) {
+    return asked.value_or(compression == Compression::zstd ? 128 : 129);
+}
+
 }  // namespace detail::serializer_impl
 
 META_MEMCACHE_DECL Serializer::Serializer(SerializerOptions options)
     : impl_(std::make_unique<Impl>()) {
     options.compression = detail::serializer_impl::resolve_compression(options.compression);
+    options.compression_threshold = detail::serializer_impl::resolve_threshold(
+        options.compression_threshold, *options.compression);
     if (detail::zstd_built_in()) {
         for (const int level :
              {options.compression_level, options.dict_compression_level.value_or(0)}) {
@@ -217,13 +222,14 @@ META_MEMCACHE_DECL std::optional<std::uint32_t> Serializer::dictionary_for(
 
 META_MEMCACHE_DECL EncodedValue Serializer::compress(KeyView key, EncodedValue value) const {
     const std::uint32_t flag = value.client_flag();
-    if ((flag & value_flag::compression_mask) != 0) {
+    if ((flag & value_flag::reserved_mask) != 0) {
         throw InvalidInputError("client flag " + std::to_string(flag) +
-                                " uses bit 8 or 32, which mark compression");
+                                " uses a bit the library reserves (8 and 32 mark compression, "
+                                "4096 a value split into chunks)");
     }
     const SerializerOptions& options = impl_->options;
     const std::string_view data = value.data();
-    const bool over_threshold = data.size() >= options.compression_threshold;
+    const bool over_threshold = data.size() >= *options.compression_threshold;
     if (key.disable_compression || options.compression == Compression::none) {
         return value;
     }
