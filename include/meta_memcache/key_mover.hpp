@@ -86,10 +86,12 @@ struct KeyMoverCounters {
     /// their new owner (copied or present), 0 to 1: what to watch before removing a
     /// drained server. 1 when there is nothing to move.
     [[nodiscard]] double share_moved() const noexcept {
-        const std::uint64_t worth = listed - gone - skipped();
-        return worth == 0 || listed < gone + skipped()
-                   ? 1.0
-                   : static_cast<double>(copied + present) / static_cast<double>(worth);
+        const std::uint64_t not_worth = gone + skipped();
+        if (listed <= not_worth)
+            return 1.0;
+        const double share =
+            static_cast<double>(copied + present) / static_cast<double>(listed - not_worth);
+        return share < 1.0 ? share : 1.0;
     }
 };
 

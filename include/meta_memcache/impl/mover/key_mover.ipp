@@ -223,8 +223,9 @@ META_MEMCACHE_DECL void KeyMover::stop() noexcept {
 }
 
 META_MEMCACHE_DECL KeyMoverCounters KeyMover::counters() const noexcept {
+    // The outcomes first, the keys listed last: a snapshot taken while keys are listed and
+    // copied never has more outcomes than keys.
     KeyMoverCounters c;
-    c.listed = listed_.load();
     c.copied = copied_.load();
     c.present = present_.load();
     c.gone = gone_.load();
@@ -235,6 +236,7 @@ META_MEMCACHE_DECL KeyMoverCounters KeyMover::counters() const noexcept {
     c.skipped_too_large = too_large_.load();
     c.failed = failed_.load();
     c.bytes = bytes_.load();
+    c.listed = listed_.load();
     return c;
 }
 
