@@ -234,4 +234,7 @@ TEST_CASE("a mover refuses bad options before copying anything", "[mover][integr
     CHECK_THROWS_AS(KeyMover(to, {.keys_per_second = -1}), InvalidInputError);
     CHECK_THROWS_AS(KeyMover(to, {.batch_size = 0}), InvalidInputError);
     CHECK_THROWS_AS(KeyMover(to, {.batch_size = 10001}), InvalidInputError);
+    CHECK_THROWS_AS(KeyMover(to, {.max_item_size = 10}), InvalidInputError);
+    CHECK_THROWS_AS(KeyMover(to, {.dump_timeout = std::chrono::milliseconds(0)}),
+                    InvalidInputError);
 }

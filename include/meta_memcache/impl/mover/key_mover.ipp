@@ -4,13 +4,13 @@
 // pooled connection) and the rate-limited copy of keys to their new owner.
 
 #include <meta_memcache/config.hpp>
+#include <meta_memcache/detail/key_listing.hpp>
 #include <meta_memcache/draining_router.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/impl/net/exchange.hpp>
 #include <meta_memcache/impl/pool/pool.hpp>
 #include <meta_memcache/key_mover.hpp>
 
-#include <charconv>
 #include <ctime>
 #include <string_view>
 #include <thread>
@@ -26,72 +26,6 @@ inline constexpr std::int64_t max_relative_ttl = 60LL * 60 * 24 * 30;
 /// Keys of this many bytes or more cannot be addressed through the library (they travel
 /// as their digest), so a listed key that long cannot be copied.
 inline constexpr std::size_t max_copyable_key = 187;
-
-[[nodiscard]] inline int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/// Decodes memcached's URL encoding of a listed key (%XX for bytes that are not
-/// alphanumerics or "-._~"); false on a bad escape.
-[[nodiscard]] inline bool url_decode(std::string_view in, std::string& out) {
-    out.clear();
-    out.reserve(in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '%') {
-            out.push_back(in[i]);
-            continue;
-        }
-        if (i + 2 >= in.size())
-            return false;
-        const int hi = hex_digit(in[i + 1]);
-        const int lo = hex_digit(in[i + 2]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out.push_back(static_cast<char>((hi << 4) | lo));
-        i += 2;
-    }
-    return true;
-}
-
-template <class T>
-[[nodiscard]] bool parse_number(std::string_view text, T& out) noexcept {
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return !text.empty() && ec == std::errc() && ptr == text.data() + text.size();
-}
-
-/// Parses one item line of a metadump ("key=... exp=... la=... cas=... fetch=... cls=...
-/// size=..."); false when it has no key or a malformed field.
-[[nodiscard]] inline bool parse_dump_line(std::string_view line, DumpedKey& out) {
-    bool has_key = false;
-    while (!line.empty()) {
-        const std::size_t space = line.find(' ');
-        const std::string_view field = line.substr(0, space);
-        line = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
-        const std::size_t eq = field.find('=');
-        if (eq == std::string_view::npos)
-            continue;
-        const std::string_view name = field.substr(0, eq);
-        const std::string_view value = field.substr(eq + 1);
-        if (name == "key") {
-            if (value.empty() || !url_decode(value, out.key))
-                return false;
-            has_key = true;
-        } else if (name == "exp") {
-            if (!parse_number(value, out.expiry))
-                return false;
-        } else if (name == "size") {
-            if (!parse_number(value, out.size))
-                return false;
-        }
-    }
-    return has_key;
-}
 
 /// The T to store a remaining TTL of `ttl` seconds with (-1: never expires): relative up
 /// to 30 days, an absolute Unix time beyond (which memcached reads a larger T as).
@@ -163,7 +97,7 @@ META_MEMCACHE_DECL void dump_keys(ConnectionPool& server,
                 return false;
             }
             item = DumpedKey{};
-            if (!detail::mover_impl::parse_dump_line(line, item)) {
+            if (!detail::parse_dump_line(line, item)) {
                 last = line.substr(0, 64);
                 bad = true;
                 return false;
@@ -210,6 +144,8 @@ META_MEMCACHE_DECL KeyMover::KeyMover(std::shared_ptr<Router> to, KeyMoverOption
     }
     if (options_.batch_size < 1 || options_.batch_size > 10000)
         throw InvalidInputError("KeyMover: batch_size must be 1 to 10000");
+    if (options_.max_item_size < 1024)
+        throw InvalidInputError("KeyMover: max_item_size must be at least 1024 bytes");
     if (options_.dump_timeout <= std::chrono::milliseconds::zero())
         throw InvalidInputError("KeyMover: dump_timeout must be positive");
 }
