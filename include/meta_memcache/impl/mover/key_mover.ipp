@@ -190,9 +190,15 @@ META_MEMCACHE_DECL bool KeyMover::pace(double rate,
         return false;
     if (rate <= 0 || amount <= 0)
         return true;
+    // A schedule (each amount due `amount / rate` after the one before) that keeps the
+    // average over a run at the rate: time lost to a slow round trip is made up, but never
+    // more than a second of it (a burst of at most a second's worth after a stall), and
+    // the first amount waits its share too (no burst at the start).
     const auto now = std::chrono::steady_clock::now();
-    if (next < now)
-        next = now;  // no credit for time spent slower than the rate
+    if (next == std::chrono::steady_clock::time_point{})
+        next = now;
+    else if (next < now - std::chrono::seconds(1))
+        next = now - std::chrono::seconds(1);
     next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(amount / rate));
     std::unique_lock lk(mu_);
