@@ -40,9 +40,10 @@ void dump_keys(ConnectionPool& server,
 
 /// How a KeyMover copies.
 struct KeyMoverOptions {
-    /// At most this many keys read per second; 0: no limit.
+    /// At most this many keys read per second; 0: no limit. A run keeps to it on average:
+    /// time lost to a slow round trip is made up, up to a second's worth.
     double keys_per_second = 0;
-    /// At most this many value bytes written per second; 0: no limit.
+    /// At most this many value bytes written per second, as keys_per_second; 0: no limit.
     double bytes_per_second = 0;
     /// Keys per round trip, 1 to 10000 (fewer when keys_per_second is low: a batch is at
     /// most a tenth of a second's keys, so the rate holds over short spans too).
@@ -50,7 +51,8 @@ struct KeyMoverOptions {
     /// Replace values already at the new owner. Off (the default): `add`, so a value
     /// written there meanwhile (newer than the copy) is never overwritten.
     bool overwrite = false;
-    /// The target servers' item size limit (memcached -I): larger values are skipped.
+    /// The target servers' item size limit (memcached -I), 1024 or more: larger values are
+    /// skipped.
     std::size_t max_item_size = std::size_t{1024} * 1024;
     /// Bounds the key listing (dump_keys' timeout).
     std::chrono::milliseconds dump_timeout{30000};
