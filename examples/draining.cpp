@@ -1,8 +1,9 @@
 // draining: taking one server out of a ring without a burst of misses.
 //
 // DrainingRouter removes the server from the ring at once; a read that misses at a key's
-// new server reads the drained one and copies the value over. Watch its counters: when
-// `reads` stops growing, the keys that are read have moved; call finish() and stop it.
+// new server reads the drained one and copies the value over. A KeyMover copies the keys
+// nobody reads, at a bounded rate. Watch the mover's share moved and the drain's counters;
+// then call finish() and stop the server.
 //
 // Needs three servers, named mc-1, mc-2 and mc-3 here; mc-3 is drained.
 
@@ -61,6 +62,16 @@ int main() try {
     for (const auto& [name, n] : owners)
         std::printf("  %s holds %d keys\n", name.c_str(), n);
     const auto on_mc3 = static_cast<std::uint64_t>(owners["mc-3"]);
+    // And keys on mc-3 that nobody will read during the drain.
+    std::vector<std::string> cold;
+    for (int i = 0; cold.size() < 20; ++i) {
+        std::string k = example::unique_key("cold:" + std::to_string(i));
+        if (ring->pool_for(k)->name() == "mc-3") {
+            cache.set(k, "cold value", 600);
+            cold.push_back(std::move(k));
+        }
+    }
+    std::printf("  and mc-3 holds %zu keys nobody reads\n", cold.size());
 
     std::printf("2. drain mc-3: serve traffic through a DrainingRouter\n");
     auto drain = std::make_shared<mm::DrainingRouter>(ring, "mc-3");
@@ -87,14 +98,36 @@ int main() try {
                     static_cast<unsigned long long>(s.counters.total_errors));
     }
 
-    std::printf("3. finish: mc-3's connections close; it can be stopped\n");
+    std::printf("3. copy the keys nobody read with a KeyMover (at most 1000 keys/s)\n");
+    mm::KeyMover mover(ring, {.keys_per_second = 1000});
+    mover.move_drained(*drain);
+    const mm::KeyMoverCounters moved = mover.counters();
+    std::printf(
+        "  mover: listed %llu, copied %llu, present %llu, skipped %llu, failed %llu; "
+        "%.0f%% moved\n",
+        static_cast<unsigned long long>(moved.listed),
+        static_cast<unsigned long long>(moved.copied),
+        static_cast<unsigned long long>(moved.present),
+        static_cast<unsigned long long>(moved.skipped()),
+        static_cast<unsigned long long>(moved.failed), 100 * moved.share_moved());
+    example::expect(
+        moved.copied >= cold.size() && moved.present >= on_mc3 - 1,
+        "the unread keys were copied; the keys reads had pulled were left as they were");
+    example::expect(moved.share_moved() == 1.0, "every key of mc-3 is at its new owner");
+
+    std::printf("4. finish: mc-3's connections close; it can be stopped\n");
     drain->finish();
     example::expect(drain->finished() && draining.get_counters().servers.size() == 2,
                     "the drained server is gone from the counters");
     example::expect(hits(cache.multi_get(views)) == keys.size() - 1,
                     "the ring alone serves every key that was not deleted");
+    const std::vector<mm::KeyView> cold_views(cold.begin(), cold.end());
+    example::expect(hits(cache.multi_get(cold_views)) == cold.size(),
+                    "and every key nobody read during the drain");
 
     for (const auto& k : keys)
+        cache.del(k);
+    for (const auto& k : cold)
         cache.del(k);
     return example::exit_code();
 } catch (const mm::Error& e) {

@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <getopt.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -8,28 +10,37 @@ namespace mmc {
 
 namespace {
 
-/// Every option mmc knows, and whether it takes a value.
-struct OptionSpec {
-    std::string_view name;
-    bool takes_value;
-};
-constexpr OptionSpec known_options[] = {
-    {"--servers", true},  {"--mode", true},       {"--timeout", true}, {"--ttl", true},
-    {"--info", false},    {"--all", false},       {"--from", true},    {"--to", true},
-    {"--to-mode", true},  {"--overwrite", false}, {"--batch", true},   {"--help", false},
-    {"--version", false},
+/// Every long option mmc knows (getopt_long's table; `val` 0 for all: the name tells them
+/// apart), and -h.
+constexpr option known_options[] = {
+    {"servers", required_argument, nullptr, 0},
+    {"mode", required_argument, nullptr, 0},
+    {"timeout", required_argument, nullptr, 0},
+    {"ttl", required_argument, nullptr, 0},
+    {"info", no_argument, nullptr, 0},
+    {"all", no_argument, nullptr, 0},
+    {"from", required_argument, nullptr, 0},
+    {"to", required_argument, nullptr, 0},
+    {"to-mode", required_argument, nullptr, 0},
+    {"overwrite", no_argument, nullptr, 0},
+    {"batch", required_argument, nullptr, 0},
+    {"rate", required_argument, nullptr, 0},
+    {"bytes-rate", required_argument, nullptr, 0},
+    {"raw", no_argument, nullptr, 0},
+    {"server", required_argument, nullptr, 0},
+    {"yes", no_argument, nullptr, 0},
+    {"help", no_argument, nullptr, 0},
+    {"version", no_argument, nullptr, 0},
+    {nullptr, 0, nullptr, 0},
 };
 
-const OptionSpec* find_option(std::string_view name) {
-    for (const OptionSpec& o : known_options) {
-        if (o.name == name)
-            return &o;
+/// True when `name` (without the dashes) is a long option mmc knows.
+bool known_long(std::string_view name) {
+    for (const option& o : known_options) {
+        if (o.name != nullptr && o.name == name)
+            return true;
     }
-    return nullptr;
-}
-
-bool looks_negative_number(std::string_view word) {
-    return word.size() > 1 && word[0] == '-' && word[1] >= '0' && word[1] <= '9';
+    return false;
 }
 
 constexpr mm::HashMode all_modes[] = {
@@ -49,43 +60,44 @@ std::optional<std::string> Args::value(std::string_view name) const {
 
 Args parse_args(int argc, char** argv) {
     Args args;
-    bool options_done = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view word = argv[i];
-        if (options_done || word.empty() || word[0] != '-' || word == "-" ||
-            looks_negative_number(word)) {
-            if (args.command.empty())
-                args.command = word;
-            else
-                args.operands.emplace_back(word);
+    // GNU getopt_long: options anywhere ("--name value" or "--name=value"), "--" ends them;
+    // the words left, in order, are the command and its operands.
+    opterr = 0;
+    optind = 0;  // (0: a full reset, so parse_args can run again)
+    // ':' first: a missing value is reported as ':', apart from an unknown option ('?').
+    static constexpr char short_options[] = ":h";
+    for (;;) {
+        int index = -1;
+        const int c = getopt_long(argc, argv, short_options, known_options, &index);
+        if (c == -1)
+            break;
+        if (c == 'h') {
+            args.options["--help"] = "";
             continue;
         }
-        if (word == "--") {
-            options_done = true;
+        if (c == 0) {
+            args.options["--" + std::string(known_options[index].name)] =
+                optarg != nullptr ? optarg : "";
             continue;
         }
-        std::string_view name = word == "-h" ? "--help" : word;
-        std::optional<std::string_view> inline_value;
-        if (const auto eq = name.find('='); eq != std::string_view::npos) {
-            inline_value = name.substr(eq + 1);
-            name = name.substr(0, eq);
-        }
-        const OptionSpec* spec = find_option(name);
-        if (spec == nullptr)
-            throw UsageError("unknown option " + std::string(name));
-        std::string value;
-        if (spec->takes_value) {
-            if (inline_value) {
-                value = *inline_value;
-            } else if (i + 1 < argc) {
-                value = argv[++i];
-            } else {
-                throw UsageError(std::string(name) + " needs a value");
-            }
-        } else if (inline_value) {
-            throw UsageError(std::string(name) + " takes no value");
-        }
-        args.options[std::string(name)] = std::move(value);
+        if (optopt >= '0' && optopt <= '9')
+            throw UsageError("a negative number goes after --: mmc incr KEY -- -5");
+        // The word just read (getopt_long has moved past a long option).
+        const std::string word = optind >= 1 && optind <= argc ? argv[optind - 1] : "";
+        const std::string name = word.substr(0, word.find('='));
+        if (c == ':')
+            throw UsageError(name + " needs a value");
+        if (name.starts_with("--") && name != word && known_long(name.substr(2)))
+            throw UsageError(name + " takes no value");
+        throw UsageError(
+            "unknown option " +
+            (name.starts_with("-") ? name : "-" + std::string(1, static_cast<char>(optopt))));
+    }
+    for (int i = optind; i < argc; ++i) {
+        if (args.command.empty())
+            args.command = argv[i];
+        else
+            args.operands.emplace_back(argv[i]);
     }
     return args;
 }

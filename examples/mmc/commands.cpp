@@ -1,9 +1,12 @@
-// mmc's key commands (get, set, del, touch, incr), where and stats.
+// mmc's key commands (get, set, del, touch, incr), where, stats and flush.
 
 #include "commands.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <limits>
@@ -71,13 +74,37 @@ std::string describe(const mm::ServerAddress& s) {
     return s.alias.empty() ? s.name() : s.name() + " (" + s.endpoint() + ")";
 }
 
+/// Runs `op` on each key in turn. A miss (op returns false) is reported and counted; a
+/// server failure is reported, naming the key and its server, and the other keys still go.
+/// The exit code: 3 when a key failed, else 1 when one missed, else 0.
+int each_key(const std::vector<std::string>& keys,
+             const std::function<bool(const std::string&)>& op) {
+    bool missed = false;
+    bool failed = false;
+    for (const std::string& key : keys) {
+        try {
+            if (!op(key)) {
+                not_found(key);
+                missed = true;
+            }
+        } catch (const mm::InvalidInputError&) {
+            throw;
+        } catch (const mm::Error& e) {
+            std::fprintf(stderr, "mmc: %s: failed on %s: %s\n", key.c_str(),
+                         e.server().empty() ? "its server" : e.server().c_str(),
+                         e.message().c_str());
+            failed = true;
+        }
+    }
+    return failed ? exit_server : missed ? exit_miss : exit_ok;
+}
+
 }  // namespace
 
 int get_command(const Args& args) {
-    allow_options(args, {"--info"});
+    allow_options(args, {"--info", "--raw"});
     need_operands(args, 1, std::numeric_limits<std::size_t>::max(), "KEY");
     auto cache = client_of(args);
-    int rc = exit_ok;
     if (args.has("--info")) {
         // What is stored, without reading the value or bumping the key in the LRU.
         const mm::RequestFlags info{.return_client_flag = true,
@@ -87,13 +114,11 @@ int get_command(const Args& args) {
                                     .return_last_access = true,
                                     .return_fetched = true,
                                     .no_update_lru = true};
-        for (const std::string& key : args.operands) {
+        return each_key(args.operands, [&](const std::string& key) {
             const mm::ReadResponse r = cache.meta_get(key, info);
             const auto* hit = std::get_if<mm::Success>(&r);
-            if (hit == nullptr) {
-                rc = not_found(key);
-                continue;
-            }
+            if (hit == nullptr)
+                return false;
             const mm::ResponseFlags& f = hit->flags;
             std::printf("%s ttl=%lld flags=%u size=%u cas=%llu last_access=%u fetched=%s%s\n",
                         key.c_str(), static_cast<long long>(f.ttl.value_or(0)),
@@ -101,29 +126,27 @@ int get_command(const Args& args) {
                         static_cast<unsigned long long>(f.cas_token.value_or(0)),
                         f.last_access.value_or(0), f.fetched.value_or(false) ? "yes" : "no",
                         f.stale ? " stale" : (f.win ? " placeholder" : ""));
-        }
-        return rc;
+            return true;
+        });
     }
-    if (args.operands.size() == 1) {
-        const std::optional<std::string> v = cache.get(args.operands[0]);
+    // One key: its exact bytes, with a newline only for a terminal (unless --raw). Several:
+    // "KEY<TAB>VALUE" lines.
+    const bool one = args.operands.size() == 1;
+    if (args.has("--raw") && !one)
+        throw UsageError("get: --raw takes one KEY");
+    const bool newline = !args.has("--raw") && isatty(STDOUT_FILENO) == 1;
+    return each_key(args.operands, [&](const std::string& key) {
+        const std::optional<std::string> v = cache.get(key);
         if (!v)
-            return not_found(args.operands[0]);
+            return false;
+        if (!one)
+            std::printf("%s\t", key.c_str());
         print_bytes(*v);
-        std::putchar('\n');
-        return exit_ok;
-    }
-    const std::vector<mm::KeyView> keys(args.operands.begin(), args.operands.end());
-    const auto values = cache.multi_get(keys);
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        if (!values[i]) {
-            rc = not_found(args.operands[i]);
-            continue;
-        }
-        std::printf("%s\t", args.operands[i].c_str());
-        print_bytes(*values[i]);
-        std::putchar('\n');
-    }
-    return rc;
+        if (!one || newline)
+            std::putchar('\n');
+        std::fflush(stdout);
+        return true;
+    });
 }
 
 int set_command(const Args& args) {
@@ -142,12 +165,7 @@ int del_command(const Args& args) {
     allow_options(args, {});
     need_operands(args, 1, std::numeric_limits<std::size_t>::max(), "KEY");
     auto cache = client_of(args);
-    int rc = exit_ok;
-    for (const std::string& key : args.operands) {
-        if (!cache.del(key))
-            rc = not_found(key);
-    }
-    return rc;
+    return each_key(args.operands, [&](const std::string& key) { return cache.del(key); });
 }
 
 int touch_command(const Args& args) {
@@ -157,12 +175,7 @@ int touch_command(const Args& args) {
     if (!ttl)
         throw UsageError("touch: missing --ttl SECONDS");
     auto cache = client_of(args);
-    int rc = exit_ok;
-    for (const std::string& key : args.operands) {
-        if (!cache.touch(key, *ttl))
-            rc = not_found(key);
-    }
-    return rc;
+    return each_key(args.operands, [&](const std::string& key) { return cache.touch(key, *ttl); });
 }
 
 int incr_command(const Args& args) {
@@ -229,10 +242,9 @@ int stats_command(const Args& args) {
         const std::shared_ptr<mm::ConnectionPool> pool = router->pool_named(server.name());
         std::printf("%s\n", describe(server).c_str());
 
-        // A probe: one meta request, timed.
-        const std::string probe_key = "mmc:probe";
+        // A probe: one meta no-op (mn), timed; it changes none of the server's counters.
         mm::Request probe;
-        probe.key = mm::KeyView(probe_key);
+        probe.command = mm::MetaCommand::noop;
         std::array<mm::Request, 1> reqs{probe};
         std::array<mm::Response, 1> resps;
         const auto t0 = std::chrono::steady_clock::now();
@@ -278,6 +290,38 @@ int stats_command(const Args& args) {
         for (const auto& [name, value] : counters)
             std::printf("  pool.%-17s %llu\n", name, static_cast<unsigned long long>(value));
         std::printf("  pool.%-17s %s\n", "marked_down", c.marked_down ? "yes" : "no");
+    }
+    return rc;
+}
+
+int flush_command(const Args& args) {
+    allow_options(args, {"--server", "--yes"});
+    need_operands(args, 0, 0, "no arguments");
+    std::vector<mm::ServerAddress> servers;
+    if (const auto one = args.value("--server")) {
+        servers = parse_servers(*one, "--server");
+        if (servers.size() != 1)
+            throw UsageError("flush: --server takes one server");
+    } else {
+        servers = servers_of(args);
+    }
+    if (!args.has("--yes")) {
+        throw UsageError("flush: erases every key on " + std::to_string(servers.size()) +
+                         " server(s); add --yes to do it");
+    }
+    int rc = exit_ok;
+    for (const mm::ServerAddress& server : servers) {
+        mm::ConnectionPool pool(server, pool_options_of(args));
+        try {
+            pool.flush_all();
+            std::printf("%s: flushed\n", describe(server).c_str());
+        } catch (const mm::InvalidInputError&) {
+            throw;
+        } catch (const mm::Error& e) {
+            std::fprintf(stderr, "mmc: %s: flush failed: %s\n", describe(server).c_str(),
+                         e.message().c_str());
+            rc = exit_server;
+        }
     }
     return rc;
 }

@@ -15,5 +15,8 @@ int incr_command(const Args& args);
 int where_command(const Args& args);
 int stats_command(const Args& args);
 int warm_command(const Args& args);
+int drain_command(const Args& args);
+int dump_command(const Args& args);
+int flush_command(const Args& args);
 
 }  // namespace mmc

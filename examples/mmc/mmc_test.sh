@@ -49,7 +49,7 @@ raw_a() {
 
 # ---- help and usage errors ------------------------------------------------------------
 t "help";            run --help;                      expect 0; expect_out "usage: mmc [OPTIONS] COMMAND"
-for c in get set del touch incr where stats warm; do
+for c in get set del touch incr where stats dump warm drain flush; do
     t "$c --help";   run "$c" --help;                 expect 0; expect_out "usage: mmc $c"
 done
 t "help warm";       run help warm;                   expect 0; expect_out "usage: mmc warm"
@@ -90,7 +90,8 @@ t "touch a miss";    run touch nothing --ttl 5;       expect 1; expect_err "noth
 t "counter";         run set visits 10;               expect 0
 t "incr";            run incr visits;                 expect 0 "11"
 t "incr 5";          run incr visits 5;               expect 0 "16"
-t "incr -20";        run incr visits -20;             expect 0 "0"
+t "incr -20";        run incr visits -- -20;          expect 0 "0"
+t "incr, no --";     run incr visits -20;             expect 2; expect_err "a negative number goes after --"
 t "incr a miss";     run incr nothing;                expect 1; expect_err "nothing: not found"
 t "incr text";       run incr greeting;               expect 3; expect_err "non-numeric"
 
@@ -145,7 +146,76 @@ t "overwritten"; run --servers "$B" get w:both; expect 0 "older"
 t "warm: usage"; run warm --from "$A"; expect 2; expect_err "needs --from OLD and --to NEW"
 t "warm: no operands"; run warm --from "$A" --to "$B" w:flags; expect 2; expect_err "stdin"
 t "warm: dead target"; run --stdin "$keys" --timeout 200 warm --from "$A" --to 127.0.0.1:1; expect 3
-expect_err "0 copied"; expect_err "3 failed"
+expect_err "0 copied"; expect_err "6 failed"
+t "warm: bad rate"; run --stdin "$keys" warm --from "$A" --to "$B" --rate 0; expect 2; expect_err "bad --rate"
+
+# ---- get prints exact bytes -------------------------------------------------------------
+printf 'no newline at the end' >"$work/value"
+"$mmc" set exact - <"$work/value" >/dev/null
+t "get: exact bytes"; "$mmc" get exact >"$work/got"; rc=$?; out=; err=
+expect 0; cmp -s "$work/value" "$work/got" || fail "get: a newline was added to the value"
+t "get --raw"; "$mmc" get --raw exact >"$work/got"; rc=$?
+expect 0; cmp -s "$work/value" "$work/got" || fail "get --raw: not the exact bytes"
+t "get --raw, two keys"; run get --raw exact greeting; expect 2; expect_err "--raw takes one KEY"
+
+# ---- mmc dump | mmc warm -----------------------------------------------------------------
+for i in 1 2 3; do
+    [ "$(raw_a "set rt:$i $((i * 7)) 500 2\r\nv$i\r\n")" = STORED ] || fail "seed rt:$i"
+done
+t "set a binary key"; run --servers "$A" set "rt spaced key" value; expect 0
+t "dump"; run dump "$A"; expect 0
+expect_line '^rt:2	[0-9]+	[0-9]+$'; expect_line '^rt spaced key	-?[0-9]+	[0-9]+$'; expect_line '^w:forever	-1	'
+"$mmc" dump "$A" | "$mmc" warm --from "$A" --to "$B" >"$work/out" 2>"$work/err"; rc=$?; out=$(cat "$work/out"); err=$(cat "$work/err")
+t "dump | warm"; expect 0; expect_err "mmc warm: done, "
+t "round trip: TTL and flags"; run --servers "$B" get --info rt:2; expect 0
+[[ $out =~ ^rt:2\ ttl=(4[0-9][0-9]|500)\ flags=14\  ]] || fail "dump | warm: rt:2 lost its TTL or flags"
+t "round trip: binary key"; run --servers "$B" get "rt spaced key"; expect 0 "value"
+t "dump: usage"; run dump; expect 2; expect_err "dump: needs one SERVER"
+
+# ---- drain ------------------------------------------------------------------------------
+t "drain: unknown server"; run --servers "$A,$B" drain 127.0.0.1:1; expect 2; expect_err "is not one of the servers"
+t "drain"; run --servers "$A,$B" drain "$A" --rate 1000; expect 0
+expect_err "mmc drain: done, "; expect_err "% moved"
+# A key the ring places on A, now also on B.
+for i in $(seq 1 40); do
+    run --servers "$A,$B" where "dr:$i"
+    if [[ $out == *"-> $A" ]]; then dr=dr:$i; break; fi
+done
+[ "$(raw_a "set $dr 3 400 5\r\nhello\r\n")" = STORED ] || fail "seed $dr"
+t "drain again"; run --servers "$A,$B" drain "$A"; expect 0; expect_err "1 copied"
+t "drained key at B"; run --servers "$B" get --info "$dr"; expect 0
+[[ $out =~ \ flags=3\  ]] || fail "drain: $dr lost its flags"
+
+# ---- several keys with a server down -----------------------------------------------------
+dead=127.0.0.1:1
+three="$A,$B,$dead"
+for i in $(seq 1 60); do
+    run --servers "$three" where "down:$i"
+    case $out in
+        *"-> $dead") [ -z "${kd:-}" ] && kd=down:$i ;;
+        *) [ -z "${k1:-}" ] && k1=down:$i || { [ -z "${k2:-}" ] && k2=down:$i; } ;;
+    esac
+done
+run --servers "$three" set "$k1" one; run --servers "$three" set "$k2" two
+t "get, one server down"; run --timeout 200 --servers "$three" get "$k1" "$kd" "$k2"; expect 3
+expect_out "$(printf '%s\tone' "$k1")"; expect_out "$(printf '%s\ttwo' "$k2")"
+expect_err "$kd: failed on $dead"
+t "del, one server down"; run --timeout 200 --servers "$three" del "$kd" "$k1" "$k2"; expect 3
+expect_err "$kd: failed on $dead"
+t "del went on"; run --servers "$three" get "$k2"; expect 1
+t "touch, one server down"; run --timeout 200 --servers "$three" touch "$kd" greeting --ttl 50; expect 3
+expect_err "$kd: failed on $dead"
+
+# ---- stats changes no counter it shows -----------------------------------------------------
+t "stats twice"; run --servers "$A" stats; misses1=$(grep get_misses <<<"$out")
+run --servers "$A" stats; misses2=$(grep get_misses <<<"$out")
+[ -n "$misses1" ] && [ "$misses1" = "$misses2" ] || fail "stats changed get_misses: $misses1 / $misses2"
+
+# ---- flush ------------------------------------------------------------------------------
+t "flush without --yes"; run flush; expect 2; expect_err "add --yes"
+t "flush one server"; run flush --yes --server "$B"; expect 0; expect_out "flushed"
+t "flushed"; run --servers "$B" get rt:1; expect 1
+t "not flushed"; run --servers "$A" get --info rt:1; expect 0
 
 if [ "$failures" -ne 0 ]; then
     echo "mmc_test: $failures check(s) failed" >&2

@@ -83,6 +83,11 @@ public:
     /// (not a read); ServerError when the server rejects the group; TransportError as
     /// requests do.
     [[nodiscard]] ServerStats stats(std::string_view group = {});
+    /// Erases every item on the server (`flush_all`), over a pooled connection like stats():
+    /// for tools and tests, not for the request path.
+    /// @throws ServerError when the server refuses (memcached -F); TransportError as
+    /// requests do.
+    void flush_all();
 
     struct Impl;
     /// Internal (used by the driver and the classic requests).

@@ -4,6 +4,7 @@
 #include <meta_memcache/router.hpp>
 #include <meta_memcache/sharded_router.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -24,8 +25,10 @@ struct DrainCounters {
 /// (a FallbackRouter from the ring without the server to the ring with it, where the old
 /// ring is consulted only for keys the drained server owned: every other key costs
 /// nothing extra). Writes go to the new owners; deletes and invalidations also reach the
-/// drained server, so no stale value comes back from it. When `counters().reads` stops
-/// growing (or after the longest TTL), call finish() and stop the server.
+/// drained server, so no stale value comes back from it. Keys nobody reads are copied by a
+/// KeyMover (move_drained), at a bounded rate. When the mover's share_moved() is high
+/// enough, or `counters().reads` stops growing (or after the longest TTL), call finish()
+/// and stop the server.
 ///
 /// @code
 /// auto ring = std::make_shared<mm::ShardedRouter>(servers);
@@ -59,6 +62,16 @@ public:
     /// the ring alone.
     void finish();
     [[nodiscard]] bool finished() const noexcept;
+
+    /// The ring the keys now go to (without the drained server).
+    [[nodiscard]] const std::shared_ptr<ShardedRouter>& ring() const noexcept { return ring_; }
+    /// The drained server's pool, or null after finish(): what a KeyMover copies from.
+    [[nodiscard]] std::shared_ptr<ConnectionPool> drained_pool() const;
+    /// The ring as it was before the drain; the keys it placed on drained_node() are the
+    /// drained server's.
+    [[nodiscard]] std::shared_ptr<const HashRing> old_ring() const noexcept;
+    /// The drained server's node in old_ring().
+    [[nodiscard]] std::size_t drained_node() const noexcept;
 
     struct Source;
 

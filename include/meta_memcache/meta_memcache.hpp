@@ -16,6 +16,7 @@
 #include <meta_memcache/gutter_router.hpp>
 #include <meta_memcache/hash_ring.hpp>
 #include <meta_memcache/key.hpp>
+#include <meta_memcache/key_mover.hpp>
 #include <meta_memcache/migrating_cache_client.hpp>
 #include <meta_memcache/mirror_router.hpp>
 #include <meta_memcache/policies.hpp>

@@ -100,4 +100,12 @@ META_MEMCACHE_DECL ServerStats ConnectionPool::stats(std::string_view group) {
     return out;
 }
 
+META_MEMCACHE_DECL void ConnectionPool::flush_all() {
+    const std::string answer = impl_->classic("flush_all\r\n", detail::AnswerEnd::line, 1024);
+    if (answer != "OK\r\n") {
+        throw ServerError(errc::client_error, "flush_all: " + answer.substr(0, answer.size() - 2),
+                          impl_->name);
+    }
+}
+
 }  // namespace meta_memcache

@@ -132,4 +132,16 @@ META_MEMCACHE_DECL bool DrainingRouter::finished() const noexcept {
     return source_->current() == nullptr;
 }
 
+META_MEMCACHE_DECL std::shared_ptr<ConnectionPool> DrainingRouter::drained_pool() const {
+    return source_->current();
+}
+
+META_MEMCACHE_DECL std::shared_ptr<const HashRing> DrainingRouter::old_ring() const noexcept {
+    return source_->old_ring;
+}
+
+META_MEMCACHE_DECL std::size_t DrainingRouter::drained_node() const noexcept {
+    return source_->node;
+}
+
 }  // namespace meta_memcache
