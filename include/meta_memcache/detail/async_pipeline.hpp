@@ -57,6 +57,8 @@ protected:
     AsyncFailureRoute& operator=(AsyncFailureRoute&&) = default;
 };
 
+inline constexpr std::string_view opaque_mismatch = "an answer's opaque (O) is not its request's";
+
 class AsyncPipeline {
 public:
     /// `server` names the connection's server in failures; `max_value` is the item size
@@ -239,13 +241,17 @@ private:
 
         void answer(std::size_t s, const ResponseHeader& h, std::string_view value) override {
             Item& it = b_.items[s];
-            if (p_.mismatch_ || dropped(it))
-                return;
             const auto& sent = b_.reqs[s].flags.opaque;
-            if (h.flags.opaque && sent && h.flags.opaque->view() != sent->view()) {
+            if (!p_.mismatch_ && h.flags.opaque && sent && h.flags.opaque->view() != sent->view())
                 p_.mismatch_ = true;  // the answer is not this request's: out of step
+            if (p_.mismatch_) {
+                // No answer from here on can be trusted: each fails.
+                p_.fail_item(it, Failure{errc::protocol_error, opaque_mismatch, p_.server_},
+                             route_);
                 return;
             }
+            if (dropped(it))
+                return;
             it.call->sink().answer(it.index, h, value);
         }
         std::string& large_value(std::size_t s, const ResponseHeader& h) override {
@@ -314,7 +320,7 @@ private:
                 dec_.feed(std::string_view(rbuf_.data() + rpos_, rend_ - rpos_), rbuf_.size(), d);
             rpos_ += fed.consumed;
             if (mismatch_) {
-                error_ = "an answer's opaque (O) is not its request's";
+                error_ = opaque_mismatch;
                 return false;
             }
             settle(b, dec_.answered());
