@@ -75,6 +75,10 @@ public:
     }
 };
 
+std::shared_ptr<TestCall> get_call(std::string key) {
+    return std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{std::move(key)});
+}
+
 AsyncPipeline make_pipeline() {
     return AsyncPipeline("test:1", 1024, 1024 * 1024, ParserLimits{});
 }
@@ -110,7 +114,7 @@ TEST_CASE("pipelined batches are answered in order, each answer to its own reque
         AsyncPipeline p = make_pipeline();
         Route route;
         auto a = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"a", "b"});
-        auto c = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"c"});
+        auto c = get_call("c");
         p.push(a, 0, far);
         p.push(a, 1, far);
         CHECK(written(p) == "mg a v O1\r\nmg b v O2\r\n");
@@ -145,8 +149,8 @@ TEST_CASE("a timed-out request's late answer is dropped and the next request get
     AsyncPipeline p = make_pipeline();
     Route route;
     const auto now = AsyncClock::now();
-    auto slow = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"s"});
-    auto next = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"n"});
+    auto slow = get_call("s");
+    auto next = get_call("n");
     p.push(slow, 0, now + std::chrono::milliseconds(10));
     (void)written(p);
     p.push(next, 0, now + std::chrono::milliseconds(500));
@@ -168,9 +172,9 @@ TEST_CASE("a cancelled request still queued is never sent; one in flight has its
           "[async][unit]") {
     AsyncPipeline p = make_pipeline();
     Route route;
-    auto sent = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"x"});
-    auto queued = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"y"});
-    auto kept = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"z"});
+    auto sent = get_call("x");
+    auto queued = get_call("y");
+    auto kept = get_call("z");
     p.push(sent, 0, far);
     (void)written(p);
     p.push(queued, 0, far);
@@ -194,7 +198,7 @@ TEST_CASE("the fences of quiet writes are drained before the next batch's answer
     p.push(quiet, 0, far);
     p.push(quiet, 1, far);
     CHECK(written(p) == "ms q1 1 q O1\r\nv\r\nmn\r\nms q2 1 q O2\r\nv\r\nmn\r\n");
-    auto get = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"g"});
+    auto get = get_call("g");
     p.push(get, 0, far);
     CHECK(written(p) == "mg g v O3\r\n");
     // A quiet write's success is silent: only its fence comes, then the get's answer.
@@ -208,8 +212,8 @@ TEST_CASE("the fences of quiet writes are drained before the next batch's answer
 TEST_CASE("a lost connection fails what was written and keeps what was not", "[async][unit]") {
     AsyncPipeline p = make_pipeline();
     Route route;
-    auto written_call = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"w"});
-    auto waiting = std::make_shared<TestCall>(MetaCommand::get, std::vector<std::string>{"u"});
+    auto written_call = get_call("w");
+    auto waiting = get_call("u");
     p.push(written_call, 0, far);
     (void)written(p);
     p.push(waiting, 0, far);
