@@ -323,19 +323,32 @@ META_MEMCACHE_DECL AsyncCacheClient::AsyncCacheClient(executor_type executor,
                                                servers,
                                                gutter,
                                                gutter_ttl.count(),
-                                               pool_options,
+                                               std::move(pool_options),
                                                std::move(client_options),
                                                mode)) {}
 
+namespace detail::async_commands {
+
+/// Closes the engine's connections on its strand (the client is gone). Handlers still
+/// pending keep the engine alive until they have run.
+inline void shut_down(const std::shared_ptr<AsyncEngine>& e) noexcept {
+    if (!e)
+        return;
+    try {
+        asio::post(e->strand, [e] { e->shutdown(); });
+    } catch (...) {  // no memory for the handler: the connections close with the engine
+    }
+}
+
+}  // namespace detail::async_commands
+
 META_MEMCACHE_DECL AsyncCacheClient::~AsyncCacheClient() {
-    if (e_)
-        asio::post(e_->strand, [e = e_] { e->shutdown(); });
+    detail::async_commands::shut_down(e_);
 }
 META_MEMCACHE_DECL AsyncCacheClient::AsyncCacheClient(AsyncCacheClient&&) noexcept = default;
 META_MEMCACHE_DECL AsyncCacheClient& AsyncCacheClient::operator=(AsyncCacheClient&& o) noexcept {
     if (this != &o) {
-        if (e_)
-            asio::post(e_->strand, [e = e_] { e->shutdown(); });
+        detail::async_commands::shut_down(e_);
         e_ = std::move(o.e_);
     }
     return *this;

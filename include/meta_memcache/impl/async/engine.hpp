@@ -71,7 +71,7 @@ private:
     /// The connection failed under its requests: what was sent fails, the rest is sent
     /// again on a new connection.
     void broken(errc code, const std::string& why);
-    void shut_socket() noexcept;
+    void shut_socket();
 
     AsyncServer& server_;
     AsyncEngine& engine_;
@@ -92,10 +92,7 @@ private:
 /// One server: its connections, mark-down and counters. Counters are read from any thread.
 class AsyncServer {
 public:
-    AsyncServer(AsyncEngine& engine,
-                ServerAddress address,
-                const PoolOptions& options,
-                bool gutter);
+    AsyncServer(AsyncEngine& engine, ServerAddress address, PoolOptions options, bool gutter);
 
     /// True when a request may go out now (as the probe, after a mark-down period);
     /// otherwise `why` says why not.
@@ -154,7 +151,7 @@ public:
                 const std::vector<ServerAddress>& servers,
                 const std::vector<ServerAddress>& gutter,
                 std::int64_t gutter_ttl,
-                const PoolOptions& pool_options,
+                PoolOptions pool_options,
                 ClientOptions client_options,
                 HashMode mode);
     AsyncEngine(const AsyncEngine&) = delete;

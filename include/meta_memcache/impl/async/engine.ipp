@@ -220,7 +220,7 @@ META_MEMCACHE_DECL void AsyncConnection::close(errc code, std::string_view why) 
     pipe_.fail_queued(f, *this);
 }
 
-META_MEMCACHE_DECL void AsyncConnection::shut_socket() noexcept {
+META_MEMCACHE_DECL void AsyncConnection::shut_socket() {
     if (state_ == State::open)
         --server_.established;
     ++generation_;
@@ -235,9 +235,13 @@ META_MEMCACHE_DECL void AsyncConnection::shut_socket() noexcept {
 
 META_MEMCACHE_DECL AsyncServer::AsyncServer(AsyncEngine& e,
                                             ServerAddress addr,
-                                            const PoolOptions& opts,
+                                            PoolOptions opts,
                                             bool in_gutter)
-    : engine(e), address(std::move(addr)), name(address.name()), options(opts), gutter(in_gutter) {
+    : engine(e),
+      address(std::move(addr)),
+      name(address.name()),
+      options(std::move(opts)),
+      gutter(in_gutter) {
     limits.max_value_size = e.options.max_item_size;
     const std::size_t n = std::max<std::size_t>(options.async_connections, 1);
     for (std::size_t i = 0; i < n; ++i)
@@ -336,7 +340,7 @@ inline void add_servers(AsyncEngine& e,
         g.servers.push_back(std::make_unique<AsyncServer>(e, s, options, gutter));
 }
 
-inline PoolOptions checked(const PoolOptions& o) {
+inline PoolOptions checked(PoolOptions o) {
     o.validate();
     if (o.tls.enabled)
         throw InvalidInputError("AsyncCacheClient: TLS is not supported yet");
@@ -351,7 +355,7 @@ META_MEMCACHE_DECL AsyncEngine::AsyncEngine(asio::any_io_executor ex,
                                             const std::vector<ServerAddress>& servers,
                                             const std::vector<ServerAddress>& gutter,
                                             std::int64_t gutter_ttl,
-                                            const PoolOptions& pool_options,
+                                            PoolOptions pool_options,
                                             ClientOptions client_options,
                                             HashMode mode)
     : executor(std::move(ex)),
@@ -359,7 +363,7 @@ META_MEMCACHE_DECL AsyncEngine::AsyncEngine(asio::any_io_executor ex,
       options(std::move(client_options)),
       primary_{HashRing(servers, mode), {}},
       gutter_ttl_(gutter_ttl) {
-    const PoolOptions pool = async_impl::checked(pool_options);
+    const PoolOptions pool = async_impl::checked(std::move(pool_options));
     if (options.max_item_size < 4096)
         throw InvalidInputError("ClientOptions: max_item_size must be at least 4096 bytes");
     serializer = options.serializer ? options.serializer : std::make_shared<Serializer>();
