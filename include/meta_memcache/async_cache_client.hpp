@@ -18,11 +18,13 @@
 #include <meta_memcache/write_failure_event.hpp>
 
 #include <asio/any_io_executor.hpp>
+#include <asio/associated_allocator.hpp>
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/cancellation_type.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
 #include <chrono>
@@ -33,6 +35,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -48,26 +51,82 @@ void async_start(const std::shared_ptr<AsyncEngine>& engine, std::shared_ptr<Asy
 void async_cancel(const std::shared_ptr<AsyncEngine>& engine, const std::weak_ptr<AsyncCall>& call);
 
 /// The caller's completion handler, posted to its associated executor (the client's when
-/// it has none) with the outcome; the handler's cancellation slot is cleared first.
+/// it has none) with the outcome; the handler's cancellation slot is cleared first. Its
+/// memory comes from the handler's associated allocator (a per-thread block cache when it
+/// has none) and is freed before the handler runs.
 template <class T, class Handler>
 class AsyncHandlerCompletion final : public AsyncCompletion<T> {
+    using Allocator = typename std::allocator_traits<
+        asio::associated_allocator_t<Handler, RecyclingAllocator<void>>>::
+        template rebind_alloc<AsyncHandlerCompletion>;
+    using Traits = std::allocator_traits<Allocator>;
+
 public:
     AsyncHandlerCompletion(Handler handler, const asio::any_io_executor& fallback)
-        : work_(asio::make_work_guard(asio::get_associated_executor(handler, fallback))),
-          handler_(std::move(handler)) {}
+        : alloc_(asio::get_associated_allocator(handler, RecyclingAllocator<void>())),
+          executor_(asio::get_associated_executor(handler, fallback)),
+          handler_(std::move(handler)) {
+        // Work is counted on the handler's own executor; on the client's, the client's I/O
+        // is that work until the handler is posted (as asio's own operations do).
+        if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+            if (executor_ == fallback)
+                return;
+        }
+        work_.emplace(executor_);
+    }
+    AsyncHandlerCompletion(const AsyncHandlerCompletion&) = delete;
+    AsyncHandlerCompletion& operator=(const AsyncHandlerCompletion&) = delete;
+    AsyncHandlerCompletion(AsyncHandlerCompletion&&) = delete;
+    AsyncHandlerCompletion& operator=(AsyncHandlerCompletion&&) = delete;
+    ~AsyncHandlerCompletion() = default;
+
+    /// A completion for `handler`, in memory of its allocator.
+    static AsyncCompletion<T>* make(Handler handler, const asio::any_io_executor& fallback) {
+        Allocator a(asio::get_associated_allocator(handler, RecyclingAllocator<void>()));
+        AsyncHandlerCompletion* p = Traits::allocate(a, 1);
+        try {
+            return ::new (static_cast<void*>(p))
+                AsyncHandlerCompletion(std::move(handler), fallback);
+        } catch (...) {
+            Traits::deallocate(a, p, 1);
+            throw;
+        }
+    }
 
     void complete(std::error_code ec, T value) override {
-        auto ex = work_.get_executor();
-        asio::post(ex, [h = std::move(handler_), ec, v = std::move(value),
-                        work = std::move(work_)]() mutable {
+        Handler h = std::move(handler_);
+        auto work = std::move(work_);
+        Executor ex = std::move(executor_);
+        free_self();
+        auto run = [h = std::move(h), ec, v = std::move(value), work = std::move(work)]() mutable {
             asio::get_associated_cancellation_slot(h).clear();
             std::move(h)(ec, std::move(v));
             work.reset();
-        });
+        };
+        // An io_context's executor is posted to without asio's type erasure (which copies
+        // the executor for each property it sets).
+        if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+            if (const auto* io = ex.template target<asio::io_context::executor_type>()) {
+                asio::post(*io, std::move(run));
+                return;
+            }
+        }
+        asio::post(ex, std::move(run));
     }
+    void discard() noexcept override { free_self(); }
 
 private:
-    asio::executor_work_guard<asio::associated_executor_t<Handler, asio::any_io_executor>> work_;
+    void free_self() noexcept {
+        Allocator a = alloc_;
+        this->~AsyncHandlerCompletion();
+        Traits::deallocate(a, this, 1);
+    }
+
+    using Executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
+
+    Allocator alloc_;
+    Executor executor_;
+    std::optional<asio::executor_work_guard<Executor>> work_;
     Handler handler_;
 };
 
@@ -93,7 +152,7 @@ struct AsyncInitiation {
     template <class Handler, class T>
     void operator()(Handler&& handler, std::shared_ptr<AsyncResultCall<T>> call) const {
         auto slot = asio::get_associated_cancellation_slot(handler);
-        call->completion = std::make_unique<AsyncHandlerCompletion<T, std::decay_t<Handler>>>(
+        call->completion = AsyncHandlerCompletion<T, std::decay_t<Handler>>::make(
             std::forward<Handler>(handler), executor);
         if (call->invalid) {
             call->finished = true;
@@ -113,8 +172,8 @@ struct AsyncInitiation {
 /// completing with `void(std::error_code, T)`, T what the synchronous command returns.
 /// Thread-safe: its I/O runs on one strand of the executor it was given; any thread may
 /// start commands. Many commands in flight share one connection per server (pipelined, in
-/// order, each answer checked with its O opaque); commands issued in the same turn of the
-/// event loop go out in one write. Keys and values are copied when a command is called.
+/// order, each answer checked with its O opaque); commands issued while a write is under
+/// way go out together in the next one. Keys and values are copied when a command is called.
 /// Cancellation through the token's cancellation slot completes a command with
 /// asio::error::operation_aborted at once; its answer is read and dropped when it comes.
 ///

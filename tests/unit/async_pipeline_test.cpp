@@ -42,21 +42,22 @@ public:
 
 class TestCall final : public AsyncCall {
 public:
-    TestCall(MetaCommand cmd, std::vector<std::string> names, bool quiet = false) {
-        for (auto& n : names)
-            keys.emplace_back(std::move(n));
-        for (const Key& k : keys) {
+    TestCall(MetaCommand cmd, std::vector<std::string> names, bool quiet = false)
+        : names_(std::move(names)) {
+        requests.reserve(names_.size());
+        for (const std::string& k : names_) {
             RequestFlags f;
             f.return_value = cmd == MetaCommand::get;
             f.no_reply = quiet;
             requests.push_back(Request{cmd, KeyView(k), cmd == MetaCommand::set ? "v" : "", f});
         }
-        rec.got.resize(keys.size());
+        rec.got.resize(names_.size());
         reset_remaining();
     }
     ResultSink& sink() noexcept override { return rec; }
     void abort(std::error_code ec) override { aborted = ec; }
 
+    std::vector<std::string> names_;
     Recorder rec;
     int completions = 0;
     std::error_code aborted;

@@ -6,6 +6,7 @@
 // out. The command's own class (async commands) turns the sink's contents into what the
 // caller gets; the pipeline of each connection (async_pipeline.hpp) feeds the sink.
 
+#include <meta_memcache/detail/async_memory.hpp>
 #include <meta_memcache/detail/result_sink.hpp>
 #include <meta_memcache/key.hpp>
 #include <meta_memcache/request.hpp>
@@ -20,18 +21,24 @@
 namespace meta_memcache::detail {
 
 /// Receives the outcome of an asynchronous command: posts the caller's completion handler
-/// (with the error code and the value) to the handler's executor. Called once.
+/// (with the error code and the value) to the handler's executor. Either call frees the
+/// object (it owns its memory), so exactly one of them is made, once.
 template <class T>
 class AsyncCompletion {
 public:
     AsyncCompletion() = default;
-    virtual ~AsyncCompletion() = default;
     AsyncCompletion(const AsyncCompletion&) = delete;
     AsyncCompletion& operator=(const AsyncCompletion&) = delete;
     AsyncCompletion(AsyncCompletion&&) = delete;
     AsyncCompletion& operator=(AsyncCompletion&&) = delete;
 
+    /// Hands the outcome to the caller's handler.
     virtual void complete(std::error_code ec, T value) = 0;
+    /// Drops the handler without calling it (the call was never completed).
+    virtual void discard() noexcept = 0;
+
+protected:
+    ~AsyncCompletion() = default;
 };
 
 /// A command in flight. Used on the client's strand only, once started.
@@ -61,9 +68,10 @@ public:
     /// Starts counting: every request is out.
     void reset_remaining() noexcept { remaining = requests.size(); }
 
-    /// The requests (their keys view `keys`, a set's value views `value`).
-    std::vector<Request> requests{};
-    std::vector<Key> keys{};
+    /// The requests (their keys view `keys`, a set's value views `value`); one request and
+    /// a short key are stored in the call itself.
+    OneOrMany<Request> requests{};
+    KeyBytes keys{};
     std::string value{};
     /// Whether a failed write among the requests goes to on_write_failure.
     bool track_write_failures = true;
@@ -94,15 +102,26 @@ protected:
 template <class T>
 class AsyncResultCall : public AsyncCall {
 public:
+    AsyncResultCall() = default;
+    AsyncResultCall(const AsyncResultCall&) = delete;
+    AsyncResultCall& operator=(const AsyncResultCall&) = delete;
+    AsyncResultCall(AsyncResultCall&&) = delete;
+    AsyncResultCall& operator=(AsyncResultCall&&) = delete;
+    ~AsyncResultCall() override {
+        if (completion != nullptr)
+            completion->discard();
+    }
+
     void abort(std::error_code ec) override { deliver(ec, T{}); }
 
-    std::unique_ptr<AsyncCompletion<T>> completion{};
+    /// The caller's handler (owned: complete() or discard() frees it).
+    AsyncCompletion<T>* completion = nullptr;
     /// Set when the input was invalid: the command completes with it, sending nothing.
     std::error_code invalid{};
 
 protected:
     void deliver(std::error_code ec, T result) {
-        if (auto c = std::move(completion))
+        if (AsyncCompletion<T>* c = std::exchange(completion, nullptr))
             c->complete(ec, std::move(result));
     }
 };

@@ -96,20 +96,22 @@ public:
     /// The buffer stays valid until the next call.
     WriteBuffer& encode_queued(std::string_view key_prefix) {
         wbuf_.clear();
-        Batch b;
+        Batch b = spare_batch();
         for (Item& it : queue_) {
             if (dropped(it))
                 continue;
-            Request r = it.call->requests[it.index];
+            b.reqs.push_back(it.call->requests[it.index]);
+            Request& r = b.reqs.back();
             if (!r.flags.opaque)
                 r.flags.opaque = next_opaque();
             encode(r, key_prefix, wbuf_);
-            b.reqs.push_back(r);
             b.items.push_back(std::move(it));
         }
         queue_.clear();
         wbuf_.finish();
-        if (!b.items.empty()) {
+        if (b.items.empty()) {
+            spare_.push_back(std::move(b));
+        } else {
             flight_.push_back(std::move(b));
             if (flight_.size() == 1)
                 start_front();
@@ -146,7 +148,7 @@ public:
             Dispatch d(*this, flight_.front(), route);
             dec_.fail_rest(d, f);
             settle(flight_.front(), flight_.front().items.size());
-            flight_.pop_front();
+            pop_front();
         }
         for (Batch& b : flight_) {
             for (Item& it : b.items)
@@ -270,6 +272,25 @@ private:
         AsyncFailureRoute& route_;
     };
 
+    /// A batch to fill: one written before, its vectors' memory kept.
+    Batch spare_batch() {
+        if (spare_.empty())
+            return {};
+        Batch b = std::move(spare_.back());
+        spare_.pop_back();
+        return b;
+    }
+    /// The front batch is answered: its vectors are kept for a later batch.
+    void pop_front() {
+        Batch& b = flight_.front();
+        b.reqs.clear();
+        b.items.clear();
+        b.done_upto = 0;
+        if (spare_.size() < 4)
+            spare_.push_back(std::move(b));
+        flight_.pop_front();
+    }
+
     [[nodiscard]] static bool dropped(const Item& it) noexcept {
         return it.done || it.call->finished;
     }
@@ -332,7 +353,7 @@ private:
                 break;
             fences_ = dec_.finish_deferred(d);
             settle(b, b.items.size());
-            flight_.pop_front();
+            pop_front();
             front_started_ = false;
             if (!flight_.empty()) {
                 start_front();
@@ -363,6 +384,7 @@ private:
     std::string server_;
     std::vector<Item> queue_;
     std::deque<Batch> flight_;
+    std::vector<Batch> spare_;  ///< answered batches, their memory kept
     bool front_started_ = false;
     unsigned fences_ = 0;  ///< fences of earlier quiet writes the next batch drains first
     BatchDecoder dec_;

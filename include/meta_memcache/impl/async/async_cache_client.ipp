@@ -62,15 +62,13 @@ public:
         this->track_write_failures = failure.track_write_failures;
     }
 
-    /// Adds request `r` for `key` (copied; the request views the copy).
+    /// Adds request `r` for `key` (copied into `keys`, reserved first; the request views
+    /// the copy).
     void add(MetaCommand cmd, KeyView key, const RequestFlags& flags) {
-        this->keys.push_back(key.to_key());
-        this->requests.push_back(Request{cmd, KeyView(this->keys.back()), {}, flags});
+        this->requests.push_back(Request{cmd, this->keys.copy(key), {}, flags});
     }
-    /// Validates the requests once all are added (the keys no longer move).
+    /// Validates the requests once all are added.
     void seal() {
-        for (std::size_t i = 0; i < this->requests.size(); ++i)
-            this->requests[i].key = KeyView(this->keys[i]);
         if (!this->value.empty())
             this->requests.front().value = this->value;
         this->invalid = engine_->validate(*this);
@@ -192,7 +190,7 @@ private:
         value_.reset();
         sink_.emplace(value_);
         if (!timer_)
-            timer_ = std::make_unique<asio::steady_timer>(this->engine_->strand);
+            timer_ = std::make_unique<AsyncTimer>(this->engine_->strand);
         timer_->expires_after(wait);
         timer_->async_wait([self = this->shared_from_this_call()](const std::error_code& ec) {
             if (ec || self->finished)
@@ -214,7 +212,7 @@ private:
     std::optional<ReadSink> sink_{std::in_place, value_};
     std::optional<LeasePolicy> lease_;
     unsigned attempt_ = 1;
-    std::unique_ptr<asio::steady_timer> timer_;
+    std::unique_ptr<AsyncTimer> timer_;
 };
 
 /// multi_get.
@@ -254,7 +252,8 @@ public:
     using ClientCall<T>::ClientCall;
     ResultSink& sink() noexcept override {
         if (!sink_)  // once the request is in place
-            sink_.emplace(std::span<const Request>(this->requests), std::span<Response>(&out_, 1));
+            sink_.emplace(std::span<const Request>(this->requests.data(), this->requests.size()),
+                          std::span<Response>(&out_, 1));
         return *sink_;
     }
 
@@ -290,8 +289,8 @@ std::shared_ptr<C> one(const std::shared_ptr<AsyncEngine>& e,
                        const RequestFlags& flags,
                        std::string_view value,
                        A&&... args) {
-    auto c = std::make_shared<C>(e, std::forward<A>(args)...);
-    c->requests.reserve(1);
+    auto c = std::allocate_shared<C>(RecyclingAllocator<C>(), e, std::forward<A>(args)...);
+    c->keys.reserve(KeyBytes::size_of(key));
     c->add(cmd, key, flags);
     c->value.assign(value);
     c->seal();
@@ -468,9 +467,13 @@ META_MEMCACHE_DECL AsyncCacheClient::CallPtr<CasValue> AsyncCacheClient::get_cas
 META_MEMCACHE_DECL AsyncCacheClient::CallPtr<std::vector<std::optional<std::string>>>
 AsyncCacheClient::multi_get_call(std::span<const KeyView> keys, const GetOptions& options) const {
     using namespace detail::async_commands;
-    auto c = std::make_shared<MultiReadCall>(e_, options.failure, keys.size());
+    auto c = std::allocate_shared<MultiReadCall>(detail::RecyclingAllocator<MultiReadCall>(), e_,
+                                                 options.failure, keys.size());
     const RequestFlags f = detail::cache_client_impl::read_flags(options, false);
-    c->keys.reserve(keys.size());
+    std::size_t bytes = 0;
+    for (const KeyView& k : keys)
+        bytes += detail::KeyBytes::size_of(k);
+    c->keys.reserve(bytes);
     c->requests.reserve(keys.size());
     for (const KeyView& k : keys)
         c->add(MetaCommand::get, k, f);

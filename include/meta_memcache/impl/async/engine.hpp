@@ -29,6 +29,7 @@
 #include <asio/strand.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +41,15 @@ namespace meta_memcache::detail {
 class AsyncEngine;
 class AsyncServer;
 
+/// The client's strand, the executor of its sockets and timers: a concrete type, so that
+/// asio tracks work on it without type-erasing (and allocating) a new executor per operation.
+using AsyncStrand = asio::strand<asio::any_io_executor>;
+using AsyncSocket = asio::basic_stream_socket<asio::ip::tcp, AsyncStrand>;
+using AsyncResolver = asio::ip::basic_resolver<asio::ip::tcp, AsyncStrand>;
+using AsyncTimer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                              asio::wait_traits<std::chrono::steady_clock>,
+                                              AsyncStrand>;
+
 /// One connection to a server. On the strand only.
 class AsyncConnection final : public std::enable_shared_from_this<AsyncConnection>,
                               public AsyncFailureRoute {
@@ -48,6 +58,8 @@ public:
 
     /// Sends request `index` of `call` (connecting first when needed).
     void push(std::shared_ptr<AsyncCall> call, std::uint32_t index);
+    /// Writes everything queued now (unless a write is under way: then after it).
+    void flush();
     /// Closes the connection: every request on it, queued ones too, fails with `code`.
     void close(errc code, std::string_view why);
     /// Requests written and not answered.
@@ -63,8 +75,8 @@ private:
     void connect();
     void connected();
     void connect_failed(const std::string& why);
-    void schedule_flush();
-    void flush();
+    /// Writes what is queued (at once, or at the end of the call being started).
+    void flush_soon();
     void read();
     void arm_timer();
     void on_timer();
@@ -75,15 +87,15 @@ private:
 
     AsyncServer& server_;
     AsyncEngine& engine_;
-    asio::ip::tcp::socket socket_;
-    asio::ip::tcp::resolver resolver_;
-    asio::steady_timer connect_timer_;
-    asio::steady_timer timer_;  ///< the earliest deadline of a request still awaited
+    AsyncSocket socket_;
+    AsyncResolver resolver_;
+    AsyncTimer connect_timer_;
+    AsyncTimer timer_;  ///< the earliest deadline of a request still awaited
     AsyncPipeline pipe_;
     std::vector<asio::const_buffer> out_;
     State state_ = State::closed;
     bool writing_ = false;
-    bool flush_posted_ = false;
+    bool flush_deferred_ = false;  ///< in the engine's list of connections to flush
     bool timer_armed_ = false;
     AsyncClock::time_point timer_at_{};
     std::uint64_t generation_ = 0;  ///< a new one per socket: old handlers know they are old
@@ -176,12 +188,15 @@ public:
     [[nodiscard]] bool raise(const FailureHandling& fh) const noexcept;
     /// Validates the requests of a call just built: the invalid-input error in `invalid`.
     [[nodiscard]] std::error_code validate(const AsyncCall& call) const;
+    /// On the strand: `c` has requests queued by the call being started; written when all
+    /// of that call's requests are queued (false: no call is being started, write now).
+    [[nodiscard]] bool defer_flush(AsyncConnection& c);
     /// On the strand: closes everything (the client is gone).
     void shutdown();
     [[nodiscard]] std::vector<ServerCounters> counters() const;
 
     asio::any_io_executor executor;
-    asio::strand<asio::any_io_executor> strand;
+    AsyncStrand strand;
     ClientOptions options;
     std::shared_ptr<Serializer> serializer;
     WriteFailureEvent on_write_failure;
@@ -191,6 +206,8 @@ private:
     std::unique_ptr<Group> gutter_;
     std::int64_t gutter_ttl_ = 0;
     bool stopped_ = false;
+    unsigned starting_ = 0;  ///< calls being started (their requests written together)
+    std::vector<std::shared_ptr<AsyncConnection>> to_flush_;
 };
 
 }  // namespace meta_memcache::detail

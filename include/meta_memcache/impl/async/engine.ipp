@@ -15,6 +15,7 @@
 #include <asio/write.hpp>
 
 #include <algorithm>
+#include <span>
 #include <string>
 
 namespace meta_memcache::detail {
@@ -46,7 +47,7 @@ META_MEMCACHE_DECL void AsyncConnection::push(std::shared_ptr<AsyncCall> call,
         case State::connecting:
             break;
         case State::open:
-            schedule_flush();
+            flush_soon();
             break;
     }
 }
@@ -79,7 +80,7 @@ META_MEMCACHE_DECL void AsyncConnection::connect() {
     resolver_.async_resolve(
         server_.address.host, std::to_string(server_.address.port),
         [self = shared_from_this(), gen](const std::error_code& ec,
-                                         const asio::ip::tcp::resolver::results_type& results) {
+                                         const AsyncResolver::results_type& results) {
             if (gen != self->generation_)
                 return;
             if (ec) {
@@ -122,18 +123,21 @@ META_MEMCACHE_DECL void AsyncConnection::connect_failed(const std::string& why) 
     pipe_.fail_queued(f, *this);
 }
 
-META_MEMCACHE_DECL void AsyncConnection::schedule_flush() {
-    if (writing_ || flush_posted_)
+META_MEMCACHE_DECL void AsyncConnection::flush_soon() {
+    if (writing_ || flush_deferred_)
+        return;  // goes out with the write under way's successor, or the call's requests
+    // The requests of one call go out in one write (a multi_get's share of this server);
+    // otherwise a request to an idle connection goes out at once, and requests issued while
+    // a write is under way go out together in the next one.
+    if (engine_.defer_flush(*this)) {
+        flush_deferred_ = true;
         return;
-    // Everything issued in this turn of the event loop goes out in one write.
-    flush_posted_ = true;
-    asio::post(engine_.strand, [self = shared_from_this()] {
-        self->flush_posted_ = false;
-        self->flush();
-    });
+    }
+    flush();
 }
 
 META_MEMCACHE_DECL void AsyncConnection::flush() {
+    flush_deferred_ = false;
     if (state_ != State::open || writing_ || !pipe_.has_queued())
         return;
     WriteBuffer& w = pipe_.encode_queued(engine_.options.key_prefix);
@@ -143,16 +147,20 @@ META_MEMCACHE_DECL void AsyncConnection::flush() {
     for (const WriteBuffer::Segment& s : w.segments())
         out_.emplace_back(s.ext != nullptr ? s.ext : w.data() + s.offset, s.size);
     writing_ = true;
-    asio::async_write(
-        socket_, out_,
-        [self = shared_from_this(), gen = generation_](const std::error_code& ec, std::size_t) {
-            self->writing_ = false;
-            if (gen == self->generation_ && ec) {
-                self->broken(errc::connection_closed, "write failed: " + ec.message());
-                return;
-            }
-            self->flush();
-        });
+    auto done = [self = shared_from_this(), gen = generation_](const std::error_code& ec,
+                                                               std::size_t) {
+        self->writing_ = false;
+        if (gen == self->generation_ && ec) {
+            self->broken(errc::connection_closed, "write failed: " + ec.message());
+            return;
+        }
+        self->flush();
+    };
+    // A view of the buffers, not a copy of the vector (asio's write keeps its sequence).
+    if (out_.size() == 1)
+        asio::async_write(socket_, out_.front(), std::move(done));
+    else
+        asio::async_write(socket_, std::span<const asio::const_buffer>(out_), std::move(done));
 }
 
 META_MEMCACHE_DECL void AsyncConnection::read() {
@@ -382,9 +390,32 @@ META_MEMCACHE_DECL void AsyncEngine::start(std::shared_ptr<AsyncCall> call) {
             return;  // cancelled before it started
         call->reset_remaining();
         const auto n = static_cast<std::uint32_t>(call->requests.size());
-        for (std::uint32_t i = 0; i < n && !call->finished; ++i)
-            self->send(call, i, false);
+        ++self->starting_;
+        try {
+            for (std::uint32_t i = 0; i < n && !call->finished; ++i)
+                self->send(call, i, false);
+        } catch (...) {
+            --self->starting_;
+            throw;
+        }
+        if (--self->starting_ == 0) {
+            // Every server's share of the call in one write each.
+            std::vector<std::shared_ptr<AsyncConnection>> conns;
+            conns.swap(self->to_flush_);
+            for (const auto& c : conns)
+                c->flush();
+            conns.clear();
+            if (self->to_flush_.empty())
+                conns.swap(self->to_flush_);  // keeps the vector's memory
+        }
     });
+}
+
+META_MEMCACHE_DECL bool AsyncEngine::defer_flush(AsyncConnection& c) {
+    if (starting_ == 0)
+        return false;
+    to_flush_.push_back(c.shared_from_this());
+    return true;
 }
 
 META_MEMCACHE_DECL void AsyncEngine::send(const std::shared_ptr<AsyncCall>& call,
