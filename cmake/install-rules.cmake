@@ -12,11 +12,21 @@ install(TARGETS meta_memcache
 # The header-only target in its own export set: its dependencies (asio, xxHash, ...) are
 # found only for the consumers that can use it, never for those of the compiled library.
 install(TARGETS meta_memcache_header_only EXPORT meta_memcacheHeaderOnlyTargets)
+# The asynchronous client in its own export set too: it needs asio (a public dependency of
+# meta_memcache::async only), found for the consumers that use it.
+install(TARGETS meta_memcache_async
+        EXPORT meta_memcacheAsyncTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT meta_memcacheTargets
         NAMESPACE meta_memcache::
         DESTINATION ${META_MEMCACHE_CMAKE_DIR})
 install(EXPORT meta_memcacheHeaderOnlyTargets
+        NAMESPACE meta_memcache::
+        DESTINATION ${META_MEMCACHE_CMAKE_DIR})
+install(EXPORT meta_memcacheAsyncTargets
         NAMESPACE meta_memcache::
         DESTINATION ${META_MEMCACHE_CMAKE_DIR})
 

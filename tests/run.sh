@@ -5,7 +5,8 @@
 #   3. asan workflow: the whole suite under AddressSanitizer + UBSan (the package tests
 #      ran in step 2)
 #   4. tsan: the pool, client and thread-heavy tests ([concurrency], which includes the
-#      [faults] tests under four-thread load) under ThreadSanitizer
+#      [faults] tests under four-thread load) and the asynchronous client's ([async])
+#      under ThreadSanitizer
 #   5. clang: the library, every public header, the header-only mode and the examples
 #      build with clang 14
 #   6. tidy: clang-tidy over the library (.clang-tidy, warnings are errors)
@@ -52,6 +53,10 @@ cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target meta_memcache_integration_tests
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
     build/tsan/tests/meta_memcache_integration_tests "[pool],[client],[concurrency]"
+# The asynchronous client: its io_context run from two threads (in [concurrency] above),
+# and the rest of its tests, a few seconds.
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+    build/tsan/tests/meta_memcache_integration_tests "[async]"
 
 step "clang: the library, public headers, header-only mode and examples build with clang 14 (-Werror)"
 cmake --preset clang >/dev/null

@@ -46,6 +46,9 @@ struct PoolOptions {
     /// An idle connection unused for this long is checked for a server-side close before
     /// it is handed out (one non-blocking peek); 0 checks every time.
     std::chrono::milliseconds idle_check_after{1000};
+    /// AsyncCacheClient only: connections per server, each carrying many requests in
+    /// flight (pipelined); the synchronous client ignores it.
+    std::size_t async_connections = 1;
     /// Set TCP_NODELAY on TCP connections.
     bool no_delay = true;
     /// Per-connection read buffer; a value that fits is read without any allocation

@@ -7,6 +7,8 @@
                                                      PER (keys per call), detail per call
     counts.py io A B N PROBE CLIENT                  mm_io_count files: two rows, reads and
                                                      eagain_reads per call
+    counts.py callgrind A B N PROBE CLIENT           callgrind outputs: instructions per
+                                                     call
 """
 
 import sys
@@ -35,6 +37,14 @@ def io_calls(path):
             name, calls, would_block = line.split()
             out[name] = (int(calls), int(would_block))
     return out
+
+
+def callgrind_instructions(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    sys.exit(f"{path}: no callgrind totals")
 
 
 def per_op(a, b, n):
@@ -67,6 +77,10 @@ def main():
         whole = sum(v[1] for v in second.values()) / (2.0 * int(n))
         note = f"{detail(blocked) or 'none'}; whole 2N run {whole:.3f}"
         print(f"{probe}\t{client}\teagain_reads\t{sum(blocked.values()):.3f}\t{note}")
+    elif mode == "callgrind":
+        a, b, n, probe, client = sys.argv[2:7]
+        ins = (callgrind_instructions(b) - callgrind_instructions(a)) / float(n)
+        print(f"{probe}\t{client}\tinstructions\t{ins:.0f}\t2N minus N runs")
     else:
         sys.exit(f"unknown mode {mode}")
 

@@ -26,62 +26,11 @@
 // strings) and "allocations_per_call_besides_values" (per call, minus those values).
 
 #include "bench_clients.hpp"
+#include "counting_malloc.hpp"
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-
-// ---- counting allocator ------------------------------------------------------------------
-
-extern "C" {
-void* __libc_malloc(std::size_t);                 // NOLINT(bugprone-reserved-identifier)
-void* __libc_calloc(std::size_t, std::size_t);    // NOLINT(bugprone-reserved-identifier)
-void* __libc_realloc(void*, std::size_t);         // NOLINT(bugprone-reserved-identifier)
-void* __libc_memalign(std::size_t, std::size_t);  // NOLINT(bugprone-reserved-identifier)
-void __libc_free(void*);                          // NOLINT(bugprone-reserved-identifier)
-}
-
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-void counted() {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
-extern "C" {
-void* malloc(std::size_t n) {
-    counted();
-    return __libc_malloc(n);
-}
-void* calloc(std::size_t n, std::size_t m) {
-    counted();
-    return __libc_calloc(n, m);
-}
-void* realloc(void* p, std::size_t n) {
-    counted();
-    return __libc_realloc(p, n);
-}
-void* memalign(std::size_t a, std::size_t n) {
-    counted();
-    return __libc_memalign(a, n);
-}
-void* aligned_alloc(std::size_t a, std::size_t n) {
-    counted();
-    return __libc_memalign(a, n);
-}
-int posix_memalign(void** out, std::size_t a, std::size_t n) {
-    counted();
-    void* p = __libc_memalign(a, n);
-    if (p == nullptr)
-        return ENOMEM;
-    *out = p;
-    return 0;
-}
-void free(void* p) {
-    __libc_free(p);
-}
-}
 
 // ---- our client's options -----------------------------------------------------------------
 
@@ -204,9 +153,9 @@ int main(int argc, char** argv) {
         if (mm_warmup_loop(driver.get(), static_cast<int>(op), warmup) != per * warmup) {
             bench::die("wrong answers during warm-up");
         }
-        const std::uint64_t before = g_allocations.load();
+        const std::uint64_t before = bench::allocations();
         const std::size_t sum = mm_measured_loop(driver.get(), static_cast<int>(op), iters);
-        const std::uint64_t after = g_allocations.load();
+        const std::uint64_t after = bench::allocations();
         if (sum != per * iters)
             bench::die("wrong answers");
         const double allocs = static_cast<double>(after - before) / static_cast<double>(iters);

@@ -13,7 +13,10 @@ import sys
 import textwrap
 
 CLIENTS = ["meta_memcache", "libmemcached", "raw"]
-COST_CLIENT = {"ours": "meta_memcache", "libmemcached": "libmemcached", "raw": "raw"}
+COST_CLIENT = {"ours": "meta_memcache", "libmemcached": "libmemcached", "raw": "raw",
+               "async": "meta_memcache_async"}
+ASYNC_LABEL = "async-get-100"
+ASYNC_INFLIGHT = (1, 8, 64)
 
 
 def read_tsv(path):
@@ -189,6 +192,13 @@ def targets(res, share_runs):
                 if measured(c("get-100-hot-cold", "instructions")) and
                 measured(c("get-100", "instructions")) else float("nan"))
 
+    def async_instr(k):
+        return instr(f"async-get-{k}", "meta_memcache_async")
+
+    async_ins = tuple(async_instr(k) for k in ASYNC_INFLIGHT)
+    async_64 = two(res.ratio(ASYNC_LABEL, "async-64", "meta_memcache", "per_second"))
+    async_1 = two(res.ratio(ASYNC_LABEL, "async-1", "meta_memcache", "median_us"))
+
     def lm_raw(probe, metric, fmt):
         return {"lm": fmt(c(probe, metric, "libmemcached")), "raw": fmt(c(probe, metric, "raw"))}
 
@@ -245,6 +255,20 @@ def targets(res, share_runs):
                fmt_2(c("get-100-hot", "syscalls")), "0", 0, lm="n/a", raw="n/a"),
         Target("instructions per get with the hot cache on, key not kept, vs off", hot_cold,
                fmt_2(hot_cold, "x"), "<= 1.10x", 1.10, lm="n/a", raw="n/a"),
+        Target("AsyncCacheClient, user instructions per get with 1 / 8 / 64 in flight, asio's "
+               "share included", async_ins, " / ".join(fmt_int(x) for x in async_ins),
+               "<= 1,200", 1200,
+               listed="AsyncCacheClient, user instructions per get with 1 / 8 / 64 in flight"),
+        Target("AsyncCacheClient, 64 gets in flight on one io_context thread: ops/s vs the "
+               "synchronous client doing one get at a time", async_64, fmt_2(async_64, "x"),
+               ">= 4x", 4.0, higher_is_better=True,
+               lm=fmt_2(res.ratio(ASYNC_LABEL, "libmemcached", "meta_memcache", "per_second"),
+                        "x"),
+               listed="AsyncCacheClient, ops/s with 64 gets in flight vs the synchronous client"),
+        Target("AsyncCacheClient, 1 get in flight: median wall time vs the synchronous get",
+               async_1, fmt_2(async_1, "x"), "<= 1.25x", 1.25,
+               lm=fmt_2(res.ratio(ASYNC_LABEL, "libmemcached", "meta_memcache", "median_us"),
+                        "x")),
     ]
 
 
@@ -287,6 +311,26 @@ def latency_table(res):
             rel = res.ratio(label, c, "raw", "median_us")
             out.append(f"| {name} | {c} | {fmt_us(r['median_us'])} | {fmt_us(r['p99_us'])} | "
                        f"{fmt_int(r['per_second'])} | {fmt_2(rel, 'x')} |")
+    return "\n".join(out)
+
+
+def async_table(res):
+    out = ["| client | gets in flight | median µs (start to completion) | p99 µs | ops/s | "
+           "ops/s vs meta_memcache one at a time | user instructions per get | "
+           "heap allocations per get |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [("meta_memcache", "CacheClient", 1, ("get-100", "meta_memcache")),
+            ("libmemcached", "libmemcached", 1, ("get-100", "libmemcached"))]
+    rows += [(f"async-{k}", "AsyncCacheClient", k, (f"async-get-{k}", "meta_memcache_async"))
+             for k in ASYNC_INFLIGHT]
+    for client, name, k, (probe, cost_client) in rows:
+        r = res.row(ASYNC_LABEL, client)
+        if not r:
+            continue
+        rel = res.ratio(ASYNC_LABEL, client, "meta_memcache", "per_second")
+        out.append(f"| {name} | {k} | {fmt_us(r['median_us'])} | {fmt_us(r['p99_us'])} | "
+                   f"{fmt_int(r['per_second'])} | {fmt_2(rel, 'x')} | "
+                   f"{fmt_int(res.cost_value(probe, cost_client, 'instructions'))} | "
+                   f"{fmt_2(res.cost_value(probe, cost_client, 'allocations'))} |")
     return "\n".join(out)
 
 
@@ -473,7 +517,7 @@ one run on one machine{quick}. Regenerate everything on this page (tables and pl
 tests/bench/run.sh          # about 12 minutes; --quick for a fast, noisy check
 ```
 
-It builds the `release` preset's `mm_bench`, `mm_cost` and `libmm_io_count.so`
+It builds the `release` preset's `mm_bench`, `mm_cost`, `mm_async` and `libmm_io_count.so`
 (tests/bench/), starts its own memcached servers on loopback (and kills them on exit), and
 writes this page. The benchmarks are not part of the test suite.
 
@@ -537,6 +581,21 @@ value costs the zlib time and saves the bytes.
 {latency_table(res)}
 
 ![latency distribution](benchmarks/latency.png)
+
+## The asynchronous client: gets in flight
+
+`AsyncCacheClient` ([async.md](async.md)) on one thread running an `io_context`
+(`tests/bench/mm_async.cpp`), against one memcached (`-t 1`), client and server pinned to
+the same core, 100-byte values: K gets of one key in flight (each completion starts the
+next get), interleaved in rounds with the synchronous `CacheClient` and libmemcached doing
+one get at a time. The latency of a get is from its start to its completion handler, so
+with K in flight it includes the wait behind the K - 1 others. User instructions per get
+are counted by callgrind in `mm_async_measured_loop` (the io_context runs inside it, so
+asio's work is counted with the client's), a run of 2N gets minus a run of N, divided by N;
+the synchronous rows repeat the get-100 figures of
+[Per-operation costs](#per-operation-costs).
+
+{async_table(res)}
 
 ## multi_get of 100 keys (100-byte values)
 

@@ -4,7 +4,7 @@
 #   tests/bench/run.sh            full run (about 12 minutes on a 2-vCPU VM)
 #   tests/bench/run.sh --quick    fewer iterations, for checking the scripts (noisier)
 #
-# Builds the release preset's mm_bench, mm_cost and libmm_io_count.so, starts its own
+# Builds the release preset's mm_bench, mm_cost, mm_async and libmm_io_count.so, starts its own
 # memcached servers on loopback (killed on exit, even on failure), and measures
 # meta_memcache, libmemcached 1.1.4 and a raw socket loop in the same run: wall clock
 # (mm_bench), and per operation instructions (callgrind), system calls (strace), heap
@@ -24,7 +24,7 @@ meta_memcache_install "${meta_memcache_core_packages[@]}" libmemcached-dev valgr
     gnuplot-nox python3 util-linux
 
 cmake --preset release >/dev/null
-cmake --build --preset release --target mm_bench mm_cost mm_io_count
+cmake --build --preset release --target mm_bench mm_cost mm_async mm_io_count
 bin=$root/build/release/tests/bench
 out=$root/build/release/bench
 rm -rf "$out"
@@ -161,6 +161,14 @@ for op in get set; do
 done
 stop_servers
 
+# ---- 1b. the asynchronous client: 1, 8 and 64 gets in flight, one io_context thread -----
+
+echo "==> async gets in flight against one-at-a-time gets (pinned to CPU 0) (t=${SECONDS}s)"
+start_server 0 1
+taskset -c 0 "$bin/mm_async" bench --servers="$servers" --size=100 --ops=$lat_ops \
+    --rounds=$rounds --inflight=1,8,64 --label=async-get-100 | tee -a "$results"
+stop_servers
+
 # ---- 2. multi_get of 100 keys over 1, 2, 4 and 8 servers ---------------------------------
 
 mget_args=(--op=mget --keys=100 --size=100)
@@ -271,6 +279,22 @@ for client in ours libmemcached raw; do
     probe set-100 $client 1 --servers="$one" --op=set --size=100
     probe mget-1 $client 100 --servers="$one" "${mget_args[@]}"
     probe mget-4 $client 100 --servers="$four" "${mget_args[@]}"
+done
+# The asynchronous client: user instructions per get with K in flight (asio's share
+# included), callgrind on mm_async_measured_loop over 2N gets minus N; allocations per get.
+for k in 1 8 64; do
+    echo "==> cost: async get, $k in flight (t=${SECONDS}s)"
+    tag="$out/cost-async-$k"
+    "$bin/mm_async" cost --servers="$one" --inflight=$k --iters=$cost_iters | awk -v k=$k '
+        $1 == "allocations_per_op" { printf "async-get-%s\tasync\tallocations\t%.3f\t\n", k, $2 }' \
+        >>"$costs"
+    for n in $cg_iters $((2 * cg_iters)); do
+        valgrind --tool=callgrind --toggle-collect=mm_async_measured_loop \
+            --callgrind-out-file="$tag.$n.callgrind" "$bin/mm_async" cost --servers="$one" \
+            --inflight=$k --iters=$n >/dev/null 2>"$tag.valgrind.log"
+    done
+    python3 tests/bench/counts.py callgrind "$tag.$cg_iters.callgrind" \
+        "$tag.$((2 * cg_iters)).callgrind" "$cg_iters" "async-get-$k" async >>"$costs"
 done
 probe mget-4-visit ours 100 --servers="$four" --op=mget_visit --keys=100 --size=100
 probe mget-4-xxhash ours 100 --servers="$four" "${mget_args[@]}" --hash=xxhash

@@ -72,6 +72,11 @@ else()
     run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package/${MODE}" -B "${WORK_DIR}"
         -G "${GENERATOR}" ${options})
     run(${CMAKE_COMMAND} --build "${WORK_DIR}" --target consumer)
+    if(NOT CONSUMER_TARGET STREQUAL "header_only")
+        # The asynchronous client, meta_memcache::async: builds and runs (no server needed).
+        run(${CMAKE_COMMAND} --build "${WORK_DIR}" --target async_consumer)
+        run("${WORK_DIR}/async_consumer")
+    endif()
 endif()
 
 if(CONSUMER_TARGET STREQUAL "header_only")

@@ -1,0 +1,213 @@
+#pragma once
+
+// The asio driver of AsyncCacheClient: the second driver over the batch codec (the first is
+// the synchronous one, impl/io/driver.ipp). Everything here runs on the client's strand:
+//
+//   AsyncEngine      routes each request of a call to its server (the HashRing of the
+//                    synchronous client), sends failures to the gutter ring, reports
+//                    failed writes;
+//   AsyncServer      one server: its connections (PoolOptions::async_connections), mark-down
+//                    and probing as ConnectionPool does them, counters;
+//   AsyncConnection  a socket under an AsyncPipeline (detail/async_pipeline.hpp): connect,
+//                    write what is queued, read, time requests out. The I/O loop only; the
+//                    pipeline and the codec under it do the protocol.
+
+#include <meta_memcache/cache_client.hpp>
+#include <meta_memcache/detail/async_call.hpp>
+#include <meta_memcache/detail/async_pipeline.hpp>
+#include <meta_memcache/hash_ring.hpp>
+#include <meta_memcache/pool_options.hpp>
+#include <meta_memcache/router.hpp>
+#include <meta_memcache/serializer.hpp>
+#include <meta_memcache/server_address.hpp>
+#include <meta_memcache/write_failure_event.hpp>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/buffer.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace meta_memcache::detail {
+
+class AsyncEngine;
+class AsyncServer;
+
+/// The client's strand, the executor of its sockets and timers: a concrete type, so that
+/// asio tracks work on it without type-erasing (and allocating) a new executor per operation.
+using AsyncStrand = asio::strand<asio::any_io_executor>;
+using AsyncSocket = asio::basic_stream_socket<asio::ip::tcp, AsyncStrand>;
+using AsyncResolver = asio::ip::basic_resolver<asio::ip::tcp, AsyncStrand>;
+using AsyncTimer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                              asio::wait_traits<std::chrono::steady_clock>,
+                                              AsyncStrand>;
+
+/// One connection to a server. On the strand only.
+class AsyncConnection final : public std::enable_shared_from_this<AsyncConnection>,
+                              public AsyncFailureRoute {
+public:
+    explicit AsyncConnection(AsyncServer& server);
+
+    /// Sends request `index` of `call` (connecting first when needed).
+    void push(std::shared_ptr<AsyncCall> call, std::uint32_t index);
+    /// Writes everything queued now (unless a write is under way: then after it).
+    void flush();
+    /// Closes the connection: every request on it, queued ones too, fails with `code`.
+    void close(errc code, std::string_view why);
+    /// Requests written and not answered.
+    [[nodiscard]] std::size_t in_flight() const noexcept { return pipe_.in_flight(); }
+
+    void failed(const std::shared_ptr<AsyncCall>& call,
+                std::uint32_t index,
+                const Failure& f) override;
+
+private:
+    enum class State : std::uint8_t { closed, connecting, open };
+
+    void connect();
+    void connected();
+    void connect_failed(const std::string& why);
+    /// Writes what is queued (at once, or at the end of the call being started).
+    void flush_soon();
+    void read();
+    void arm_timer();
+    void on_timer();
+    /// The connection failed under its requests: what was sent fails, the rest is sent
+    /// again on a new connection.
+    void broken(errc code, const std::string& why);
+    void shut_socket();
+
+    AsyncServer& server_;
+    AsyncEngine& engine_;
+    AsyncSocket socket_;
+    AsyncResolver resolver_;
+    AsyncTimer connect_timer_;
+    AsyncTimer timer_;  ///< the earliest deadline of a request still awaited
+    AsyncPipeline pipe_;
+    std::vector<asio::const_buffer> out_;
+    State state_ = State::closed;
+    bool writing_ = false;
+    bool flush_deferred_ = false;  ///< in the engine's list of connections to flush
+    bool timer_armed_ = false;
+    AsyncClock::time_point timer_at_{};
+    std::uint64_t generation_ = 0;  ///< a new one per socket: old handlers know they are old
+};
+
+/// One server: its connections, mark-down and counters. Counters are read from any thread.
+class AsyncServer {
+public:
+    AsyncServer(AsyncEngine& engine, ServerAddress address, PoolOptions options, bool gutter);
+
+    /// True when a request may go out now (as the probe, after a mark-down period);
+    /// otherwise `why` says why not.
+    [[nodiscard]] bool admit(std::string& why);
+    /// The connection a request goes out on.
+    [[nodiscard]] AsyncConnection& pick() noexcept;
+    /// An answer came: the server is up.
+    void answered() noexcept;
+    /// `n` requests timed out.
+    void timed_out(std::size_t n, std::string_view why);
+    /// A connection failed (connecting when `connecting`).
+    void connection_failed(bool connecting, std::string_view why);
+    /// Closes every connection; their requests fail with `code`.
+    void close_all(errc code, std::string_view why);
+    [[nodiscard]] PoolCounters counters() const noexcept;
+
+    AsyncEngine& engine;
+    ServerAddress address;
+    std::string name;
+    PoolOptions options;
+    ParserLimits limits{};
+    bool gutter = false;
+
+    /// Counters (written on the strand, read anywhere).
+    std::atomic<std::uint64_t> established{0};
+    std::atomic<std::uint64_t> total_created{0};
+    std::atomic<std::uint64_t> total_errors{0};
+    std::atomic<std::uint64_t> timeouts{0};
+    std::atomic<std::uint64_t> mark_downs{0};
+    std::atomic<std::uint64_t> probes{0};
+    std::atomic<std::uint64_t> fast_failures{0};
+    std::atomic<bool> marked_down{false};
+
+private:
+    void mark_down(errc code, std::string_view why);
+
+    std::vector<std::shared_ptr<AsyncConnection>> conns_;
+    std::size_t next_ = 0;
+    bool down_ = false;
+    bool probing_ = false;
+    AsyncClock::time_point down_until_{};
+    std::string down_reason_;
+    unsigned consecutive_timeouts_ = 0;
+};
+
+/// What an AsyncCacheClient holds.
+class AsyncEngine : public std::enable_shared_from_this<AsyncEngine> {
+public:
+    /// A ring of servers.
+    struct Group {
+        HashRing ring;
+        std::vector<std::unique_ptr<AsyncServer>> servers;
+    };
+
+    AsyncEngine(asio::any_io_executor executor,
+                const std::vector<ServerAddress>& servers,
+                const std::vector<ServerAddress>& gutter,
+                std::int64_t gutter_ttl,
+                PoolOptions pool_options,
+                ClientOptions client_options,
+                HashMode mode);
+    AsyncEngine(const AsyncEngine&) = delete;
+    AsyncEngine& operator=(const AsyncEngine&) = delete;
+    AsyncEngine(AsyncEngine&&) = delete;
+    AsyncEngine& operator=(AsyncEngine&&) = delete;
+    ~AsyncEngine() = default;
+
+    /// From any thread: the call's requests go out on the strand.
+    void start(std::shared_ptr<AsyncCall> call);
+    /// On the strand: request `i` of `call` to its server in the primary ring or the gutter.
+    void send(const std::shared_ptr<AsyncCall>& call, std::uint32_t i, bool to_gutter);
+    /// On the strand: request `i` failed (on a gutter server when `from_gutter`).
+    void failed(const std::shared_ptr<AsyncCall>& call,
+                std::uint32_t i,
+                const Failure& f,
+                bool from_gutter);
+    /// On the strand: completes `call` with operation_aborted if it is still in flight.
+    static void cancel(const std::shared_ptr<AsyncCall>& call);
+    /// Whether a call with `fh` completes with the error of a server failure (or reads it
+    /// as a miss / false).
+    [[nodiscard]] bool raise(const FailureHandling& fh) const noexcept;
+    /// Validates the requests of a call just built: the invalid-input error in `invalid`.
+    [[nodiscard]] std::error_code validate(const AsyncCall& call) const;
+    /// On the strand: `c` has requests queued by the call being started; written when all
+    /// of that call's requests are queued (false: no call is being started, write now).
+    [[nodiscard]] bool defer_flush(AsyncConnection& c);
+    /// On the strand: closes everything (the client is gone).
+    void shutdown();
+    [[nodiscard]] std::vector<ServerCounters> counters() const;
+
+    asio::any_io_executor executor;
+    AsyncStrand strand;
+    ClientOptions options;
+    std::shared_ptr<Serializer> serializer;
+    WriteFailureEvent on_write_failure;
+
+private:
+    Group primary_;
+    std::unique_ptr<Group> gutter_;
+    std::int64_t gutter_ttl_ = 0;
+    bool stopped_ = false;
+    unsigned starting_ = 0;  ///< calls being started (their requests written together)
+    std::vector<std::shared_ptr<AsyncConnection>> to_flush_;
+};
+
+}  // namespace meta_memcache::detail
