@@ -52,7 +52,7 @@ META_MEMCACHE_DECL std::vector<ReadResponse> CacheClient::meta_multiget(
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
     for (const KeyView& k : keys)
-        reqs.emplace_back(MetaCommand::get, k, std::string_view{}, flags);
+        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
     std::vector<Response> out(keys.size());
     s_->router->execute(reqs, out, s_->context(failure));
     std::vector<ReadResponse> result;

@@ -83,7 +83,7 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
     for (const KeyView& k : keys)
-        reqs.emplace_back(MetaCommand::get, k, std::string_view{}, flags);
+        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
     std::vector<std::optional<std::string>> out(keys.size());
     detail::MultiReadSink sink(out, *s_->serializer);
     s_->router->execute(reqs, sink, s_->context(options.failure));
@@ -137,7 +137,7 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
     for (const KeyView& k : keys)
-        reqs.emplace_back(MetaCommand::get, k, std::string_view{}, flags);
+        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
     detail::DomainTally tally(s_->domains);
     const auto count = [&](std::size_t i, bool hit) { tally.count(keys[i].domain, hit); };
     detail::VisitSink sink(visit, count, *s_->serializer);
