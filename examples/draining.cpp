@@ -1,9 +1,10 @@
 // draining: taking one server out of a ring without a burst of misses.
 //
-// DrainingRouter removes the server from the ring at once; a read that misses at a key's
-// new server reads the drained one and copies the value over. A KeyMover copies the keys
-// nobody reads, at a bounded rate. Watch the mover's share moved and the drain's counters;
-// then call finish() and stop the server.
+// DrainingRouter routes on a copy of the ring without the server (the ring itself, and its
+// other clients, are left alone) and a live client switches to it with set_router; a read
+// that misses at a key's new server reads the drained one and copies the value over. A KeyMover
+// copies the keys nobody reads, at a bounded rate. Watch the mover's share moved and the drain's
+// counters; then call finish() and stop the server.
 //
 // Needs three servers, named mc-1, mc-2 and mc-3 here; mc-3 is drained.
 
@@ -75,9 +76,11 @@ int main() try {
 
     std::printf("2. drain mc-3: serve traffic through a DrainingRouter\n");
     auto drain = std::make_shared<mm::DrainingRouter>(ring, "mc-3");
-    mm::CacheClient draining(drain);
+    mm::CacheClient draining(ring);
+    draining.set_router(drain);  // a live client switches over, other calls running or not
     std::vector<mm::KeyView> views(keys.begin(), keys.end());
-    example::expect(ring->servers().size() == 2, "mc-3 left the ring at once");
+    example::expect(drain->ring()->servers().size() == 2 && ring->servers().size() == 3,
+                    "mc-3 left the drain's ring at once; the ring given is unchanged");
     example::expect(hits(draining.multi_get(views)) == keys.size(),
                     "every key is still readable, mc-3's included");
     print_drain(drain->counters());
@@ -99,7 +102,7 @@ int main() try {
     }
 
     std::printf("3. copy the keys nobody read with a KeyMover (at most 1000 keys/s)\n");
-    mm::KeyMover mover(ring, {.keys_per_second = 1000});
+    mm::KeyMover mover(drain->ring(), {.keys_per_second = 1000});
     mover.move_drained(*drain);
     const mm::KeyMoverCounters moved = mover.counters();
     std::printf(
@@ -119,8 +122,9 @@ int main() try {
     drain->finish();
     example::expect(drain->finished() && draining.get_counters().servers.size() == 2,
                     "the drained server is gone from the counters");
+    cache.set_router(drain->ring());  // the ring without mc-3, for good
     example::expect(hits(cache.multi_get(views)) == keys.size() - 1,
-                    "the ring alone serves every key that was not deleted");
+                    "the ring without mc-3 alone serves every key that was not deleted");
     const std::vector<mm::KeyView> cold_views(cold.begin(), cold.end());
     example::expect(hits(cache.multi_get(cold_views)) == cold.size(),
                     "and every key nobody read during the drain");

@@ -219,7 +219,7 @@ int drain_command(const Args& args) {
         throw UsageError("drain: the last server has nowhere to go; give --to NEW");
     // Within the ring: each key to the server that owns it once SERVER is gone.
     const auto drain = std::make_shared<mm::DrainingRouter>(ring, name);
-    mm::KeyMover mover(ring, options);
+    mm::KeyMover mover(drain->ring(), options);
     return run_with_progress("drain", mover, [&] { mover.move_drained(*drain); });
 }
 

@@ -380,9 +380,17 @@ public:
     WriteFailureEvent& on_write_failure() noexcept;
     /// Pool counters of every server the router holds, and hits/misses per key domain.
     [[nodiscard]] ClientCounters get_counters() const;
-    /// The router this client sends through.
+    /// The router this client sends through now (see set_router).
     [[nodiscard]] Router& router() noexcept;
     [[nodiscard]] const Router& router() const noexcept;
+    /// Sends every call that starts from now on through `router`, while other threads go
+    /// on with theirs: each call uses one router from start to end (a call already running
+    /// finishes on the router it began with). Switching is for changes of placement, such
+    /// as draining a server (docs/routers.md): the hot path only loads a pointer, and the
+    /// routers replaced stay alive (with their pools) until the client is destroyed. With
+    /// a hot cache, a new empty one goes in front of `router`, its counters from zero.
+    /// @throws InvalidInputError for a null router.
+    void set_router(std::shared_ptr<Router> router);
     /// The options the client was built with.
     [[nodiscard]] const ClientOptions& options() const noexcept;
     /// The serializer values go through (register zstd dictionaries here).

@@ -20,7 +20,10 @@ struct DrainCounters {
 };
 
 /// Decommissions or replaces one server of a ShardedRouter without a burst of misses: the
-/// server leaves the ring at once (its keys now belong to their next server), and a read
+/// drain routes on a ring of its own, the given ring's servers without the drained one
+/// (sharing their pools), so keys of the drained server belong to their next server for
+/// the drain's users at once, while the given ring is left unchanged (its other users keep
+/// their placement; switch them over with CacheClient::set_router). A read
 /// that misses at a key's new server reads the drained server and copies the value over
 /// (a FallbackRouter from the ring without the server to the ring with it, where the old
 /// ring is consulted only for keys the drained server owned: every other key costs
@@ -32,14 +35,16 @@ struct DrainCounters {
 ///
 /// @code
 /// auto ring = std::make_shared<mm::ShardedRouter>(servers);
+/// mm::CacheClient cache(ring);
 /// auto drain = std::make_shared<mm::DrainingRouter>(ring, "mc-3");
-/// mm::CacheClient cache(drain);   // serve traffic through it while mc-3 drains
+/// cache.set_router(drain);   // a live client over `ring` switches over while mc-3 drains
 /// @endcode
 class DrainingRouter final : public Router {
 public:
-    /// Removes `server_name` from `ring` now and keeps a pool to it for reads.
+    /// Routes on a copy of `ring` without `server_name` (see ring(); `ring` itself is not
+    /// changed) and keeps the drained server's pool for reads.
     /// @throws InvalidInputError when the ring has no such server, or it is the last one.
-    DrainingRouter(std::shared_ptr<ShardedRouter> ring,
+    DrainingRouter(const std::shared_ptr<ShardedRouter>& ring,
                    std::string_view server_name,
                    FallbackOptions options = {});
     ~DrainingRouter() override;
@@ -63,7 +68,8 @@ public:
     void finish();
     [[nodiscard]] bool finished() const noexcept;
 
-    /// The ring the keys now go to (without the drained server).
+    /// The drain's own ring, the keys now go to: the given ring's servers without the
+    /// drained one, on the same pools (a KeyMover for the drain copies to it).
     [[nodiscard]] const std::shared_ptr<ShardedRouter>& ring() const noexcept { return ring_; }
     /// The drained server's pool, or null after finish(): what a KeyMover copies from.
     [[nodiscard]] std::shared_ptr<ConnectionPool> drained_pool() const;

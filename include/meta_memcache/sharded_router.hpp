@@ -118,6 +118,23 @@ public:
     /// the requests using them finish.
     /// @throws InvalidInputError as the constructor does; the router is then unchanged.
     void set_servers(std::vector<ServerAddress> servers);
+    /// A new router over this one's servers but the one whose name() is `name`, sharing
+    /// their pools (connections and counters), with the same options and mode. This
+    /// router is not changed: its users keep their placement.
+    /// @throws InvalidInputError when no server has that name, or it is the only one.
+    [[nodiscard]] std::shared_ptr<ShardedRouter> without_server(std::string_view name) const;
+
+private:
+    /// Lets without_server() build a router around an existing topology (and make_shared
+    /// reach the constructor below, which nothing else can call).
+    struct ShareTopology {};
+
+public:
+    /// Used by without_server() only (ShareTopology is private).
+    ShardedRouter(ShareTopology /*tag*/,
+                  std::shared_ptr<const Topology> topology,
+                  PoolOptions options,
+                  HashMode mode);
 
 private:
     void install(std::vector<ServerAddress> servers);

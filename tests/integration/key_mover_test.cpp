@@ -129,7 +129,7 @@ TEST_CASE(
         REQUIRE(std::holds_alternative<Value>(cache.meta_get(keys[i], {.return_value = true})));
     REQUIRE(drain->counters().pulled == 100);
 
-    KeyMover mover(ring);
+    KeyMover mover(drain->ring());
     mover.move_drained(*drain);
     const KeyMoverCounters c = mover.counters();
     CHECK(c.listed == 10000 + 10 + 1);
@@ -146,7 +146,7 @@ TEST_CASE(
     const auto source = read_all(
         [&](auto r, auto out) { execute_on_pool(*drain->drained_pool(), r, out, {}); }, keys);
     const auto target =
-        read_all([&](auto r, auto out) { ring->execute(r, out, ExecContext{}); }, keys);
+        read_all([&](auto r, auto out) { drain->ring()->execute(r, out, ExecContext{}); }, keys);
     std::size_t same = 0;
     for (std::size_t i = 0; i < keys.size(); ++i) {
         const auto* s = std::get_if<Value>(&source[i]);
@@ -158,10 +158,10 @@ TEST_CASE(
     }
     CHECK(same == keys.size());
     for (const Response& r :
-         read_all([&](auto r, auto out) { ring->execute(r, out, ExecContext{}); }, odd))
+         read_all([&](auto r, auto out) { drain->ring()->execute(r, out, ExecContext{}); }, odd))
         CHECK(std::holds_alternative<Miss>(r));  // no placeholder or stale value copied
 
-    KeyMover again(ring);
+    KeyMover again(drain->ring());
     again.move_drained(*drain);
     CHECK(again.counters().copied == 0);
     CHECK(again.counters().present == 10000);

@@ -20,7 +20,6 @@ META_MEMCACHE_DECL CacheClient::CacheClient(std::shared_ptr<Router> router, Clie
             "ClientOptions: large_values.chunk_size must leave 1 KiB of "
             "max_item_size for the key and item header");
     }
-    s_->router = std::move(router);
     s_->serializer = options.serializer ? options.serializer : std::make_shared<Serializer>();
     const std::size_t readable = s_->serializer->options().max_decompressed_size;
     if (options.large_values.max_value_size > readable) {
@@ -32,6 +31,7 @@ META_MEMCACHE_DECL CacheClient::CacheClient(std::shared_ptr<Router> router, Clie
     }
     s_->options = std::move(options);
     s_->set_up_extras();
+    s_->switch_to(std::move(router));
 }
 META_MEMCACHE_DECL CacheClient::~CacheClient() = default;
 META_MEMCACHE_DECL CacheClient::CacheClient(CacheClient&&) noexcept = default;
@@ -42,19 +42,21 @@ META_MEMCACHE_DECL CacheClient& CacheClient::operator=(CacheClient&&) noexcept =
 META_MEMCACHE_DECL ReadResponse CacheClient::meta_get(KeyView key,
                                                       const RequestFlags& flags,
                                                       const FailureHandling& failure) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     return to_read(s_->exec1(Request{MetaCommand::get, key, {}, flags}, failure));
 }
 
 META_MEMCACHE_DECL std::vector<ReadResponse> CacheClient::meta_multiget(
     std::span<const KeyView> keys, const RequestFlags& flags, const FailureHandling& failure) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     std::vector<Request> reqs;
     reqs.reserve(keys.size());
     for (const KeyView& k : keys)
         reqs.push_back(Request{MetaCommand::get, k, {}, flags});
     std::vector<Response> out(keys.size());
-    s_->router->execute(reqs, out, s_->context(failure));
+    s_->front().execute(reqs, out, s_->context(failure));
     std::vector<ReadResponse> result;
     result.reserve(out.size());
     for (auto& r : out) {
@@ -69,6 +71,7 @@ META_MEMCACHE_DECL WriteResponse CacheClient::meta_set(KeyView key,
                                                        std::int64_t ttl,
                                                        const RequestFlags& flags,
                                                        const FailureHandling& failure) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     RequestFlags f = flags;
     f.cache_ttl = ttl;
@@ -78,6 +81,7 @@ META_MEMCACHE_DECL WriteResponse CacheClient::meta_set(KeyView key,
 META_MEMCACHE_DECL WriteResponse CacheClient::meta_delete(KeyView key,
                                                           const RequestFlags& flags,
                                                           const FailureHandling& failure) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     return to_write(s_->exec1(Request{MetaCommand::del, key, {}, flags}, failure), "md");
 }
@@ -85,6 +89,7 @@ META_MEMCACHE_DECL WriteResponse CacheClient::meta_delete(KeyView key,
 META_MEMCACHE_DECL ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
                                                                    const RequestFlags& flags,
                                                                    const FailureHandling& failure) {
+    const State::Pin pin(*s_);
     Response r = s_->exec1(Request{MetaCommand::arithmetic, key, {}, flags}, failure);
     return std::visit(
         [](auto&& v) -> ArithmeticResponse {
@@ -114,6 +119,7 @@ META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key
                                                                      std::int64_t ttl,
                                                                      const SetOptions& options,
                                                                      bool want_cas) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     if (want_cas && options.no_reply) {
         throw InvalidInputError("set_cas: no_reply cannot return a CAS token");
@@ -155,6 +161,7 @@ META_MEMCACHE_DECL SetOptions CacheClient::refill_options(bool no_reply) noexcep
 }
 
 META_MEMCACHE_DECL bool CacheClient::del(KeyView key, const DeleteOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     detail::StatusSink sink;
     s_->run(Request{MetaCommand::del, key, {}, delete_flags(options)}, sink, options.failure);
@@ -162,6 +169,7 @@ META_MEMCACHE_DECL bool CacheClient::del(KeyView key, const DeleteOptions& optio
 }
 
 META_MEMCACHE_DECL bool CacheClient::invalidate(KeyView key, const DeleteOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     detail::StatusSink sink;
     s_->run(Request{MetaCommand::del, key, {}, delete_flags(options)}, sink, options.failure);
@@ -173,6 +181,7 @@ META_MEMCACHE_DECL bool CacheClient::touch(KeyView key,
                                            std::int64_t ttl,
                                            bool no_reply,
                                            const FailureHandling& failure) {
+    const State::Pin pin(*s_);
     RequestFlags f;
     f.cache_ttl = ttl;
     f.no_reply = no_reply;
@@ -186,6 +195,7 @@ META_MEMCACHE_DECL bool CacheClient::touch(KeyView key,
 META_MEMCACHE_DECL bool CacheClient::delta(KeyView key,
                                            std::int64_t delta,
                                            const DeltaOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     detail::StatusSink sink;
     s_->run(Request{MetaCommand::arithmetic, key, {}, delta_flags(delta, options)}, sink,
@@ -198,6 +208,7 @@ META_MEMCACHE_DECL bool CacheClient::delta_initialize(KeyView key,
                                                       std::uint64_t initial_value,
                                                       std::int64_t initial_ttl,
                                                       const DeltaOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     RequestFlags f = delta_flags(delta, options);
     f.vivify_on_miss_ttl = initial_ttl;
@@ -209,6 +220,7 @@ META_MEMCACHE_DECL bool CacheClient::delta_initialize(KeyView key,
 
 META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::delta_and_get(
     KeyView key, std::int64_t delta, const DeltaOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     if (options.no_reply)
         throw InvalidInputError("delta_and_get: no_reply returns no value");
@@ -223,6 +235,7 @@ META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::delta_initialize_an
     std::uint64_t initial_value,
     std::int64_t initial_ttl,
     const DeltaOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     if (options.no_reply) {
         throw InvalidInputError("delta_initialize_and_get: no_reply returns no value");
@@ -234,6 +247,12 @@ META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::delta_initialize_an
     return s_->counter_value(key, meta_arithmetic(key, f, options.failure), options.failure);
 }
 
+META_MEMCACHE_DECL void CacheClient::set_router(std::shared_ptr<Router> router) {
+    if (!router)
+        throw InvalidInputError("CacheClient::set_router needs a router");
+    s_->switch_to(std::move(router));
+}
+
 // ---- events and counters ----------------------------------------------------------------
 
 META_MEMCACHE_DECL WriteFailureEvent& CacheClient::on_write_failure() noexcept {
@@ -241,8 +260,9 @@ META_MEMCACHE_DECL WriteFailureEvent& CacheClient::on_write_failure() noexcept {
 }
 
 META_MEMCACHE_DECL ClientCounters CacheClient::get_counters() const {
+    const State::Pin pin(*s_);
     ClientCounters out;
-    out.servers = s_->router->get_counters();
+    out.servers = s_->front().get_counters();
     for (const auto& [name, c] : s_->domains.read())
         out.domains[name] = DomainCounters{c.hits, c.misses, c.undecodable};
     s_->add_extra_counters(out);
@@ -250,11 +270,11 @@ META_MEMCACHE_DECL ClientCounters CacheClient::get_counters() const {
 }
 
 META_MEMCACHE_DECL Router& CacheClient::router() noexcept {
-    return *s_->own_router;
+    return s_->own();
 }
 
 META_MEMCACHE_DECL const Router& CacheClient::router() const noexcept {
-    return *s_->own_router;
+    return s_->own();
 }
 
 META_MEMCACHE_DECL Serializer& CacheClient::serializer() const noexcept {

@@ -85,7 +85,7 @@ META_MEMCACHE_DECL std::optional<std::uint64_t> CacheClient::State::set_large(
     std::vector<Response> out(idx.count);
     FailureHandling untracked = failure;
     untracked.track_write_failures = false;
-    router->execute(reqs, out, context(untracked));
+    front().execute(reqs, out, context(untracked));
     for (const Response& r : out) {
         check(r, failure);
         if (!std::holds_alternative<Success>(r))
@@ -147,7 +147,7 @@ META_MEMCACHE_DECL void CacheClient::State::resolve_chunks(std::span<const KeyVi
     std::vector<Response> out(reqs.size());
     FailureHandling untracked = failure;
     untracked.track_write_failures = false;
-    router->execute(reqs, out, context(untracked));
+    front().execute(reqs, out, context(untracked));
     for (const Job& j : jobs) {
         std::string whole;
         whole.reserve(static_cast<std::size_t>(j.index.size));

@@ -26,6 +26,14 @@ namespace meta_memcache {
 
 namespace detail::cache_client_impl {
 
+/// The router a call running on this thread pinned (CacheClient::State::Pin): the client
+/// state it belongs to and the router all of that call's requests go through.
+struct PinnedCall {
+    const void* state = nullptr;
+    Router* front = nullptr;
+};
+inline thread_local PinnedCall pinned_call{};
+
 /// A read as the caller sees it, plus the client flag the value was stored with.
 struct Fetched {
     CasValue cv;
@@ -37,18 +45,55 @@ struct Fetched {
 struct CacheClient::State {
     using Fetched = detail::cache_client_impl::Fetched;
 
-    std::shared_ptr<Router> router;
     ClientOptions options;
     std::shared_ptr<Serializer> serializer;
     WriteFailureEvent on_write_failure;
     detail::DomainTable domains;
-    // The hot cache and the observer (client_extras.ipp): `router` is then the hot
-    // cache's, in front of `own_router`.
-    std::shared_ptr<Router> own_router;
-    std::shared_ptr<detail::HotCacheRouter> hot;
+    // What calls send through: the router, or the hot cache in front of it. Read with one
+    // atomic load of a raw pointer (no reference count, no shared write); switch_to()
+    // replaces them, and every router they ever pointed to stays alive in `kept` until
+    // the client is destroyed, so a call that loaded one may use it to its end.
+    std::atomic<Router*> front_{nullptr};
+    std::atomic<Router*> own_{nullptr};
+    std::atomic<detail::HotCacheRouter*> hot_{nullptr};
+    std::mutex switch_mutex;
+    std::vector<std::shared_ptr<Router>> kept;  // guarded by switch_mutex
+    // The observer (client_extras.ipp).
     std::unique_ptr<detail::ObserverHub> hub;
     void set_up_extras();
+    /// Sends every call that starts from now on through `router` (behind a new hot cache
+    /// when the options have one).
+    void switch_to(std::shared_ptr<Router> router);
     void add_extra_counters(ClientCounters& out) const;
+
+    /// The router this thread's call pinned, or the current one outside of a call.
+    [[nodiscard]] Router& front() const noexcept {
+        const detail::cache_client_impl::PinnedCall& p = detail::cache_client_impl::pinned_call;
+        if (p.state == this)
+            return *p.front;
+        return *front_.load(std::memory_order_acquire);
+    }
+    [[nodiscard]] Router& own() const noexcept { return *own_.load(std::memory_order_acquire); }
+
+    /// For the length of one public call: every request of it goes through the router that
+    /// was current when it began (nested calls of the same client keep it).
+    class Pin {
+    public:
+        explicit Pin(const State& s) noexcept : saved_(detail::cache_client_impl::pinned_call) {
+            if (saved_.state != &s) {
+                detail::cache_client_impl::pinned_call = {&s,
+                                                          s.front_.load(std::memory_order_acquire)};
+            }
+        }
+        ~Pin() { detail::cache_client_impl::pinned_call = saved_; }
+        Pin(const Pin&) = delete;
+        Pin& operator=(const Pin&) = delete;
+        Pin(Pin&&) = delete;
+        Pin& operator=(Pin&&) = delete;
+
+    private:
+        detail::cache_client_impl::PinnedCall saved_;
+    };
 
     [[nodiscard]] ExecContext context(const FailureHandling& fh) const {
         ExecContext ctx;
@@ -65,7 +110,7 @@ struct CacheClient::State {
             return *fh.raise_on_server_error;
         if (options.raise_on_server_error)
             return *options.raise_on_server_error;
-        return router->default_raise_on_server_error();
+        return front().default_raise_on_server_error();
     }
 
     /// Throws the failure a response stands for, when the call raises.
@@ -79,7 +124,7 @@ struct CacheClient::State {
 
     Response exec1(const Request& req, const FailureHandling& fh) {
         Response out;
-        router->execute(std::span<const Request>(&req, 1), std::span<Response>(&out, 1),
+        front().execute(std::span<const Request>(&req, 1), std::span<Response>(&out, 1),
                         context(fh));
         check(out, fh);
         return out;
@@ -88,7 +133,7 @@ struct CacheClient::State {
     /// Sends one request, its answer into `sink`; throws its failure when the call raises.
     template <class Sink>
     void run(const Request& req, Sink& sink, const FailureHandling& fh) {
-        router->execute(std::span<const Request>(&req, 1), sink, context(fh));
+        front().execute(std::span<const Request>(&req, 1), sink, context(fh));
         if (sink.failure.failed && raise(fh))
             sink.failure.raise();
     }
@@ -342,7 +387,7 @@ inline std::optional<std::uint64_t> CacheClient::State::counter_value(
         return n;
     if (!raise(failure))
         return std::nullopt;
-    const std::shared_ptr<ConnectionPool> pool = router->pool_for_key(key);
+    const std::shared_ptr<ConnectionPool> pool = front().pool_for_key(key);
     throw ProtocolError("counter value \"" + v->data + "\" is not a number",
                         pool ? pool->name() : std::string());
 }

@@ -14,6 +14,7 @@ namespace meta_memcache {
 
 META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
                                                                const GetOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     // get_cas(key, options).value without carrying the CAS along: the value goes from the
     // read buffer into `out`.
@@ -32,12 +33,14 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
 }
 
 META_MEMCACHE_DECL detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     return s_->finish_read(
         key, interpret(meta_get(key, read_flags(options, true), options.failure)), options);
 }
 
 META_MEMCACHE_DECL CasValue CacheClient::get_cas(KeyView key, const GetOptions& options) {
+    const State::Pin pin(*s_);
     detail::RawRead raw = read_raw(key, options);
     CasValue out;
     out.cas_token = raw.cas_token;
@@ -48,6 +51,7 @@ META_MEMCACHE_DECL CasValue CacheClient::get_cas(KeyView key, const GetOptions& 
 
 META_MEMCACHE_DECL std::vector<CasValue> CacheClient::multi_get_cas(std::span<const KeyView> keys,
                                                                     const GetOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     std::vector<ReadResponse> rs = meta_multiget(keys, read_flags(options, true), options.failure);
     std::vector<Fetched> fetched;
@@ -76,6 +80,7 @@ META_MEMCACHE_DECL std::vector<CasValue> CacheClient::multi_get_cas(std::span<co
 
 META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_get(
     std::span<const KeyView> keys, const GetOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     // multi_get_cas(keys, options) without the CAS: each value goes from the read buffer
     // into its slot (decompressed on the way); chunked values are joined afterwards.
@@ -86,7 +91,7 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
         reqs.push_back(Request{MetaCommand::get, k, {}, flags});
     std::vector<std::optional<std::string>> out(keys.size());
     detail::MultiReadSink sink(out, *s_->serializer);
-    s_->router->execute(reqs, sink, s_->context(options.failure));
+    s_->front().execute(reqs, sink, s_->context(options.failure));
     if (sink.failure.failed && s_->raise(options.failure))
         sink.failure.raise();
     if (sink.unexpected_header)
@@ -132,6 +137,7 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
     std::span<const KeyView> keys,
     detail::FunctionRef<void(std::size_t, std::string_view)> visit,
     const GetOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     const RequestFlags flags = read_flags(options, false);
     std::vector<Request> reqs;
@@ -141,7 +147,7 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
     detail::DomainTally tally(s_->domains);
     const auto count = [&](std::size_t i, bool hit) { tally.count(keys[i].domain, hit); };
     detail::VisitSink sink(visit, count, *s_->serializer);
-    s_->router->execute(reqs, sink, s_->context(options.failure));
+    s_->front().execute(reqs, sink, s_->context(options.failure));
     if (sink.failure.failed && s_->raise(options.failure))
         sink.failure.raise();
     if (sink.unexpected_header)
@@ -182,6 +188,7 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
 META_MEMCACHE_DECL CasValue CacheClient::get_or_lease_cas(KeyView key,
                                                           const LeasePolicy& lease,
                                                           const GetOptions& options) {
+    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
     if (lease.miss_retries == 0) {
         throw InvalidInputError("LeasePolicy: miss_retries must be at least 1");
@@ -231,10 +238,12 @@ META_MEMCACHE_DECL CasValue CacheClient::get_or_lease_cas(KeyView key,
 META_MEMCACHE_DECL std::optional<std::string> CacheClient::get_or_lease(KeyView key,
                                                                         const LeasePolicy& lease,
                                                                         const GetOptions& options) {
+    const State::Pin pin(*s_);
     return get_or_lease_cas(key, lease, options).value;
 }
 
 META_MEMCACHE_DECL bool CacheClient::release_lease(KeyView key, std::uint64_t cas_token) {
+    const State::Pin pin(*s_);
     DeleteOptions o;
     o.cas_token = cas_token;
     o.failure.track_write_failures = false;

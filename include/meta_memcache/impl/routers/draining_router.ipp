@@ -6,7 +6,9 @@
 #include <meta_memcache/error.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <mutex>
+#include <vector>
 
 namespace meta_memcache {
 
@@ -67,29 +69,39 @@ struct DrainingRouter::Source final : Router {
     }
 };
 
-META_MEMCACHE_DECL DrainingRouter::DrainingRouter(std::shared_ptr<ShardedRouter> ring,
+META_MEMCACHE_DECL DrainingRouter::DrainingRouter(const std::shared_ptr<ShardedRouter>& ring,
                                                   std::string_view server_name,
                                                   FallbackOptions options)
-    : ring_(std::move(ring)), source_(std::make_shared<Source>()) {
-    if (!ring_)
+    : source_(std::make_shared<Source>()) {
+    if (!ring)
         throw InvalidInputError("DrainingRouter needs a ring");
-    source_->old_ring = ring_->ring();
-    const std::vector<ServerAddress> servers = ring_->servers();  // node i is servers[i]
-    bool found = false;
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-        if (servers[i].name() == server_name) {
-            source_->node = i;
-            found = servers.size() == source_->old_ring->nodes().size();
+    // The given ring is left as it is (other clients of it keep their placement): the
+    // drain routes on a ring of its own over the same pools, without the drained server,
+    // built from the same snapshot as the old placement (tried again if the given ring's
+    // servers changed in between).
+    for (;;) {
+        const auto topo = ring->topology();
+        source_->old_ring = std::shared_ptr<const HashRing>(topo, &topo->ring);
+        source_->pool = nullptr;
+        for (std::size_t i = 0; i < topo->servers.size(); ++i) {
+            if (topo->servers[i].name() == server_name) {
+                source_->node = i;
+                source_->pool = topo->pools[i];
+            }
         }
-    }
-    source_->pool = ring_->pool_named(server_name);
-    if (!found || !source_->pool) {
-        throw InvalidInputError("DrainingRouter: no server named \"" + std::string(server_name) +
-                                "\" in the ring");
-    }
-    if (!ring_->remove_server(server_name)) {
-        throw InvalidInputError("DrainingRouter: \"" + std::string(server_name) +
-                                "\" left the ring meanwhile");
+        if (!source_->pool) {
+            throw InvalidInputError("DrainingRouter: no server named \"" +
+                                    std::string(server_name) + "\" in the ring");
+        }
+        if (topo->servers.size() == 1) {
+            throw InvalidInputError("DrainingRouter: \"" + std::string(server_name) +
+                                    "\" is the ring's only server");
+        }
+        ring_ = ring->without_server(server_name);
+        std::vector<std::shared_ptr<ConnectionPool>> expected = topo->pools;
+        expected.erase(expected.begin() + static_cast<std::ptrdiff_t>(source_->node));
+        if (ring_->topology()->pools == expected)
+            break;
     }
     fallback_ = std::make_shared<FallbackRouter>(ring_, source_, options);
 }

@@ -31,6 +31,14 @@ META_MEMCACHE_DECL ShardedRouter::ShardedRouter(const std::vector<ServerAddress>
     install(servers);
 }
 
+META_MEMCACHE_DECL ShardedRouter::ShardedRouter(ShareTopology /*tag*/,
+                                                std::shared_ptr<const Topology> topology,
+                                                PoolOptions options,
+                                                HashMode mode)
+    : options_(std::move(options)), mode_(mode), topology_(std::move(topology)) {
+    version_.store(1, std::memory_order_relaxed);
+}
+
 META_MEMCACHE_DECL ShardedRouter::~ShardedRouter() = default;
 
 META_MEMCACHE_DECL ShardedRouter::View::~View() {
@@ -128,6 +136,30 @@ META_MEMCACHE_DECL bool ShardedRouter::remove_server(std::string_view name) {
     servers.erase(it);
     install(std::move(servers));
     return true;
+}
+
+META_MEMCACHE_DECL std::shared_ptr<ShardedRouter> ShardedRouter::without_server(
+    std::string_view name) const {
+    const auto topo = topology();
+    std::vector<ServerAddress> servers;
+    std::vector<std::shared_ptr<ConnectionPool>> pools;
+    for (std::size_t i = 0; i < topo->servers.size(); ++i) {
+        if (topo->servers[i].name() != name) {
+            servers.push_back(topo->servers[i]);
+            pools.push_back(topo->pools[i]);
+        }
+    }
+    if (servers.size() == topo->servers.size()) {
+        throw InvalidInputError("no server named \"" + std::string(name) + "\" in the ring");
+    }
+    if (servers.empty()) {
+        throw InvalidInputError("cannot leave out \"" + std::string(name) +
+                                "\": a sharded router needs at least one server");
+    }
+    HashRing ring(servers, mode_);
+    auto next = std::make_shared<const Topology>(
+        Topology{std::move(servers), std::move(pools), std::move(ring)});
+    return std::make_shared<ShardedRouter>(ShareTopology{}, std::move(next), options_, mode_);
 }
 
 META_MEMCACHE_DECL void ShardedRouter::set_servers(std::vector<ServerAddress> servers) {
