@@ -48,6 +48,11 @@ struct CacheClient::State {
     std::unique_ptr<detail::ObserverHub> hub;
     void set_up_extras();
     void add_extra_counters(ClientCounters& out) const;
+    /// A get (no CAS) of a key the hot cache keeps: true with `out` set (and counted).
+    bool served_hot(const KeyView& key, const GetOptions& get, std::optional<std::string>& out) {
+        return hot && hot->keeps_any() && serve_hot(key, get, out);
+    }
+    bool serve_hot(const KeyView& key, const GetOptions& get, std::optional<std::string>& out);
 
     [[nodiscard]] ExecContext context(const FailureHandling& fh) const {
         ExecContext ctx;

@@ -18,6 +18,8 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
     // get_cas(key, options).value without carrying the CAS along: the value goes from the
     // read buffer into `out`.
     std::optional<std::string> out;
+    if (s_->served_hot(key, options, out))
+        return out;
     detail::ReadSink sink(out);
     s_->run(Request{MetaCommand::get, key, {}, read_flags(options, false)}, sink, options.failure);
     if (sink.code == detail::ResponseCode::header)
@@ -26,11 +28,12 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
         Fetched f;
         f.cv.value = std::move(out);
         f.client_flag = sink.client_flag;
-        return s_->bytes(s_->finish_read(key, std::move(f), options));
+        out = s_->bytes(s_->finish_read(key, std::move(f), options));
+        return out;  // (every return is `out`: returned in place, not moved)
     }
     s_->count(key, out.has_value());
     if (out && (sink.client_flag & value_flag::compression_mask) != 0)
-        return s_->bytes(detail::RawRead{std::move(out), sink.client_flag, {}, false});
+        out = s_->bytes(detail::RawRead{std::move(out), sink.client_flag, {}, false});
     return out;
 }
 
