@@ -309,8 +309,10 @@ META_MEMCACHE_DECL HotCacheRouter::Probe HotCacheRouter::probe(const Request& r)
 
 META_MEMCACHE_DECL void HotCacheRouter::invalidate(KeyView key) {
     const std::uint64_t hash = hot_key_hash(key.key);
-    generation(hash).fetch_add(1, std::memory_order_acq_rel);
-    if (size_.load(std::memory_order_relaxed) == 0)
+    // Both seq_cst, paired with settle()'s store of size_ and second look at the generation:
+    // either this sees the entry a concurrent read is keeping, or that read sees this write.
+    generation(hash).fetch_add(1, std::memory_order_seq_cst);
+    if (size_.load(std::memory_order_seq_cst) == 0)
         return;
     const std::lock_guard lk(mu_);
     const Lru::iterator it = find_locked(key.key, hash);
@@ -381,9 +383,17 @@ META_MEMCACHE_DECL void HotCacheRouter::settle(KeyView key, const Probe& p, Seen
             drop_locked(std::prev(lru_.end()));
             evictions_.fetch_add(1, std::memory_order_relaxed);
         }
-        size_.store(lru_.size(), std::memory_order_relaxed);
-        if (promoted)
+        size_.store(lru_.size(), std::memory_order_seq_cst);
+        if (promoted) {
+            // A write may have read size_ 0 just before this store and skipped the lock;
+            // it bumped the generation first, so it shows now (the new entry is the front).
+            if (generation(p.hash).load(std::memory_order_seq_cst) != p.generation) {
+                drop_locked(lru_.begin());
+                invalidations_.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
             promotions_.fetch_add(1, std::memory_order_relaxed);
+        }
     }
     if (promoted && observer_ != nullptr) {
         try {
