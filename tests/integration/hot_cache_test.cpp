@@ -50,6 +50,14 @@ void promote(CacheClient& cache, KeyView key) {
     REQUIRE(hot_of(cache).promotions == before + 1);
 }
 
+/// A new key holding `value`, stored through `cache` and then kept by it.
+std::string kept_key(CacheClient& cache, std::string_view base, std::string_view value) {
+    std::string key = mmtest::unique_key(base);
+    REQUIRE(cache.set(key, value, 0));
+    promote(cache, key);
+    return key;
+}
+
 /// Stores `value` under `key` behind the client's back (no invalidation).
 void set_behind(const mmtest::MemcachedServer& server,
                 const std::string& key,
@@ -439,4 +447,48 @@ TEST_CASE("readers never see a value older than cache_ttl + max_stale_while_reva
     CHECK(served_stale.load() == 0);
     CHECK(reads.load() > 100);
     CHECK(hot_of(cache).promotions > 0);
+}
+
+TEST_CASE("get_or_lease of a kept key is served from memory; a lease winner goes to the server",
+          "[hot_cache][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = hot_client(server, always());
+    const std::string key = kept_key(cache, "lease-kept", "v1");
+    set_behind(server, key, "v2");
+
+    const auto before = hot_of(cache);
+    CHECK(cache.get_or_lease(key, LeasePolicy{}) == "v1");  // from memory
+    CHECK(hot_of(cache).hits == before.hits + 1);
+    // get_or_lease_cas is a CAS read: always the server's value and token.
+    const CasValue cas = cache.get_or_lease_cas(key, LeasePolicy{});
+    CHECK(cas.value == "v2");
+    CHECK(cas.cas_token.has_value());
+    CHECK(hot_of(cache).hits == before.hits + 1);
+    // A bad policy is refused even when the key is kept.
+    LeasePolicy bad;
+    bad.miss_retries = 0;
+    CHECK_THROWS_AS(cache.get_or_lease(key, bad), InvalidInputError);
+
+    // A key not kept: the first reader wins the lease (nothing to serve, nothing kept), and
+    // the placeholder it leaves is never kept either.
+    const std::string missing = mmtest::unique_key("lease-winner");
+    CHECK_FALSE(cache.get_or_lease(missing, LeasePolicy{}).has_value());
+    const std::string seen = server.raw("mg " + missing + " v c\r\n");
+    CHECK(seen.substr(0, 4) == "VA 0");  // the winner's placeholder, on the server
+    auto after = hot_of(cache);
+    CHECK(after.hits == before.hits + 1);
+    CHECK(after.promotions == before.promotions);
+    CHECK(after.entries == 1);
+    LeasePolicy once;
+    once.miss_retries = 1;
+    for (int i = 0; i < 3; ++i)
+        CHECK_FALSE(cache.get(missing).has_value());  // a placeholder reads as a miss
+    CHECK(hot_of(cache).promotions == before.promotions);
+    // The winner fills it; later readers get the value and may keep it.
+    REQUIRE(cache.set(missing, "filled", 0));
+    CHECK(cache.get_or_lease(missing, once) == "filled");
+    promote(cache, missing);
+    set_behind(server, missing, "changed");
+    CHECK(cache.get_or_lease(missing, once) == "filled");
+    CHECK(hot_of(cache).hits == after.hits + 1);
 }

@@ -239,6 +239,11 @@ META_MEMCACHE_DECL CasValue CacheClient::get_or_lease_cas(KeyView key,
 META_MEMCACHE_DECL std::optional<std::string> CacheClient::get_or_lease(KeyView key,
                                                                         const LeasePolicy& lease,
                                                                         const GetOptions& options) {
+    // A kept key is a hit: served from memory (a bad policy still throws, below).
+    std::optional<std::string> out;
+    if (lease.miss_retries != 0 && lease.ttl > 0 && lease.wait_backoff_factor >= 1.0 &&
+        s_->served_hot(key, options, out))
+        return out;
     return get_or_lease_cas(key, lease, options).value;
 }
 
