@@ -492,3 +492,69 @@ TEST_CASE("get_or_lease of a kept key is served from memory; a lease winner goes
     CHECK(cache.get_or_lease(missing, once) == "filled");
     CHECK(hot_of(cache).hits == after.hits + 1);
 }
+
+TEST_CASE("reads served from memory count as hits of the key's domain",
+          "[hot_cache][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = hot_client(server, always());
+    const Key key(mmtest::unique_key("dom"), "", "users");
+    REQUIRE(cache.set(key, "v", 0));
+    promote(cache, key);
+    const auto domain_hits = [&](const std::string& d) {
+        const auto c = cache.get_counters();
+        const auto at = c.domains.find(d);
+        return at == c.domains.end() ? std::uint64_t{0} : at->second.hits;
+    };
+    const auto users = domain_hits("users");
+    const auto hits = hot_of(cache).hits;
+    for (int i = 0; i < 5; ++i)
+        CHECK(cache.get(key) == "v");
+    CHECK(hot_of(cache).hits == hits + 5);
+    CHECK(domain_hits("users") == users + 5);
+    // The same key read under another domain counts there.
+    const Key other(key.key(), "", "other");
+    CHECK(cache.get(other) == "v");
+    CHECK(cache.get(other) == "v");
+    CHECK(domain_hits("other") == 2);
+    CHECK(domain_hits("users") == users + 5);
+    // Dropping the copy keeps what was counted.
+    REQUIRE(cache.del(key));
+    CHECK(hot_of(cache).entries == 0);
+    CHECK(domain_hits("users") == users + 5);
+    CHECK(domain_hits("other") == 2);
+    CHECK_FALSE(cache.get(other).has_value());
+    CHECK(cache.get_counters().domains.at("other").misses == 1);
+}
+
+TEST_CASE("many kept keys, some dropped, are each still found or read from the server",
+          "[hot_cache][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = hot_client(server, always());
+    std::vector<std::string> keys;
+    for (int i = 0; i < 60; ++i)  // the table grows several times
+        keys.push_back(kept_key(cache, "many" + std::to_string(i), "v" + std::to_string(i)));
+    REQUIRE(hot_of(cache).entries == 60);
+    for (std::size_t i = 0; i < keys.size(); i += 3)
+        REQUIRE(cache.del(keys[i]));  // dropped in the middle of runs of the table
+    CHECK(hot_of(cache).entries == 40);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto hits = hot_of(cache).hits;
+        if (i % 3 == 0) {
+            CHECK_FALSE(cache.get(keys[i]).has_value());
+            CHECK(hot_of(cache).hits == hits);
+        } else {
+            CHECK(cache.get(keys[i]) == "v" + std::to_string(i));
+            CHECK(hot_of(cache).hits == hits + 1);
+        }
+    }
+    for (std::size_t i = 0; i < keys.size(); i += 3) {
+        REQUIRE(cache.set(keys[i], "again", 0));
+        promote(cache, keys[i]);
+    }
+    CHECK(hot_of(cache).entries == 60);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto hits = hot_of(cache).hits;
+        CHECK(cache.get(keys[i]) == (i % 3 == 0 ? "again" : "v" + std::to_string(i)));
+        CHECK(hot_of(cache).hits == hits + 1);
+    }
+}
