@@ -95,7 +95,8 @@ TEST_CASE("a key fetched before and accessed recently is promoted and then serve
     // multi_get mixes kept and fetched keys, in order.
     const std::string other = mmtest::unique_key("cold");
     REQUIRE(cache.set(other, "o", 0));
-    const std::vector<KeyView> keys{other, key, "absent-" + other};
+    const std::string absent = "absent-" + other;  // (a view of a temporary would dangle)
+    const std::vector<KeyView> keys{other, key, absent};
     const auto got = cache.multi_get(keys);
     REQUIRE(got.size() == 3);
     CHECK(got[0] == "o");
