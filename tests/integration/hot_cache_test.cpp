@@ -50,6 +50,14 @@ void promote(CacheClient& cache, KeyView key) {
     REQUIRE(hot_of(cache).promotions == before + 1);
 }
 
+/// A new key holding `value`, stored through `cache` and then kept by it.
+std::string kept_key(CacheClient& cache, std::string_view base, std::string_view value) {
+    std::string key = mmtest::unique_key(base);
+    REQUIRE(cache.set(key, value, 0));
+    promote(cache, key);
+    return key;
+}
+
 /// Stores `value` under `key` behind the client's back (no invalidation).
 void set_behind(const mmtest::MemcachedServer& server,
                 const std::string& key,
@@ -87,7 +95,7 @@ TEST_CASE("a key fetched before and accessed recently is promoted and then serve
     // multi_get mixes kept and fetched keys, in order.
     const std::string other = mmtest::unique_key("cold");
     REQUIRE(cache.set(other, "o", 0));
-    const std::string absent = "absent-" + other;
+    const std::string absent = "absent-" + other;  // (a view of a temporary would dangle)
     const std::vector<KeyView> keys{other, key, absent};
     const auto got = cache.multi_get(keys);
     REQUIRE(got.size() == 3);
@@ -440,4 +448,114 @@ TEST_CASE("readers never see a value older than cache_ttl + max_stale_while_reva
     CHECK(served_stale.load() == 0);
     CHECK(reads.load() > 100);
     CHECK(hot_of(cache).promotions > 0);
+}
+
+TEST_CASE("get_or_lease of a kept key is served from memory; a lease winner goes to the server",
+          "[hot_cache][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = hot_client(server, always());
+    const std::string key = kept_key(cache, "lease-kept", "v1");
+    set_behind(server, key, "v2");
+
+    const auto before = hot_of(cache);
+    CHECK(cache.get_or_lease(key, LeasePolicy{}) == "v1");  // from memory
+    CHECK(hot_of(cache).hits == before.hits + 1);
+    // get_or_lease_cas is a CAS read: always the server's value and token.
+    const CasValue cas = cache.get_or_lease_cas(key, LeasePolicy{});
+    CHECK(cas.value == "v2");
+    CHECK(cas.cas_token.has_value());
+    CHECK(hot_of(cache).hits == before.hits + 1);
+    // A bad policy is refused even when the key is kept.
+    LeasePolicy bad;
+    bad.miss_retries = 0;
+    CHECK_THROWS_AS(cache.get_or_lease(key, bad), InvalidInputError);
+
+    // A key not kept: the first reader wins the lease (nothing to serve, nothing kept), and
+    // the placeholder it leaves is never kept either.
+    const std::string missing = mmtest::unique_key("lease-winner");
+    CHECK_FALSE(cache.get_or_lease(missing, LeasePolicy{}).has_value());
+    const std::string seen = server.raw("mg " + missing + " v c\r\n");
+    CHECK(seen.substr(0, 4) == "VA 0");  // the winner's placeholder, on the server
+    auto after = hot_of(cache);
+    CHECK(after.hits == before.hits + 1);
+    CHECK(after.promotions == before.promotions);
+    CHECK(after.entries == 1);
+    LeasePolicy once;
+    once.miss_retries = 1;
+    for (int i = 0; i < 3; ++i)
+        CHECK_FALSE(cache.get(missing).has_value());  // a placeholder reads as a miss
+    CHECK(hot_of(cache).promotions == before.promotions);
+    // The winner fills it; later readers get the value and may keep it.
+    REQUIRE(cache.set(missing, "filled", 0));
+    CHECK(cache.get_or_lease(missing, once) == "filled");
+    promote(cache, missing);
+    set_behind(server, missing, "changed");
+    CHECK(cache.get_or_lease(missing, once) == "filled");
+    CHECK(hot_of(cache).hits == after.hits + 1);
+}
+
+TEST_CASE("reads served from memory count as hits of the key's domain",
+          "[hot_cache][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = hot_client(server, always());
+    const Key key(mmtest::unique_key("dom"), "", "users");
+    REQUIRE(cache.set(key, "v", 0));
+    promote(cache, key);
+    const auto domain_hits = [&](const std::string& d) {
+        const auto c = cache.get_counters();
+        const auto at = c.domains.find(d);
+        return at == c.domains.end() ? std::uint64_t{0} : at->second.hits;
+    };
+    const auto users = domain_hits("users");
+    const auto hits = hot_of(cache).hits;
+    for (int i = 0; i < 5; ++i)
+        CHECK(cache.get(key) == "v");
+    CHECK(hot_of(cache).hits == hits + 5);
+    CHECK(domain_hits("users") == users + 5);
+    // The same key read under another domain counts there.
+    const Key other(key.key(), "", "other");
+    CHECK(cache.get(other) == "v");
+    CHECK(cache.get(other) == "v");
+    CHECK(domain_hits("other") == 2);
+    CHECK(domain_hits("users") == users + 5);
+    // Dropping the copy keeps what was counted.
+    REQUIRE(cache.del(key));
+    CHECK(hot_of(cache).entries == 0);
+    CHECK(domain_hits("users") == users + 5);
+    CHECK(domain_hits("other") == 2);
+    CHECK_FALSE(cache.get(other).has_value());
+    CHECK(cache.get_counters().domains.at("other").misses == 1);
+}
+
+TEST_CASE("many kept keys, some dropped, are each still found or read from the server",
+          "[hot_cache][integration]") {
+    mmtest::MemcachedServer server;
+    auto cache = hot_client(server, always());
+    std::vector<std::string> keys;
+    for (int i = 0; i < 60; ++i)  // the table grows several times
+        keys.push_back(kept_key(cache, "many" + std::to_string(i), "v" + std::to_string(i)));
+    REQUIRE(hot_of(cache).entries == 60);
+    for (std::size_t i = 0; i < keys.size(); i += 3)
+        REQUIRE(cache.del(keys[i]));  // dropped in the middle of runs of the table
+    CHECK(hot_of(cache).entries == 40);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto hits = hot_of(cache).hits;
+        if (i % 3 == 0) {
+            CHECK_FALSE(cache.get(keys[i]).has_value());
+            CHECK(hot_of(cache).hits == hits);
+        } else {
+            CHECK(cache.get(keys[i]) == "v" + std::to_string(i));
+            CHECK(hot_of(cache).hits == hits + 1);
+        }
+    }
+    for (std::size_t i = 0; i < keys.size(); i += 3) {
+        REQUIRE(cache.set(keys[i], "again", 0));
+        promote(cache, keys[i]);
+    }
+    CHECK(hot_of(cache).entries == 60);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto hits = hot_of(cache).hits;
+        CHECK(cache.get(keys[i]) == (i % 3 == 0 ? "again" : "v" + std::to_string(i)));
+        CHECK(hot_of(cache).hits == hits + 1);
+    }
 }

@@ -33,11 +33,29 @@ META_MEMCACHE_DECL void CacheClient::State::switch_to(std::shared_ptr<Router> ro
     front_.store(front, std::memory_order_release);
 }
 
+META_MEMCACHE_DECL bool CacheClient::State::serve_hot(detail::HotCacheRouter& hot,
+                                                      const KeyView& key,
+                                                      const GetOptions& get,
+                                                      std::optional<std::string>& out) {
+    // Before any request is built or a router entered: a hit costs the lookup, the copy
+    // into `out` and the domain's hit count.
+    std::uint32_t flag = 0;
+    if (get.touch_ttl || !hot.serve(key, out, flag))
+        return false;  // (a hit is counted for its domain by the hot cache)
+    if ((flag & value_flag::compression_mask) != 0) [[unlikely]]
+        out = std::move(serializer->try_decode_bytes(*out, flag).value);
+    return true;
+}
+
 META_MEMCACHE_DECL void CacheClient::State::add_extra_counters(ClientCounters& out) const {
     if (hub)
         hub->fill(out.servers);
-    if (const detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire))
+    if (const detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire)) {
         out.hot_cache = hot->counters();
+        hot->for_each_domain_hit([&](std::string_view domain, std::uint64_t n) {
+            out.domains[std::string(domain)].hits += n;
+        });
+    }
 }
 
 }  // namespace meta_memcache

@@ -65,6 +65,15 @@ struct CacheClient::State {
     /// when the options have one).
     void switch_to(std::shared_ptr<Router> router);
     void add_extra_counters(ClientCounters& out) const;
+    /// A get (no CAS) of a key the hot cache keeps: true with `out` set (and counted).
+    bool served_hot(const KeyView& key, const GetOptions& get, std::optional<std::string>& out) {
+        detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire);
+        return hot != nullptr && hot->keeps_any() && serve_hot(*hot, key, get, out);
+    }
+    bool serve_hot(detail::HotCacheRouter& hot,
+                   const KeyView& key,
+                   const GetOptions& get,
+                   std::optional<std::string>& out);
 
     /// The router this thread's call pinned, or the current one outside of a call.
     [[nodiscard]] Router& front() const noexcept {

@@ -7,6 +7,8 @@
 #include <meta_memcache/impl/client/hot_cache.hpp>
 #include <meta_memcache/impl/client/large_values.hpp>
 
+#include <ctime>
+
 namespace meta_memcache {
 
 META_MEMCACHE_DECL void HotCacheOptions::validate() const {
@@ -97,11 +99,51 @@ private:
     const std::uint32_t* map_;
 };
 
+META_MEMCACHE_DECL HotClock::time_point HotClock::now() noexcept {
+#ifdef CLOCK_MONOTONIC_COARSE
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+#else
+    return time_point(std::chrono::steady_clock::now().time_since_epoch());
+#endif
+}
+
+META_MEMCACHE_DECL double hot_ticks_per_ns() noexcept {
+    static const double rate = [] {
+        using Steady = std::chrono::steady_clock;
+        // One pair of readings a millisecond apart, each pair taken close together.
+        const auto pair = [] {
+            for (;;) {
+                const std::uint64_t a = hot_ticks();
+                const Steady::time_point t = Steady::now();
+                const std::uint64_t b = hot_ticks();
+                if (b - a < 100000 || a == 0)
+                    return std::pair{t, a + (b - a) / 2};
+            }
+        };
+        const auto [t0, c0] = pair();
+        if (c0 == 0)
+            return 0.0;
+        std::pair<Steady::time_point, std::uint64_t> end = pair();
+        while (end.first - t0 < std::chrono::milliseconds(1))
+            end = pair();
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end.first - t0);
+        if (end.second <= c0 || ns.count() <= 0)
+            return 0.0;
+        const double per_ns =
+            static_cast<double>(end.second - c0) / static_cast<double>(ns.count());
+        return per_ns > 0.001 && per_ns < 1000 ? per_ns : 0.0;  // else not a usable counter
+    }();
+    return rate;
+}
+
 META_MEMCACHE_DECL HotCacheRouter::HotCacheRouter(std::shared_ptr<Router> inner,
                                                   HotCacheOptions options,
                                                   ClientObserver* observer)
     : inner_(std::move(inner)), options_(std::move(options)), observer_(observer) {
     options_.validate();
+    static_cast<void>(hot_ticks_per_ns());  // measured now, not during a first promotion
 }
 
 META_MEMCACHE_DECL HotCacheRouter::Kind HotCacheRouter::kind(const Request& r) noexcept {
@@ -138,11 +180,6 @@ META_MEMCACHE_DECL bool HotCacheRouter::allowed(std::string_view key) const noex
     return false;
 }
 
-META_MEMCACHE_DECL std::atomic<std::uint64_t>& HotCacheRouter::generation(
-    std::string_view key) noexcept {
-    return generations_[HotKeyHash{}(key) % generations_.size()];
-}
-
 META_MEMCACHE_DECL bool HotCacheRouter::coin() const noexcept {
     if (options_.probability_factor <= 1)
         return true;
@@ -157,32 +194,97 @@ META_MEMCACHE_DECL bool HotCacheRouter::coin() const noexcept {
     return state % options_.probability_factor == 0;
 }
 
+META_MEMCACHE_DECL void HotCacheRouter::insert_locked(Lru::iterator it) {
+    if ((lru_.size() + 1) * 2 > index_.size()) {
+        // Grow: a power of two, at most half full, rebuilt from the list.
+        std::size_t n = index_.empty() ? 16 : index_.size() * 2;
+        while (n < (lru_.size() + 1) * 2)
+            n *= 2;
+        index_.assign(n, Slot{});
+        slots_ = index_.data();
+        mask_ = n - 1;
+        for (auto e = lru_.begin(); e != lru_.end(); ++e) {
+            if (e != it)
+                insert_locked(e);
+        }
+    }
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = it->hash & mask;
+    while (index_[i].hash != 0)
+        i = (i + 1) & mask;
+    index_[i] = Slot{it->hash, it};
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::erase_locked(const Lru::iterator& it) noexcept {
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = it->hash & mask;
+    while (index_[i].it != it)
+        i = (i + 1) & mask;
+    // Backward shift: move later entries of the run into the hole when their home slot
+    // is at or before it, so that no lookup stops early at an empty slot.
+    for (std::size_t j = (i + 1) & mask; index_[j].hash != 0; j = (j + 1) & mask) {
+        const std::size_t home = index_[j].hash & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            index_[i] = index_[j];
+            i = j;
+        }
+    }
+    index_[i] = Slot{};
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::switch_domain_locked(Entry& e, std::string_view domain) {
+    if (e.domain_hits != 0) {
+        auto at = dropped_hits_.find(e.domain);
+        if (at == dropped_hits_.end())
+            at = dropped_hits_.emplace(e.domain, 0).first;
+        at->second += e.domain_hits;
+        e.domain_hits = 0;
+    }
+    e.domain = std::string(domain);
+}
+
 META_MEMCACHE_DECL void HotCacheRouter::drop_locked(Lru::iterator it) {
+    switch_domain_locked(*it, {});
     bytes_ -= hot_cache_impl::footprint(it->key, it->value->size());
-    index_.erase(std::string_view(it->key));
+    erase_locked(it);
     lru_.erase(it);
-    size_.store(index_.size(), std::memory_order_relaxed);
+    size_.store(lru_.size(), std::memory_order_relaxed);
+}
+
+META_MEMCACHE_DECL void HotCacheRouter::refresh_locked(Entry& e,
+                                                       Clock::time_point now) const noexcept {
+    e.fresh_until = now + options_.cache_ttl;
+    e.fresh_ticks = 0;
+    if (const double per_ns = hot_ticks_per_ns(); per_ns > 0) {
+        // 15/16 of cache_ttl in ticks: a rate a little off cannot serve past fresh_until.
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.cache_ttl);
+        e.fresh_ticks = hot_ticks() + static_cast<std::uint64_t>(static_cast<double>(ns.count()) *
+                                                                 per_ns * (15.0 / 16.0));
+    }
 }
 
 META_MEMCACHE_DECL HotCacheRouter::Probe HotCacheRouter::probe(const Request& r) {
     Probe p;
     // A read of a key not kept is followed (sent with h and l, its answer looked at) only
-    // when it wins the promotion coin now: the others go out as they are.
+    // when it wins the promotion coin now: the others go out as they are (not even hashed).
     const auto not_kept = [&] {
         misses_.fetch_add(1, std::memory_order_relaxed);
         p.followed = coin();
-        if (p.followed)
-            p.generation = generation(r.key.key).load(std::memory_order_acquire);
+        if (p.followed) {
+            if (p.hash == 0)
+                p.hash = hot_key_hash(r.key.key);
+            p.generation = generation(p.hash).load(std::memory_order_acquire);
+        }
         return p;
     };
     if (size_.load(std::memory_order_relaxed) == 0 || !servable(r))
         return not_kept();
-    p.generation = generation(r.key.key).load(std::memory_order_acquire);
+    p.hash = hot_key_hash(r.key.key);
+    p.generation = generation(p.hash).load(std::memory_order_acquire);
     const std::lock_guard lk(mu_);
-    const auto found = index_.find(r.key.key);
-    if (found == index_.end() || found->second->routing != r.key.routing_key)
+    const Lru::iterator it = find_locked(r.key.key, p.hash);
+    if (it == lru_.end() || it->routing != r.key.routing_key)
         return not_kept();
-    const Lru::iterator it = found->second;
     p.kept = true;
     const auto now = Clock::now();
     if (now >= it->fresh_until) {
@@ -197,22 +299,26 @@ META_MEMCACHE_DECL HotCacheRouter::Probe HotCacheRouter::probe(const Request& r)
             return p;
         }
     }
-    lru_.splice(lru_.begin(), lru_, it);
+    if (it != lru_.begin())
+        lru_.splice(lru_.begin(), lru_, it);
     p.value = it->value;
     p.client_flag = it->client_flag;
-    hits_.fetch_add(1, std::memory_order_relaxed);
+    count_hit_locked();
     return p;
 }
 
 META_MEMCACHE_DECL void HotCacheRouter::invalidate(KeyView key) {
-    generation(key.key).fetch_add(1, std::memory_order_acq_rel);
-    if (size_.load(std::memory_order_relaxed) == 0)
+    const std::uint64_t hash = hot_key_hash(key.key);
+    // Both seq_cst, paired with settle()'s store of size_ and second look at the generation:
+    // either this sees the entry a concurrent read is keeping, or that read sees this write.
+    generation(hash).fetch_add(1, std::memory_order_seq_cst);
+    if (size_.load(std::memory_order_seq_cst) == 0)
         return;
     const std::lock_guard lk(mu_);
-    const auto found = index_.find(key.key);
-    if (found == index_.end())
+    const Lru::iterator it = find_locked(key.key, hash);
+    if (it == lru_.end())
         return;
-    drop_locked(found->second);
+    drop_locked(it);
     invalidations_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -234,45 +340,60 @@ META_MEMCACHE_DECL void HotCacheRouter::settle(KeyView key, const Probe& p, Seen
     bool promoted = false;
     {
         const std::lock_guard lk(mu_);
-        const auto found = index_.find(key.key);
-        const bool written = generation(key.key).load(std::memory_order_acquire) != p.generation;
+        const Lru::iterator found = find_locked(key.key, p.hash);
+        const bool written = generation(p.hash).load(std::memory_order_acquire) != p.generation;
         if (!hit || written) {
             // A miss, a placeholder, a won recache or a stale item: nothing to keep.
-            if (found != index_.end()) {
-                drop_locked(found->second);
+            if (found != lru_.end()) {
+                drop_locked(found);
                 invalidations_.fetch_add(1, std::memory_order_relaxed);
             }
             return;
         }
         const auto now = Clock::now();
-        if (found != index_.end()) {
-            Entry& e = *found->second;
+        if (found != lru_.end()) {
+            Entry& e = *found;
             bytes_ -= hot_cache_impl::footprint(e.key, e.value->size());
             e.value = std::move(value);
             e.routing = std::string(key.routing_key);
             e.client_flag = seen.client_flag;
-            e.fresh_until = now + options_.cache_ttl;
+            refresh_locked(e, now);
             e.revalidating = false;
             bytes_ += hot_cache_impl::footprint(e.key, e.value->size());
-            lru_.splice(lru_.begin(), lru_, found->second);
+            lru_.splice(lru_.begin(), lru_, found);
         } else {
             const std::size_t size = hot_cache_impl::footprint(key.key, value->size());
             if (size > options_.max_bytes)
                 return;
-            lru_.push_front(Entry{std::string(key.key), std::string(key.routing_key),
-                                  std::move(value), seen.client_flag, now + options_.cache_ttl,
+            lru_.push_front(Entry{std::string(key.key),
+                                  std::string(key.routing_key),
+                                  std::move(value),
+                                  seen.client_flag,
+                                  {},
+                                  0,
+                                  p.hash,
                                   false});
-            index_.emplace(std::string_view(lru_.front().key), lru_.begin());
+            refresh_locked(lru_.front(), now);
+            insert_locked(lru_.begin());
             bytes_ += size;
             promoted = true;
-            promotions_.fetch_add(1, std::memory_order_relaxed);
         }
         while (lru_.size() > 1 &&
                (lru_.size() > options_.max_entries || bytes_ > options_.max_bytes)) {
             drop_locked(std::prev(lru_.end()));
             evictions_.fetch_add(1, std::memory_order_relaxed);
         }
-        size_.store(index_.size(), std::memory_order_relaxed);
+        size_.store(lru_.size(), std::memory_order_seq_cst);
+        if (promoted) {
+            // A write may have read size_ 0 just before this store and skipped the lock;
+            // it bumped the generation first, so it shows now (the new entry is the front).
+            if (generation(p.hash).load(std::memory_order_seq_cst) != p.generation) {
+                drop_locked(lru_.begin());
+                invalidations_.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+            promotions_.fetch_add(1, std::memory_order_relaxed);
+        }
     }
     if (promoted && observer_ != nullptr) {
         try {
@@ -407,7 +528,7 @@ META_MEMCACHE_DECL HotCacheCounters HotCacheRouter::counters() const {
     c.evictions = evictions_.load(std::memory_order_relaxed);
     c.invalidations = invalidations_.load(std::memory_order_relaxed);
     const std::lock_guard lk(mu_);
-    c.entries = index_.size();
+    c.entries = lru_.size();
     c.bytes = bytes_;
     return c;
 }

@@ -19,6 +19,8 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
     // get_cas(key, options).value without carrying the CAS along: the value goes from the
     // read buffer into `out`.
     std::optional<std::string> out;
+    if (s_->served_hot(key, options, out))
+        return out;
     detail::ReadSink sink(out);
     s_->run(Request{MetaCommand::get, key, {}, read_flags(options, false)}, sink, options.failure);
     if (sink.code == detail::ResponseCode::header)
@@ -239,6 +241,11 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get_or_lease(KeyView 
                                                                         const LeasePolicy& lease,
                                                                         const GetOptions& options) {
     const State::Pin pin(*s_);
+    // A kept key is a hit: served from memory (a bad policy still throws, below).
+    std::optional<std::string> out;
+    if (lease.miss_retries != 0 && lease.ttl > 0 && lease.wait_backoff_factor >= 1.0 &&
+        s_->served_hot(key, options, out))
+        return out;
     return get_or_lease_cas(key, lease, options).value;
 }
 
