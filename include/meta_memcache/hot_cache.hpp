@@ -17,8 +17,9 @@ namespace meta_memcache {
 /// server again while the others keep the local copy for at most
 /// `max_stale_while_revalidate`. A server miss, a lease placeholder, a won recache or a
 /// stale item drops the local copy; so does any write, delete, invalidate, touch or
-/// counter change of the key through the same client. CAS reads (get_cas, get_or_lease*,
-/// get_typed) never use it.
+/// counter change of the key through the same client. CAS reads (get_cas,
+/// get_or_lease_cas, get_typed) and get_or_lease's lease winners never use it; a
+/// get_or_lease of a kept key is served from memory like a get.
 ///
 /// Writes by other clients are not seen: a key's local copy can be up to
 /// cache_ttl + max_stale_while_revalidate older than the server's.

@@ -559,3 +559,21 @@ TEST_CASE("many kept keys, some dropped, are each still found or read from the s
         CHECK(hot_of(cache).hits == hits + 1);
     }
 }
+
+TEST_CASE("a kept key is served from memory until cache_ttl (its last part checked on the clock)",
+          "[hot_cache][integration]") {
+    mmtest::MemcachedServer server;
+    // The tick counter vouches for 15/16 of cache_ttl (3 s here); the clock for the rest.
+    auto cache = hot_client(server, always(3200ms, 0ms));
+    const std::string key = kept_key(cache, "last-part", "v");
+    std::this_thread::sleep_for(3050ms);
+    const auto hits = hot_of(cache).hits;
+    CHECK(cache.get(key) == "v");
+    CHECK(hot_of(cache).hits == hits + 1);  // past the counter's part, inside cache_ttl
+    std::this_thread::sleep_for(300ms);
+    const auto promotions = hot_of(cache).promotions;
+    CHECK(cache.get(key) == "v");
+    // Past cache_ttl (no stale window): dropped, read from the server (and kept anew).
+    CHECK(hot_of(cache).hits == hits + 1);
+    CHECK(hot_of(cache).promotions == promotions + 1);
+}

@@ -59,42 +59,39 @@ struct HotClock {
 /// asked for (about a millisecond); 0 when there is no usable counter.
 [[nodiscard]] double hot_ticks_per_ns() noexcept;
 
+/// The eight bytes at q, as one word.
+[[nodiscard, gnu::always_inline]] inline std::uint64_t hot_word(const char* q) noexcept {
+    std::uint64_t w = 0;
+    std::memcpy(&w, q, sizeof w);
+    return w;
+}
+
 /// Whether n bytes at a and b are the same: up to 32 eight at a time (the last eight
 /// overlapping), longer ones by memcmp.
 [[nodiscard, gnu::always_inline]] inline bool hot_same_bytes(const char* a,
                                                              const char* b,
                                                              std::size_t n) noexcept {
-    const auto word = [](const char* q) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, q, sizeof w);
-        return w;
-    };
     if (n < 8 || n > 32)
         return std::memcmp(a, b, n) == 0;
     for (std::size_t i = 0; i + 8 < n; i += 8) {
-        if (word(a + i) != word(b + i))
+        if (hot_word(a + i) != hot_word(b + i))
             return false;
     }
-    return word(a + n - 8) == word(b + n - 8);
+    return hot_word(a + n - 8) == hot_word(b + n - 8);
 }
 
 /// A key's hash for the hot cache's table and its generations: eight bytes at a time, the
 /// last eight overlapping (no byte-wise tail); the top bit set, so never 0.
 [[nodiscard, gnu::always_inline]] inline std::uint64_t hot_key_hash(std::string_view k) noexcept {
-    const auto word = [](const char* q) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, q, sizeof w);
-        return w;
-    };
     const char* p = k.data();
     std::size_t n = k.size();
     std::uint64_t h = 0x9E3779B97F4A7C15ULL * (n + 1);
     if (n >= 8) {
         for (; n > 8; p += 8, n -= 8) {
-            h = (h ^ word(p)) * 0xFF51AFD7ED558CCDULL;
+            h = (h ^ hot_word(p)) * 0xFF51AFD7ED558CCDULL;
             h ^= h >> 29U;
         }
-        h ^= word(p + n - 8);
+        h ^= hot_word(p + n - 8);
     } else if (n >= 4) {
         std::uint32_t a = 0;
         std::uint32_t b = 0;
