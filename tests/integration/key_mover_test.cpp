@@ -150,16 +150,16 @@ TEST_CASE(
         [&](auto r, auto out) { execute_on_pool(*drain->drained_pool(), r, out, {}); }, keys);
     const auto target =
         read_all([&](auto r, auto out) { drain->ring()->execute(r, out, ExecContext{}); }, keys);
-    const auto between = std::chrono::ceil<std::chrono::seconds>(
-                             std::chrono::steady_clock::now() - read_started)
-                             .count();
+    const auto between =
+        std::chrono::ceil<std::chrono::seconds>(std::chrono::steady_clock::now() - read_started)
+            .count();
     std::size_t same = 0;
     for (std::size_t i = 0; i < keys.size(); ++i) {
         const auto* s = std::get_if<Value>(&source[i]);
         const auto* t = std::get_if<Value>(&target[i]);
         if (s == nullptr || t == nullptr || s->data != t->data ||
-            s->flags.client_flag != t->flags.client_flag ||
-            (*s->flags.ttl == -1) != (i % 3 == 0) || (*t->flags.ttl == -1) != (i % 3 == 0))
+            s->flags.client_flag != t->flags.client_flag || (*s->flags.ttl == -1) != (i % 3 == 0) ||
+            (*t->flags.ttl == -1) != (i % 3 == 0))
             continue;
         const std::int64_t drift = *s->flags.ttl - *t->flags.ttl;  // the target is read later
         if (*s->flags.ttl == -1 || (drift >= -1 && drift <= 1 + between))
