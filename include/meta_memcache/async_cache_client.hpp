@@ -386,7 +386,7 @@ public:
         return launch(delta_call(key, delta, Initial{initial_value, initial_ttl}, options),
                       std::forward<Token>(token));
     }
-    /// delta_and_get: std::optional<std::int64_t> (nothing when the key does not exist).
+    /// delta_and_get: std::optional<std::uint64_t> (nothing when the key does not exist).
     template <class Token>
     auto async_delta_and_get(KeyView key,
                              std::int64_t delta,
@@ -399,7 +399,7 @@ public:
     auto async_delta_and_get(KeyView key, std::int64_t delta, Token&& token) {
         return async_delta_and_get(key, delta, DeltaOptions{}, std::forward<Token>(token));
     }
-    /// delta_initialize_and_get: std::optional<std::int64_t>.
+    /// delta_initialize_and_get: std::optional<std::uint64_t>.
     template <class Token>
     auto async_delta_initialize_and_get(KeyView key,
                                         std::int64_t delta,
@@ -485,7 +485,7 @@ private:
                                            std::int64_t delta,
                                            std::optional<Initial> initial,
                                            const DeltaOptions& options) const;
-    [[nodiscard]] CallPtr<std::optional<std::int64_t>> delta_get_call(
+    [[nodiscard]] CallPtr<std::optional<std::uint64_t>> delta_get_call(
         KeyView key,
         std::int64_t delta,
         std::optional<Initial> initial,

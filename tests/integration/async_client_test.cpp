@@ -113,15 +113,15 @@ TEST_CASE("async commands mean what the synchronous ones mean", "[async][integra
         const auto got11 = co_await cache.async_delta(counter, 1, tok);
         CHECK_FALSE(got11);
         const auto got12 = co_await cache.async_delta_initialize_and_get(counter, 1, 10, 60, tok) ==
-                           std::optional<std::int64_t>(10);
+                           std::optional<std::uint64_t>(10);
         CHECK(got12);
         const auto got13 =
-            co_await cache.async_delta_and_get(counter, 5, tok) == std::optional<std::int64_t>(15);
+            co_await cache.async_delta_and_get(counter, 5, tok) == std::optional<std::uint64_t>(15);
         CHECK(got13);
         const auto got14 = co_await cache.async_delta(counter, -20, tok);
         CHECK(got14);
         const auto got15 =
-            co_await cache.async_delta_and_get(counter, 0, tok) == std::optional<std::int64_t>(0);
+            co_await cache.async_delta_and_get(counter, 0, tok) == std::optional<std::uint64_t>(0);
         CHECK(got15);
 
         // The meta commands: typed responses.

@@ -110,7 +110,7 @@ private:
 };
 
 /// A counter read back (delta_and_get and delta_initialize_and_get).
-class CounterCall final : public ClientCall<std::optional<std::int64_t>> {
+class CounterCall final : public ClientCall<std::optional<std::uint64_t>> {
 public:
     using ClientCall::ClientCall;
     ResultSink& sink() noexcept override { return sink_; }
@@ -126,12 +126,11 @@ protected:
             return;
         }
         std::uint64_t n = 0;
-        if (!parse_counter(sink_.value, n) ||
-            n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        if (!parse_counter(sink_.value, n)) {
             deliver(make_error_code(errc::protocol_error), std::nullopt);
             return;
         }
-        deliver({}, static_cast<std::int64_t>(n));
+        deliver({}, n);  // memcached's counters are unsigned 64-bit, as delta_and_get's
     }
 
 private:
@@ -530,7 +529,7 @@ META_MEMCACHE_DECL AsyncCacheClient::CallPtr<bool> AsyncCacheClient::delta_call(
                            detail::ResponseCode::header, also);
 }
 
-META_MEMCACHE_DECL AsyncCacheClient::CallPtr<std::optional<std::int64_t>>
+META_MEMCACHE_DECL AsyncCacheClient::CallPtr<std::optional<std::uint64_t>>
 AsyncCacheClient::delta_get_call(KeyView key,
                                  std::int64_t delta,
                                  std::optional<Initial> initial,
