@@ -406,7 +406,7 @@ private:
                       "compression, 4096: chunked values)");
         return compress_checked(key, ValueCodec<codec_type_t<T>>::encode(value));
     }
-    [[nodiscard]] EncodedValue compress_checked(KeyView key, EncodedValue encoded) const;
+    [[nodiscard]] EncodedValue compress_checked(KeyView key, EncodedValue&& encoded) const;
 
     struct WriteResult {
         bool stored = false;

@@ -170,6 +170,9 @@ public:
     /// unchanged (still borrowed, if it was) when they stay uncompressed.
     /// @throws InvalidInputError if value's flag uses a reserved bit (compression, chunked).
     [[nodiscard]] EncodedValue compress(KeyView key, EncodedValue value) const;
+    /// Whether compress() may compress `size` bytes for `key` (false: it returns them as
+    /// they are, once it has checked their flag).
+    [[nodiscard]] bool may_compress(KeyView key, std::size_t size) const noexcept;
 
     // ---- decoding ----------------------------------------------------------------------
 

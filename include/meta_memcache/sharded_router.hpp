@@ -52,6 +52,7 @@ public:
     [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for_key(KeyView key) const override {
         return pool_for(key);
     }
+    [[nodiscard]] ConnectionPool* direct_pool(KeyView key) const override;
     /// The pool of the server whose name() is `name`, or null.
     [[nodiscard]] std::shared_ptr<ConnectionPool> pool_named(std::string_view name) const;
     /// The servers, in ring order (the order given, additions at the end).
@@ -147,6 +148,8 @@ private:
     std::atomic<std::uint64_t> version_{0};  ///< topology_'s, bumped by every change
     /// Each thread's copy of the topology (View::Slot).
     mutable detail::PerThread<View::Slot> slots_;
+    /// Brings a slot up to the current topology (only with none of its Views alive).
+    void refresh(View::Slot& slot) const;
 };
 
 }  // namespace meta_memcache

@@ -19,6 +19,7 @@
 #include <meta_memcache/impl/client/write_failure_event.ipp>
 #include <meta_memcache/impl/error.ipp>
 #include <meta_memcache/impl/io/driver.ipp>
+#include <meta_memcache/impl/io/one_key.ipp>
 #include <meta_memcache/impl/mover/key_mover.ipp>
 #include <meta_memcache/impl/net/connection.ipp>
 #include <meta_memcache/impl/net/exchange.ipp>

@@ -2,6 +2,7 @@
 
 #include <meta_memcache/key.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -33,11 +34,14 @@ public:
     [[nodiscard]] std::size_t size() const;
     /// Calls every handler with `key`, in subscription order. Never throws.
     void notify(const Key& key) const noexcept;
-    /// True when nobody listens (the failure path then builds no Key).
-    [[nodiscard]] bool empty() const noexcept;
+    /// True when nobody listens (the failure path then builds no Key). No lock: one load.
+    [[nodiscard]] bool empty() const noexcept {
+        return count_.load(std::memory_order_acquire) == 0;
+    }
 
 private:
     mutable std::mutex mutex_;
+    std::atomic<std::size_t> count_{0};  ///< handlers_.size(), readable without the lock
     std::vector<std::pair<Subscription, std::shared_ptr<const Handler>>> handlers_;
     Subscription next_ = 1;
 };

@@ -3,10 +3,13 @@
 // values; every way must give the same results, in request order.
 
 #include <meta_memcache/detail/batch_codec.hpp>
+#include <meta_memcache/impl/io/one_key.hpp>
 
 #include "catch.hpp"
 #include "codec_harness.hpp"
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -246,4 +249,60 @@ TEST_CASE("validation names the problem before anything is encoded", "[codec]") 
     CHECK_THROWS_WITH(detail::validate(carries, "", 1 << 20),
                       Catch::StartsWith("mg: only ms carries a value"));
     CHECK_NOTHROW(detail::validate(ms("k", "v"), "", 1 << 20));
+}
+
+namespace {
+
+/// What the batch encoder writes for `r` (the general path's bytes).
+std::string general_bytes(const Request& r, std::string_view prefix) {
+    detail::WriteBuffer wb;
+    detail::encode(r, prefix, wb, detail::validate(r, prefix, 1024 * 1024));
+    wb.finish();
+    return std::string(wb.data(), wb.total());
+}
+
+}  // namespace
+
+TEST_CASE("the one-key path writes the general encoder's bytes for a plain get and set",
+          "[codec][one-key]") {
+    const std::string binary("k\x01y\xff", 4);
+    const std::vector<std::string> keys = {"k",
+                                           "seven77",
+                                           "eight888",
+                                           "sixteen-bytes-16",
+                                           "seventeen-bytes-1",
+                                           std::string(32, 'a'),
+                                           std::string(33, 'b'),
+                                           "with space",
+                                           binary,
+                                           std::string(186, 'c'),
+                                           std::string(187, 'd'),
+                                           std::string(250, 'e')};
+    const detail::LineTail tail = detail::LineTail::of_read(detail::plain_read_flags());
+    for (const std::string_view prefix : {std::string_view(), std::string_view("app:")}) {
+        for (const std::string& key : keys) {
+            CAPTURE(prefix, key);
+            std::array<char, detail::max_request_line> line{};
+            char* end = detail::put_plain_read(line.data(), prefix, key, tail);
+            const Request get{
+                detail::MetaCommand::get, KeyView(key), {}, detail::plain_read_flags()};
+            CHECK(std::string(line.data(), static_cast<std::size_t>(end - line.data())) ==
+                  general_bytes(get, prefix));
+            for (const std::int64_t ttl : {std::int64_t{0}, std::int64_t{1}, detail::max_ttl}) {
+                for (const std::uint32_t flag : {0U, 16U, 4294967295U}) {
+                    for (const std::string& value : {std::string(), std::string(100, 'v')}) {
+                        CAPTURE(ttl, flag, value.size());
+                        std::string out(detail::max_request_line + value.size() + 2, '\0');
+                        char* e = detail::put_plain_set(out.data(), prefix, key, value, flag, ttl);
+                        RequestFlags f;
+                        f.cache_ttl = ttl;
+                        f.client_flag = flag;
+                        const Request set{detail::MetaCommand::set, KeyView(key), value, f};
+                        CHECK(std::string(out.data(), static_cast<std::size_t>(e - out.data())) ==
+                              general_bytes(set, prefix));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -83,7 +83,7 @@ public:
     }
 
     /// The T of `slot`, or null for no_thread_slot.
-    [[nodiscard]] T* get(std::size_t slot) {
+    [[nodiscard, gnu::always_inline]] T* get(std::size_t slot) {
         if (slot >= max_thread_slots)
             return nullptr;
         Cell* cells = chunks_[slot / chunk].load(std::memory_order_acquire);
@@ -92,7 +92,7 @@ public:
         return &cells[slot % chunk].value;
     }
     /// The calling thread's T, or null when it has no slot.
-    [[nodiscard]] T* mine() { return get(thread_slot()); }
+    [[nodiscard, gnu::always_inline]] T* mine() { return get(thread_slot()); }
 
     /// Calls f(T&) for every T allocated so far (other threads may be using theirs).
     template <class F>

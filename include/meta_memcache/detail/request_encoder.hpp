@@ -418,10 +418,28 @@ inline char* put_line_rest(char* p,
 /// Writes " " and `prefix + key` as it goes on the wire (see encode_key): raw, straight
 /// into place, or base64 (the return's `second` says so). `p` must have room for
 /// 1 + max_wire_key_size bytes.
-inline std::pair<char*, bool> put_key(char* p, std::string_view prefix, std::string_view key) {
+[[gnu::always_inline]] inline std::pair<char*, bool> put_key(char* p,
+                                                             std::string_view prefix,
+                                                             std::string_view key) {
     *p++ = ' ';
     const std::size_t total = prefix.size() + key.size();
-    if (total < hashed_key_threshold && !key.empty()) {
+    if (prefix.empty() && total >= 8 && total <= 32) {
+        // The common key: up to four overlapping words, checked as they are copied.
+        const char* k = key.data();
+        std::uint64_t w[4];  // NOLINT(cppcoreguidelines-pro-type-member-init)
+        const std::size_t far = total > 16 ? total - 16 : 0;
+        std::memcpy(&w[0], k, 8);
+        std::memcpy(&w[1], k + total - 8, 8);
+        std::memcpy(&w[2], k + (total > 16 ? 8 : 0), 8);
+        std::memcpy(&w[3], k + far, 8);
+        std::memcpy(p + (total > 16 ? 8 : 0), &w[2], 8);
+        std::memcpy(p + far, &w[3], 8);
+        std::memcpy(p, &w[0], 8);
+        std::memcpy(p + total - 8, &w[1], 8);
+        if (!key_impl::word_has_binary(w[0]) && !key_impl::word_has_binary(w[1]) &&
+            !key_impl::word_has_binary(w[2]) && !key_impl::word_has_binary(w[3]))
+            return {p + total, false};
+    } else if (total < hashed_key_threshold && !key.empty()) {
         copy_short(p, prefix.data(), prefix.size());
         copy_short(p + prefix.size(), key.data(), key.size());
         if (!any_binary(p, total))
@@ -431,6 +449,92 @@ inline std::pair<char*, bool> put_key(char* p, std::string_view prefix, std::str
     encode_key(key, w, prefix);
     std::memcpy(p, w.data.data(), w.size);
     return {p + w.size, w.base64};
+}
+
+/// The flag text put_line_rest writes after a read's key (no b), made once for a flag set
+/// that does not change (the one-key path's plain read).
+struct LineTail {
+    std::array<char, 32> text{};
+    std::size_t size = 0;
+
+    /// For an mg with `f`, which must have no valued flag (T, R, N, O...).
+    static LineTail of_read(const RequestFlags& f) {
+        LineTail t;
+        const std::uint32_t mask = flag_mask(f);
+        validate_flags(MetaCommand::get, f, mask);
+        if ((mask & encoder_impl::valued_flags) != 0)
+            throw InvalidInputError("LineTail: a valued flag does not stay the same");
+        t.size = static_cast<std::size_t>(put_line_end(put_flags(t.text.data(), f, mask)) -
+                                          t.text.data());
+        return t;
+    }
+};
+
+/// The one-key path's plain read, "mg <prefix><key>[ b]" and `tail` (LineTail::of_read of
+/// its flags): the bytes encode() writes for that request. Room: max_request_line.
+/// Returns the end.
+[[gnu::always_inline]] inline char* put_plain_read(char* p,
+                                                   std::string_view prefix,
+                                                   std::string_view key,
+                                                   const LineTail& tail) noexcept {
+    p[0] = 'm';
+    p[1] = 'g';
+    const auto [after_key, base64] = put_key(p + 2, prefix, key);
+    p = after_key;
+    if (base64) {
+        *p++ = ' ';
+        *p++ = 'b';
+    }
+    std::memcpy(p, tail.text.data(), tail.text.size());  // (a fixed size: two moves)
+    return p + tail.size;
+}
+
+/// Writes `v` in decimal: one or two digits without a call, to_chars beyond.
+[[gnu::always_inline]] inline char* put_decimal(char* p, std::uint64_t v) noexcept {
+    if (v < 10) {
+        *p = static_cast<char>('0' + v);
+        return p + 1;
+    }
+    if (v < 100) {
+        p[0] = static_cast<char>('0' + v / 10);
+        p[1] = static_cast<char>('0' + v % 10);
+        return p + 2;
+    }
+    return std::to_chars(p, p + 24, v).ptr;
+}
+
+/// The one-key path's plain set, "ms <prefix><key> <size>[ b] T<ttl> F<client_flag>",
+/// value and "\r\n": the bytes encode() writes for an ms with only T and F. Room:
+/// max_request_line + value.size() + 2. Returns the end.
+[[gnu::always_inline]] inline char* put_plain_set(char* p,
+                                                  std::string_view prefix,
+                                                  std::string_view key,
+                                                  std::string_view value,
+                                                  std::uint32_t client_flag,
+                                                  std::int64_t ttl) noexcept {
+    p[0] = 'm';
+    p[1] = 's';
+    const auto [after_key, base64] = put_key(p + 2, prefix, key);
+    p = after_key;
+    *p++ = ' ';
+    p = put_decimal(p, value.size());
+    if (base64) {
+        *p++ = ' ';
+        *p++ = 'b';
+    }
+    p[0] = ' ';
+    p[1] = 'T';
+    p = put_decimal(p + 2, static_cast<std::uint64_t>(ttl));  // (0..max_ttl: checked before)
+    p[0] = ' ';
+    p[1] = 'F';
+    p = put_decimal(p + 2, client_flag);
+    p[0] = '\r';
+    p[1] = '\n';
+    std::memcpy(p + 2, value.data(), value.size());
+    p += 2 + value.size();
+    p[0] = '\r';
+    p[1] = '\n';
+    return p + 2;
 }
 
 /// Writes the request line of `cmd` for `key` with `flags` into `out`, which must hold

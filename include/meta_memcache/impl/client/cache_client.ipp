@@ -101,7 +101,7 @@ META_MEMCACHE_DECL ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
 // ---- writes -------------------------------------------------------------------------------
 
 META_MEMCACHE_DECL EncodedValue CacheClient::compress_checked(KeyView key,
-                                                              EncodedValue encoded) const {
+                                                              EncodedValue&& encoded) const {
     const std::size_t limit = s_->options.large_values.max_value_size;
     const std::size_t size = encoded.data().size();
     if (size > limit) {
@@ -111,6 +111,9 @@ META_MEMCACHE_DECL EncodedValue CacheClient::compress_checked(KeyView key,
                                 " bytes, counted before compression): a get could not read "
                                 "it back");
     }
+    if ((encoded.client_flag() & value_flag::reserved_mask) == 0 &&
+        !s_->serializer->may_compress(key, size))
+        return std::move(encoded);  // as compress() would return it, one move sooner
     return s_->serializer->compress(key, std::move(encoded));
 }
 
@@ -124,10 +127,17 @@ META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key
     if (want_cas && options.no_reply) {
         throw InvalidInputError("set_cas: no_reply cannot return a CAS token");
     }
+    WriteResult out;
+    if (!want_cas && !s_->splits(value.data())) {
+        detail::StatusSink sink;
+        if (s_->run_plain_set(key, value.data(), value.client_flag(), ttl, options, sink)) {
+            out.stored = sink.code == detail::ResponseCode::header;
+            return out;
+        }
+    }
     RequestFlags f = set_flags(options);
     f.client_flag = value.client_flag();
     f.return_cas_token = want_cas;
-    WriteResult out;
     if (s_->splits(value.data())) {
         out.cas_token = s_->set_large(key, value.data(), ttl, f, options.failure, out.stored);
         return out;

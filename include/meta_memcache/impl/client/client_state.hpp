@@ -15,6 +15,7 @@
 #include <meta_memcache/impl/client/hot_cache.hpp>
 #include <meta_memcache/impl/client/large_values.hpp>
 #include <meta_memcache/impl/client/read_sinks.hpp>
+#include <meta_memcache/impl/io/one_key.hpp>
 #include <meta_memcache/impl/observe/hub.hpp>
 
 #include <atomic>
@@ -145,6 +146,41 @@ struct CacheClient::State {
         front().execute(std::span<const Request>(&req, 1), sink, context(fh));
         if (sink.failure.failed && raise(fh))
             sink.failure.raise();
+    }
+
+    /// A get with nothing but a plain read to it (no touch, recache or observer) of a key
+    /// the router sends to one pool as it is: on the one-key path (impl/io/one_key.hpp).
+    /// False when nothing was sent: run it as any other request.
+    template <class Sink>
+    bool run_plain_read(KeyView key, const GetOptions& get, Sink& sink) {
+        if (get.touch_ttl || get.recache_policy || hub)
+            return false;
+        ConnectionPool* pool = front().direct_pool(key);
+        if (pool == nullptr ||
+            detail::read_one(*pool, key, sink, context(get.failure)) == detail::OneKey::declined)
+            return false;
+        if (sink.failure.failed && raise(get.failure))
+            sink.failure.raise();
+        return true;
+    }
+
+    /// The same for a plain set (no mode, CAS, no_reply, chunking or observer).
+    template <class Sink>
+    bool run_plain_set(KeyView key,
+                       std::string_view value,
+                       std::uint32_t client_flag,
+                       std::int64_t ttl,
+                       const SetOptions& set,
+                       Sink& sink) {
+        if (set.mode != SetMode::set || set.cas_token || set.no_reply || hub)
+            return false;
+        ConnectionPool* pool = front().direct_pool(key);
+        if (pool == nullptr || detail::set_one(*pool, key, value, client_flag, ttl, sink,
+                                               context(set.failure)) == detail::OneKey::declined)
+            return false;
+        if (sink.failure.failed && raise(set.failure))
+            sink.failure.raise();
+        return true;
     }
 
     void count(KeyView key, bool hit) {
@@ -308,10 +344,8 @@ inline Mode to_mode(SetMode m) noexcept {
 /// leaving them out saves memcached work and bytes on every key (the server updates
 /// last-access and fetched state either way).
 inline RequestFlags read_flags(const GetOptions& o, bool cas) {
-    RequestFlags f;
-    f.return_client_flag = true;
+    RequestFlags f = plain_read_flags();  // f v: what the one-key path sends
     f.return_cas_token = cas;
-    f.return_value = true;
     if (o.touch_ttl && *o.touch_ttl >= 0)
         f.cache_ttl = *o.touch_ttl;
     if (o.recache_policy)

@@ -34,8 +34,8 @@ struct DomainCounts {
 /// One domain's hits and misses.
 class DomainCounter {
 public:
-    void count(ReadOutcome outcome) noexcept {
-        if (Cell* c = cells_.mine()) {
+    [[gnu::always_inline]] void count(ReadOutcome outcome) noexcept {
+        if (Cell* c = cells_.mine()) [[likely]] {
             bump(outcome == ReadOutcome::hit ? c->hits : c->misses);
             if (outcome == ReadOutcome::undecodable)
                 bump(c->undecodable);
@@ -90,18 +90,11 @@ private:
 /// The counters of every domain a client has seen ("" is the keys without one).
 class DomainTable {
 public:
-    DomainCounter& operator[](std::string_view name) {
-        if (name.empty())
+    [[gnu::always_inline]] DomainCounter& operator[](std::string_view name) {
+        if (name.empty()) [[likely]]
             return none_;
-        if (const List* list = list_.load(std::memory_order_acquire)) {
-            for (Named* d : list->entries) {
-                if (d->name == name)
-                    return d->counter;
-            }
-        }
-        return add(name);
+        return find_or_add(name);
     }
-
     /// Every domain's counts, "" included.
     [[nodiscard]] std::map<std::string, DomainCounts> read() const {
         std::map<std::string, DomainCounts> out;
@@ -121,6 +114,16 @@ private:
     struct List {
         std::vector<Named*> entries;
     };
+
+    DomainCounter& find_or_add(std::string_view name) {
+        if (const List* list = list_.load(std::memory_order_acquire)) {
+            for (Named* d : list->entries) {
+                if (d->name == name)
+                    return d->counter;
+            }
+        }
+        return add(name);
+    }
 
     DomainCounter& add(std::string_view name) {
         std::lock_guard lk(mu_);

@@ -22,16 +22,25 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
     if (s_->served_hot(key, options, out))
         return out;
     detail::ReadSink sink(out);
-    s_->run(Request{MetaCommand::get, key, {}, read_flags(options, false)}, sink, options.failure);
+    if (!s_->run_plain_read(key, options, sink)) {
+        s_->run(Request{MetaCommand::get, key, {}, read_flags(options, false)}, sink,
+                options.failure);
+    }
     if (sink.code == detail::ResponseCode::header)
         unexpected("HD to mg with v");
+    if ((sink.client_flag & (detail::chunked_flag | value_flag::compression_mask)) == 0) {
+        s_->count(key, out.has_value());  // the bytes as they are: nothing to decode
+        return out;
+    }
     if ((sink.client_flag & detail::chunked_flag) != 0) {
         Fetched f;
         f.cv.value = std::move(out);
         f.client_flag = sink.client_flag;
-        return s_->finish_read(key, std::move(f), options).data;
+        out = s_->finish_read(key, std::move(f), options).data;
+    } else {
+        out = s_->deliver(key, std::move(out), sink.client_flag, options);
     }
-    return s_->deliver(key, std::move(out), sink.client_flag, options);
+    return out;  // (one object returned on every path: no move out of it)
 }
 
 META_MEMCACHE_DECL detail::RawRead CacheClient::read_raw(KeyView key, const GetOptions& options) {

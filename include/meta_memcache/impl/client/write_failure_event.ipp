@@ -15,6 +15,7 @@ META_MEMCACHE_DECL WriteFailureEvent::Subscription WriteFailureEvent::subscribe(
     std::lock_guard lk(mutex_);
     const Subscription id = next_++;
     handlers_.emplace_back(id, std::make_shared<const Handler>(std::move(handler)));
+    count_.store(handlers_.size(), std::memory_order_release);
     return id;
 }
 
@@ -25,17 +26,13 @@ META_MEMCACHE_DECL bool WriteFailureEvent::unsubscribe(Subscription id) {
     if (it == handlers_.end())
         return false;
     handlers_.erase(it);
+    count_.store(handlers_.size(), std::memory_order_release);
     return true;
 }
 
 META_MEMCACHE_DECL std::size_t WriteFailureEvent::size() const {
     std::lock_guard lk(mutex_);
     return handlers_.size();
-}
-
-META_MEMCACHE_DECL bool WriteFailureEvent::empty() const noexcept {
-    std::lock_guard lk(mutex_);
-    return handlers_.empty();
 }
 
 META_MEMCACHE_DECL void WriteFailureEvent::notify(const Key& key) const noexcept {

@@ -121,6 +121,30 @@ public:
     void run(std::span<Batch> batches) {
         const ObservedCall observed(ctx_.observer);  // nothing without an observer
         attempt(batches, false);
+        settle(batches);
+    }
+
+    /// The rest of a one-key request the caller began (see one_key.hpp) on the connection
+    /// it leased: `err` when the pool gave none; else `encoded` when the request is in the
+    /// connection's write buffer, `sent` bytes of it written, and `last` the outcome of a
+    /// read into the (otherwise empty) read buffer, if one was made.
+    void take_over(Batch& b, const AcquireError* err, bool encoded, const IoResult* last) {
+        prepare(b, err, !encoded);
+        if (last != nullptr && !b.finished()) {
+            if (took(b, *last, false, b.lease.conn->rbuf.size())) {
+                drain(b);
+            } else if (!b.failed && Clock::now() >= b.deadline) {
+                timeout(b);  // the blocking read waited out the socket's receive timeout
+            }
+        }
+        const std::span<Batch> one(&b, 1);
+        loop(one);
+        settle(one);
+    }
+
+private:
+    /// After the first attempt: retries what can be retried, then makes every result final.
+    void settle(std::span<Batch> batches) {
         bool retry = false;
         for (Batch& b : batches) {
             if (b.failed && b.retryable) {
@@ -146,7 +170,6 @@ public:
         report_failed_writes();
     }
 
-private:
     [[gnu::always_inline]] void attempt(std::span<Batch> batches, bool fresh) {
         for (Batch& b : batches)
             begin(b, fresh);
@@ -168,6 +191,13 @@ private:
         ConnectionPool::Impl& pool = *b.pool;
         AcquireError err;
         b.lease = pool.acquire(pool.options.recv_timeout, fresh, err);
+        prepare(b, &err, true);
+    }
+
+    /// Starts the batch's decoder on its leased connection (or fails the batch with `err`
+    /// when it has none), encoding the batch first when `encode_first`.
+    [[gnu::always_inline]] void prepare(Batch& b, const AcquireError* err, bool encode_first) {
+        ConnectionPool::Impl& pool = *b.pool;
         Connection* c = b.lease.conn;
         b.dec.start(reqs_, b.slots, b.count, c != nullptr ? c->pending_fences : 0,
                     ctx_.max_item_size, pool.limits, pool.name, await_tracked_,
@@ -175,19 +205,22 @@ private:
         if (c == nullptr) {
             b.failed = true;
             b.outcome = Outcome::ok;  // the pool has accounted for it already
-            b.code = err.code;
-            b.reason = std::move(err.message);
+            b.code = err->code;
+            b.reason = err->message;
             return;
         }
         c->pending_fences = 0;
         b.deadline = b.lease.at + pool.options.recv_timeout;  // (see attempt())
-        c->wbuf.clear();
-        for (std::size_t s = 0; s < b.count; ++s) {
-            const std::uint32_t i = b.slot(s);
-            encode(reqs_[i], ctx_.key_prefix, c->wbuf, masks_[i]);
+        if (encode_first) {
+            c->wbuf.clear();
+            for (std::size_t s = 0; s < b.count; ++s) {
+                const std::uint32_t i = b.slot(s);
+                detail::encode(reqs_[i], ctx_.key_prefix, c->wbuf, masks_[i]);
+            }
+            c->wbuf.finish();
         }
-        c->wbuf.finish();
         b.total = c->wbuf.total();
+        b.wrote_any = b.sent > 0;
         // Answers to earlier quiet writes may be buffered already.
         if (c->rpos != c->rend)
             feed(b);
@@ -364,6 +397,12 @@ private:
             cap = c.rbuf.size() - c.rend;
         }
         const IoResult r = blocking ? c.read_wait(dst, cap) : c.read_some(dst, cap);
+        return took(b, r, large, cap);
+    }
+
+    /// What one read into `cap` bytes (of a large value when `large`) brought.
+    [[gnu::always_inline]] bool took(Batch& b, const IoResult& r, bool large, std::size_t cap) {
+        Connection& c = *b.lease.conn;
         if (r.status == IoStatus::would_block) {
             b.want_write_for_read = r.want_write;
             b.last_read_full = false;

@@ -5,9 +5,11 @@
 #include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/server_address.hpp>
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -54,12 +56,27 @@ public:
     /// Writes as much of `iov` as the socket takes now (never blocks, never SIGPIPEs).
     IoResult write_some(const iovec* iov, int iovcnt) noexcept;
     /// The same for one run of bytes (one send()).
-    IoResult write_some(const char* data, std::size_t n) noexcept;
+    [[gnu::always_inline]] IoResult write_some(const char* data, std::size_t n) noexcept {
+        if (ssl_ == nullptr) [[likely]] {
+            const ssize_t sent = ::send(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (sent >= 0) [[likely]]
+                return {IoStatus::ok, static_cast<std::size_t>(sent), 0, false};
+        }
+        return write_some_again(data, n);
+    }
     /// Reads what is there now, into `buf`.
     IoResult read_some(char* buf, std::size_t n) noexcept;
     /// Plain sockets: one blocking read bounded by the socket's receive timeout (the
     /// request's recv_timeout), so a prompt answer costs one system call. TLS: read_some.
-    IoResult read_wait(char* buf, std::size_t n) noexcept;
+    [[gnu::always_inline]] IoResult read_wait(char* buf, std::size_t n) noexcept {
+        if (ssl_ == nullptr) [[likely]] {
+            const ssize_t got = ::recv(fd_, buf, n, 0);
+            if (got > 0) [[likely]]
+                return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
+            return read_wait_ended(got);
+        }
+        return read_some(buf, n);
+    }
     /// Writes all of `bytes`, waiting in poll() while the socket is full. would_block: the
     /// deadline passed first. For the classic-protocol exchanges (authentication, stats).
     IoResult write_all(std::string_view bytes, Clock::time_point deadline) noexcept;
@@ -87,6 +104,10 @@ public:
 
 private:
     Connection(int fd, void* ssl, std::size_t read_buffer_size);
+    /// write_some(data, n) over TLS, or after a send() that failed (errno says why).
+    IoResult write_some_again(const char* data, std::size_t n) noexcept;
+    /// read_wait's outcome for a recv() that returned `got` <= 0 (errno says why).
+    static IoResult read_wait_ended(ssize_t got) noexcept;
 
     int fd_ = -1;
     void* ssl_ = nullptr;  // SSL*, kept opaque so OpenSSL stays in connection.cpp
@@ -110,8 +131,17 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+namespace connection_impl {
+inline std::atomic<std::uint64_t> g_fork_generation{0};
+}  // namespace connection_impl
+
 /// Incremented in every child process after fork(); a connection from an older
-/// generation belongs to the parent and is never used.
+/// generation belongs to the parent and is never used. (The first call installs the
+/// fork hook; every pool makes it when it is built.)
 std::uint64_t fork_generation() noexcept;
+/// fork_generation() where it has been called before (a pool exists): one load.
+[[nodiscard]] inline std::uint64_t known_fork_generation() noexcept {
+    return connection_impl::g_fork_generation.load(std::memory_order_relaxed);
+}
 
 }  // namespace meta_memcache::detail

@@ -32,8 +32,6 @@ namespace meta_memcache::detail {
 
 namespace connection_impl {
 
-inline std::atomic<std::uint64_t> g_fork_generation{0};
-
 inline void on_fork_child() noexcept {
     g_fork_generation.fetch_add(1, std::memory_order_relaxed);
 }
@@ -466,10 +464,15 @@ META_MEMCACHE_DECL IoResult Connection::write_some(const iovec* v, int iovcnt) n
     }
 }
 
-META_MEMCACHE_DECL IoResult Connection::write_some(const char* data, std::size_t n) noexcept {
+META_MEMCACHE_DECL IoResult Connection::write_some_again(const char* data, std::size_t n) noexcept {
     if (ssl_ != nullptr) {
         iovec v{const_cast<char*>(data), n};
         return write_some(&v, 1);
+    }
+    if (errno != EINTR) {  // the first send() said why it failed
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return {IoStatus::would_block, 0, 0, false};
+        return {IoStatus::error, 0, errno, false};
     }
     for (;;) {
         const ssize_t sent = ::send(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -511,14 +514,10 @@ META_MEMCACHE_DECL IoResult Connection::read_some(char* buf, std::size_t n) noex
     }
 }
 
-META_MEMCACHE_DECL IoResult Connection::read_wait(char* buf, std::size_t n) noexcept {
-    using namespace connection_impl;
-    if (ssl_ != nullptr) {
-        return read_some(buf, n);
-    }
+META_MEMCACHE_DECL IoResult Connection::read_wait_ended(ssize_t got) noexcept {
     // SO_RCVTIMEO expired, or a signal came (not restarted: that could block for a whole
     // recv_timeout again): "would block", and the caller checks its deadline.
-    return *recv_outcome(::recv(fd_, buf, n, 0), true);
+    return *connection_impl::recv_outcome(got, true);
 }
 
 META_MEMCACHE_DECL IoResult Connection::write_all(std::string_view bytes,

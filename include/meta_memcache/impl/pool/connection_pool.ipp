@@ -202,29 +202,26 @@ META_MEMCACHE_DECL ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire_or_
     return lease;
 }
 
-META_MEMCACHE_DECL ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire(
-    std::chrono::milliseconds wait_budget, bool force_new, detail::AcquireError& error) {
-    // The common case: this thread's own connection, parked in its slot since its last
-    // request. No lock, and nothing written that another thread's request writes.
-    if (!force_new && !maybe_down_.load(std::memory_order_relaxed)) {
-        if (Parked* p = parked_.mine()) {
-            if (Connection* c = p->conn.exchange(nullptr, std::memory_order_acquire)) {
-                // (A parent's connection after fork() is forgotten by the locked path.)
-                if (c->fork_generation == detail::fork_generation()) {
-                    const auto now = Clock::now();
-                    if (now - c->last_used < options.idle_check_after || !c->looks_dead())
-                        return Lease(this, c, now);
-                    Conns to_close;
-                    {
-                        std::lock_guard lk(mu_);
-                        take_locked(c, to_close);
-                        ++c_.closed_idle;
-                    }
-                    close_counted(to_close);
-                }
-            }
-        }
+META_MEMCACHE_DECL ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire_idle(
+    Connection* c,
+    Parked* p,
+    Clock::time_point now,
+    std::chrono::milliseconds wait_budget,
+    detail::AcquireError& error) {
+    if (!c->looks_dead())
+        return Lease(this, c, now, p);
+    Conns to_close;
+    {
+        std::lock_guard lk(mu_);
+        take_locked(c, to_close);
+        ++c_.closed_idle;
     }
+    close_counted(to_close);
+    return acquire_shared(wait_budget, false, error);
+}
+
+META_MEMCACHE_DECL ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire_shared(
+    std::chrono::milliseconds wait_budget, bool force_new, detail::AcquireError& error) {
     std::unique_lock lk(mu_);
     return acquire_locked(lk, wait_budget, force_new, error);
 }
@@ -368,24 +365,10 @@ META_MEMCACHE_DECL ConnectionPool::Impl::Lease ConnectionPool::Impl::acquire_loc
     return out;
 }
 
-META_MEMCACHE_DECL void ConnectionPool::Impl::release(Lease& lease,
-                                                      Outcome outcome,
-                                                      std::string_view reason) noexcept {
+META_MEMCACHE_DECL void ConnectionPool::Impl::release_shared(Lease& lease,
+                                                             Outcome outcome,
+                                                             std::string_view reason) noexcept {
     Connection* c = std::exchange(lease.conn, nullptr);
-    // The common case: this thread keeps its connection, parked in its own slot.
-    if (outcome == Outcome::ok && c->bound && !lease.probe &&
-        !maybe_down_.load(std::memory_order_relaxed) &&
-        waiters_.load(std::memory_order_relaxed) == 0 &&
-        c->fork_generation == detail::fork_generation()) {
-        Parked* p = parked_.mine();
-        if (p != nullptr && p->conn.load(std::memory_order_relaxed) == nullptr) {
-            // The request's start stands in for "now": close enough for idle checks, and
-            // it saves reading the clock on every request.
-            c->last_used = lease.at;
-            p->conn.store(c, std::memory_order_release);
-            return;
-        }
-    }
     Conns to_close;  // counted in open_ until closed
     {
         std::lock_guard lk(mu_);

@@ -39,6 +39,7 @@ struct AcquireError {
 struct ConnectionPool::Impl {
     /// How a batch ended, for the pool's bookkeeping.
     enum class Outcome { ok, failed, timed_out };
+    struct Parked;
 
     /// A connection checked out for one request batch. Move-only; it always goes back to
     /// its pool: with the outcome given to done(), or as failed when destroyed before
@@ -51,7 +52,8 @@ struct ConnectionPool::Impl {
               fresh(o.fresh),
               probe(o.probe),
               at(o.at),
-              pool_(o.pool_) {}
+              pool_(o.pool_),
+              slot_(o.slot_) {}
         Lease& operator=(Lease&& o) noexcept {
             if (this != &o) {
                 done(Outcome::failed, "request abandoned");
@@ -60,6 +62,7 @@ struct ConnectionPool::Impl {
                 probe = o.probe;
                 at = o.at;
                 pool_ = o.pool_;
+                slot_ = o.slot_;
             }
             return *this;
         }
@@ -68,7 +71,7 @@ struct ConnectionPool::Impl {
         ~Lease() { done(Outcome::failed, "request abandoned"); }
 
         /// Gives the connection back (no-op when there is none).
-        void done(Outcome outcome, std::string_view reason = {}) noexcept {
+        [[gnu::always_inline]] void done(Outcome outcome, std::string_view reason = {}) noexcept {
             if (conn != nullptr)
                 pool_->release(*this, outcome, reason);
         }
@@ -80,9 +83,13 @@ struct ConnectionPool::Impl {
 
     private:
         friend struct Impl;
-        Lease(Impl* pool, detail::Connection* c, detail::Clock::time_point when) noexcept
-            : conn(c), at(when), pool_(pool) {}
+        Lease(Impl* pool,
+              detail::Connection* c,
+              detail::Clock::time_point when,
+              Parked* slot = nullptr) noexcept
+            : conn(c), at(when), pool_(pool), slot_(slot) {}
         Impl* pool_ = nullptr;
+        Parked* slot_ = nullptr;  ///< the thread's slot it was taken from, if it was
     };
 
     Impl(ServerAddress server, PoolOptions options);
@@ -97,9 +104,26 @@ struct ConnectionPool::Impl {
     /// `wait_budget` bounds a wait for a free connection (with pool_wait_timeout).
     /// An empty lease when there is none (marked down, pool exhausted, connect failure):
     /// `error` says why, and the pool has counted it.
-    Lease acquire(std::chrono::milliseconds wait_budget,
-                  bool force_new,
-                  detail::AcquireError& error);
+    [[gnu::always_inline]] Lease acquire(std::chrono::milliseconds wait_budget,
+                                         bool force_new,
+                                         detail::AcquireError& error) {
+        // The common case: this thread's own connection, parked in its slot since its last
+        // request. No lock, and nothing written that another thread's request writes.
+        if (!force_new && !maybe_down_.load(std::memory_order_relaxed)) {
+            if (Parked* p = parked_.mine()) {
+                if (detail::Connection* c = p->conn.exchange(nullptr, std::memory_order_acquire)) {
+                    // (A parent's connection after fork() is forgotten by the locked path.)
+                    if (c->fork_generation == detail::known_fork_generation()) [[likely]] {
+                        const auto now = detail::Clock::now();
+                        if (now - c->last_used < options.idle_check_after) [[likely]]
+                            return Lease(this, c, now, p);
+                        return acquire_idle(c, p, now, wait_budget, error);
+                    }
+                }
+            }
+        }
+        return acquire_shared(wait_budget, force_new, error);
+    }
     /// acquire(), throwing the TransportError instead (for the classic-protocol exchanges).
     Lease acquire_or_throw(std::chrono::milliseconds wait_budget);
     /// One classic-protocol request on a pooled connection (classic_requests.ipp): its
@@ -123,13 +147,51 @@ struct ConnectionPool::Impl {
 
 private:
     using Conns = std::vector<std::unique_ptr<detail::Connection>>;
+
+public:
     /// A thread's parked connection (null when it has none there).
     struct Parked {
         std::atomic<detail::Connection*> conn{nullptr};
     };
 
+private:
     /// Takes a connection back: kept when ok and there is room, closed otherwise.
-    void release(Lease& lease, Outcome outcome, std::string_view reason) noexcept;
+    [[gnu::always_inline]] void release(Lease& lease,
+                                        Outcome outcome,
+                                        std::string_view reason) noexcept {
+        detail::Connection* c = lease.conn;
+        // The common case: this thread keeps its connection, parked in its own slot.
+        if (outcome == Outcome::ok && c->bound && !lease.probe &&
+            !maybe_down_.load(std::memory_order_relaxed) &&
+            waiters_.load(std::memory_order_relaxed) == 0 &&
+            c->fork_generation == detail::known_fork_generation()) [[likely]] {
+            // (The lease was taken on this thread: its slot, when it came from one, is
+            // this thread's.)
+            Parked* p = lease.slot_ != nullptr ? lease.slot_ : parked_.mine();
+            if (p != nullptr && p->conn.load(std::memory_order_relaxed) == nullptr) [[likely]] {
+                // The request's start stands in for "now": close enough for idle checks,
+                // and it saves reading the clock on every request.
+                lease.conn = nullptr;
+                c->last_used = lease.at;
+                p->conn.store(c, std::memory_order_release);
+                return;
+            }
+        }
+        release_shared(lease, outcome, reason);
+    }
+    /// release() when the connection does not go back to this thread's slot.
+    void release_shared(Lease& lease, Outcome outcome, std::string_view reason) noexcept;
+    /// acquire() of a parked connection idle for idle_check_after: kept when it looks
+    /// alive, else closed (and another one taken).
+    Lease acquire_idle(detail::Connection* c,
+                       Parked* p,
+                       detail::Clock::time_point now,
+                       std::chrono::milliseconds wait_budget,
+                       detail::AcquireError& error);
+    /// acquire() from the shared idle list (or a new connection), under the lock.
+    Lease acquire_shared(std::chrono::milliseconds wait_budget,
+                         bool force_new,
+                         detail::AcquireError& error);
     void release_locked(detail::Connection* c,
                         const Lease& lease,
                         Outcome outcome,

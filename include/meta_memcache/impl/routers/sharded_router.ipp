@@ -55,13 +55,30 @@ META_MEMCACHE_DECL ShardedRouter::View ShardedRouter::view() const {
     }
     // Refreshed only by the outermost View of this thread, so a View never sees its
     // topology freed under it.
-    if (slot->depth == 0 && slot->version != version_.load(std::memory_order_acquire)) {
-        std::lock_guard lk(snapshot_mutex_);
-        slot->topology = topology_;
-        slot->version = version_.load(std::memory_order_relaxed);
-    }
+    if (slot->depth == 0)
+        refresh(*slot);
     ++slot->depth;
     return View(slot->topology.get(), slot, nullptr);
+}
+
+META_MEMCACHE_DECL void ShardedRouter::refresh(View::Slot& slot) const {
+    if (slot.version != version_.load(std::memory_order_acquire)) {
+        std::lock_guard lk(snapshot_mutex_);
+        slot.topology = topology_;
+        slot.version = version_.load(std::memory_order_relaxed);
+    }
+}
+
+META_MEMCACHE_DECL ConnectionPool* ShardedRouter::direct_pool(KeyView key) const {
+    // This thread's copy of the topology, as view() keeps it: it changes only when this
+    // thread next routes with no View alive, so the pool outlives the caller's request.
+    View::Slot* slot = slots_.mine();
+    if (slot == nullptr)
+        return nullptr;  // a thread beyond the slots: execute() holds a copy instead
+    if (slot->depth == 0)
+        refresh(*slot);
+    const Topology& t = *slot->topology;
+    return t.pools[t.ring.node_for(key.route())].get();
 }
 
 META_MEMCACHE_DECL std::shared_ptr<const ShardedRouter::Topology> ShardedRouter::topology() const {

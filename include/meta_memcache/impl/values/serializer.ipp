@@ -220,6 +220,16 @@ META_MEMCACHE_DECL std::optional<std::uint32_t> Serializer::dictionary_for(
     return id == 0 ? std::nullopt : std::optional<std::uint32_t>(id);
 }
 
+META_MEMCACHE_DECL bool Serializer::may_compress(KeyView key, std::size_t size) const noexcept {
+    const SerializerOptions& options = impl_->options;
+    if (key.disable_compression || options.compression == Compression::none)
+        return false;
+    const bool over_threshold = size >= *options.compression_threshold;
+    if (options.compression == Compression::zlib)
+        return over_threshold;
+    return over_threshold || size >= options.dict_compression_threshold;
+}
+
 META_MEMCACHE_DECL EncodedValue Serializer::compress(KeyView key, EncodedValue value) const {
     const std::uint32_t flag = value.client_flag();
     if ((flag & value_flag::reserved_mask) != 0) {
