@@ -5,6 +5,8 @@
 #include "catch.hpp"
 #include "memcached_server.hpp"
 
+#include <cstdint>
+#include <ctime>
 #include <thread>
 
 using namespace meta_memcache;
@@ -59,6 +61,23 @@ TEST_CASE(
     REQUIRE(m.old_cache.set(forever, "x", 0));
     CHECK(m.cache.get(forever) == "x");
     CHECK(field(raw_mg(m.new_server, forever, "t"), 't') == -1);
+}
+
+TEST_CASE("a copied value with more than 30 days left keeps its TTL (not read as a Unix time)",
+          "[router][fallback][integration]") {
+    Migration m;
+    const auto k = mmtest::unique_key("long-lived");
+    // 40 days from now, as an absolute time (memcached reads T over 30 days as one).
+    const std::int64_t forty_days = 40LL * 24 * 3600;
+    const std::int64_t at = static_cast<std::int64_t>(std::time(nullptr)) + forty_days;
+    REQUIRE(m.old_cache.set(k, "kept", at));
+    CHECK(field(raw_mg(m.old_server, k, "t"), 't') > 30L * 24 * 3600);
+    CHECK(m.cache.get(k) == "kept");
+    // A T of 40 days' seconds would have been a time in 1970: expired at once.
+    const std::string copied = raw_mg(m.new_server, k, "v t");
+    INFO("raw answer: " << copied);
+    REQUIRE(copied.rfind("VA 4", 0) == 0);
+    CHECK(std::abs(field(copied, 't') - forty_days) <= 2);
 }
 
 TEST_CASE("writes go to the new cluster and remove the old copy",

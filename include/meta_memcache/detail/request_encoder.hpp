@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <optional>
 #include <string>
@@ -37,6 +38,19 @@ static_assert(2 + (1 + max_wire_key_size) + (1 + 20) + 2 + 11 * 2 + 3 * (2 + 20)
 inline constexpr std::uint64_t max_datalen = 2'147'483'645;
 /// The largest TTL memcached parses (a 32-bit signed integer).
 inline constexpr std::int64_t max_ttl = std::numeric_limits<std::int32_t>::max();
+/// memcached's limit for relative TTLs: a larger T is read as a Unix time.
+inline constexpr std::int64_t max_relative_ttl = 60LL * 60 * 24 * 30;
+
+/// The T that stores an item for the `remaining` seconds an `mg ... t` reported (-1:
+/// never expires): relative up to 30 days, an absolute Unix time beyond, as memcached
+/// reads a larger T. For copying an item from one server to another with its TTL.
+[[nodiscard]] inline std::int64_t ttl_to_store(std::int64_t remaining) noexcept {
+    if (remaining < 0)
+        return 0;
+    if (remaining <= max_relative_ttl)
+        return remaining;
+    return static_cast<std::int64_t>(std::time(nullptr)) + remaining;
+}
 /// memcached 1.6.18 accepts at most 16 flag tokens on ms and 17 on mg, md and ma.
 inline constexpr std::size_t max_flag_tokens_set = 16;
 inline constexpr std::size_t max_flag_tokens_other = 17;

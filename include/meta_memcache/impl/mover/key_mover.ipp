@@ -5,6 +5,7 @@
 
 #include <meta_memcache/config.hpp>
 #include <meta_memcache/detail/key_listing.hpp>
+#include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/draining_router.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/impl/net/exchange.hpp>
@@ -20,22 +21,9 @@ namespace meta_memcache {
 
 namespace detail::mover_impl {
 
-/// memcached's TTL limit for relative times: a larger T is read as a Unix time.
-inline constexpr std::int64_t max_relative_ttl = 60LL * 60 * 24 * 30;
-
 /// Keys of this many bytes or more cannot be addressed through the library (they travel
 /// as their digest), so a listed key that long cannot be copied.
 inline constexpr std::size_t max_copyable_key = 187;
-
-/// The T to store a remaining TTL of `ttl` seconds with (-1: never expires): relative up
-/// to 30 days, an absolute Unix time beyond (which memcached reads a larger T as).
-[[nodiscard]] inline std::int64_t ttl_to_store(std::int64_t ttl) noexcept {
-    if (ttl < 0)
-        return 0;
-    if (ttl <= max_relative_ttl)
-        return ttl;
-    return static_cast<std::int64_t>(std::time(nullptr)) + ttl;
-}
 
 /// What is left of `in` after its complete lines went to `on_line`; lines end in '\n' (a
 /// trailing '\r' is kept, it marks the listing's last line).
@@ -275,7 +263,7 @@ META_MEMCACHE_DECL void KeyMover::copy_batch(std::span<const KeyView> keys, cons
         w.command = MetaCommand::set;
         w.key = todo[i];
         w.value = v->data;
-        w.flags.cache_ttl = detail::mover_impl::ttl_to_store(ttl);
+        w.flags.cache_ttl = detail::ttl_to_store(ttl);
         w.flags.client_flag = v->flags.client_flag.value_or(0);
         if (!options_.overwrite)
             w.flags.mode = Mode::add;

@@ -2,6 +2,7 @@
 // over); writes to the new one.
 
 #include <meta_memcache/config.hpp>
+#include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/error.hpp>
 #include <meta_memcache/fallback_router.hpp>
 
@@ -114,7 +115,7 @@ META_MEMCACHE_DECL void FallbackRouter::execute(std::span<const Request> request
             c.flags.mode = Mode::add;
             c.flags.no_reply = true;
             c.flags.client_flag = client_flag;
-            c.flags.cache_ttl = ttl < 0 ? 0 : ttl;  // -1: never expires
+            c.flags.cache_ttl = detail::ttl_to_store(ttl);  // (-1: never expires)
             copies.push_back(c);
         }
     }
