@@ -183,7 +183,7 @@ struct CacheClient::State {
         return true;
     }
 
-    void count(KeyView key, bool hit) {
+    [[gnu::always_inline]] void count(KeyView key, bool hit) {
         domains[key.domain].count(hit ? detail::ReadOutcome::hit : detail::ReadOutcome::miss);
     }
 
