@@ -415,22 +415,34 @@ inline char* put_line_rest(char* p,
     return p + last.size;
 }
 
-/// Writes " " and `prefix + key` as it goes on the wire (see encode_key): raw, straight
-/// into place, or base64 (the return's `second` says so). `p` must have room for
-/// 1 + max_wire_key_size bytes.
-inline std::pair<char*, bool> put_key(char* p, std::string_view prefix, std::string_view key) {
-    *p++ = ' ';
-    const std::size_t total = prefix.size() + key.size();
-    if (total < hashed_key_threshold && !key.empty()) {
-        copy_short(p, prefix.data(), prefix.size());
-        copy_short(p + prefix.size(), key.data(), key.size());
-        if (!any_binary(p, total))
-            return {p + total, false};
-    }
+namespace encoder_impl {
+/// put_key() of a key that is not sent as it is (hashed or base64), after the space.
+[[gnu::noinline]] inline std::pair<char*, bool> put_encoded_key(char* p,
+                                                                std::string_view prefix,
+                                                                std::string_view key) {
     WireKey w;
     encode_key(key, w, prefix);
     std::memcpy(p, w.data.data(), w.size);
     return {p + w.size, w.base64};
+}
+}  // namespace encoder_impl
+
+/// Writes " " and `prefix + key` as it goes on the wire (see encode_key): raw, straight
+/// into place, or base64 (the return's `second` says so). `p` must have room for
+/// 1 + max_wire_key_size bytes.
+[[gnu::always_inline]] inline std::pair<char*, bool> put_key(char* p,
+                                                             std::string_view prefix,
+                                                             std::string_view key) {
+    *p++ = ' ';
+    const std::size_t total = prefix.size() + key.size();
+    if (total < hashed_key_threshold && !key.empty()) [[likely]] {
+        if (!prefix.empty())
+            copy_short(p, prefix.data(), prefix.size());
+        copy_short(p + prefix.size(), key.data(), key.size());
+        if (!any_binary(p, total)) [[likely]]
+            return {p + total, false};
+    }
+    return encoder_impl::put_encoded_key(p, prefix, key);
 }
 
 /// Writes the request line of `cmd` for `key` with `flags` into `out`, which must hold
