@@ -86,14 +86,10 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
     using namespace detail::cache_client_impl;
     // multi_get_cas(keys, options) without the CAS: each value goes from the read buffer
     // into its slot (decompressed on the way); chunked values are joined afterwards.
-    const RequestFlags flags = read_flags(options, false);
-    std::vector<Request> reqs;
-    reqs.reserve(keys.size());
-    for (const KeyView& k : keys)
-        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+    const Request shape{MetaCommand::get, {}, {}, read_flags(options, false)};
     std::vector<std::optional<std::string>> out(keys.size());
     detail::MultiReadSink sink(out, *s_->serializer);
-    s_->front().execute(reqs, sink, s_->context(options.failure));
+    s_->front().execute_keys(shape, keys, sink, s_->context(options.failure));
     if (sink.failure.failed && s_->raise(options.failure))
         sink.failure.raise();
     if (sink.unexpected_header)
@@ -141,15 +137,10 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
     const GetOptions& options) {
     const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
-    const RequestFlags flags = read_flags(options, false);
-    std::vector<Request> reqs;
-    reqs.reserve(keys.size());
-    for (const KeyView& k : keys)
-        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+    const Request shape{MetaCommand::get, {}, {}, read_flags(options, false)};
     detail::DomainTally tally(s_->domains);
-    const auto count = [&](std::size_t i, bool hit) { tally.count(keys[i].domain, hit); };
-    detail::VisitSink sink(visit, count, *s_->serializer);
-    s_->front().execute(reqs, sink, s_->context(options.failure));
+    detail::VisitSink sink(visit, keys, tally, *s_->serializer);
+    s_->front().execute_keys(shape, keys, sink, s_->context(options.failure));
     if (sink.failure.failed && s_->raise(options.failure))
         sink.failure.raise();
     if (sink.unexpected_header)
