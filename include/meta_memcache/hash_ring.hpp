@@ -140,6 +140,11 @@ private:
     static constexpr std::size_t min_md5x8_keys = 3;
 
     void build();
+    /// Whether nodes_for() hashes its keys eight at a time (the MD5 modes).
+    [[nodiscard]] bool batches_md5() const noexcept {
+        return mode_ == HashMode::uhashring || mode_ == HashMode::ketama ||
+               mode_ == HashMode::libmc_md5;
+    }
     /// nodes_for() of `count` <= batch_size keys.
     void nodes_for_batch(const std::array<std::string_view, batch_size>& keys,
                          std::size_t count,
@@ -171,6 +176,11 @@ void HashRing::nodes_for(std::size_t n, KeyOf&& routing_key_of, std::uint32_t* o
                   "return a std::string_view or a reference");
     if (nodes_.size() == 1) {
         std::fill_n(out, n, std::uint32_t{0});
+        return;
+    }
+    if (!batches_md5()) {  // one hash at a time is all a non-MD5 mode can do
+        for (std::size_t i = 0; i < n; ++i)
+            out[i] = points_[point_for(routing_key_of(i))].node;
         return;
     }
     std::array<std::string_view, batch_size> keys{};  // lanes past a short batch: ignored

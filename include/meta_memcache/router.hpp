@@ -63,6 +63,17 @@ public:
                          detail::ResultSink& sink,
                          const ExecContext& ctx);
 
+    /// The same request for many keys, as a multi-key read (CacheClient::multi_get) sends
+    /// it: `shape`'s command and flags (its key is not used; it carries no value) with each
+    /// of `keys`, each result handed to `sink` by the key's index in `keys`. The default
+    /// builds a Request per key and calls execute(); a router that places requests by key
+    /// can override it to send the keys as they are, the shared flags validated and encoded
+    /// once (ShardedRouter and SingleServerRouter do).
+    virtual void execute_keys(const Request& shape,
+                              std::span<const KeyView> keys,
+                              detail::ResultSink& sink,
+                              const ExecContext& ctx);
+
     /// Counters of every pool the router holds.
     [[nodiscard]] virtual std::vector<ServerCounters> get_counters() const = 0;
 

@@ -44,6 +44,10 @@ public:
     void execute(std::span<const Request> requests,
                  detail::ResultSink& sink,
                  const ExecContext& ctx) override;
+    void execute_keys(const Request& shape,
+                      std::span<const KeyView> keys,
+                      detail::ResultSink& sink,
+                      const ExecContext& ctx) override;
     [[nodiscard]] std::vector<ServerCounters> get_counters() const override;
 
     /// The pool that owns `key` (its routing key when set, else the key). The pointer

@@ -20,6 +20,10 @@ public:
     void execute(std::span<const Request> requests,
                  detail::ResultSink& sink,
                  const ExecContext& ctx) override;
+    void execute_keys(const Request& shape,
+                      std::span<const KeyView> keys,
+                      detail::ResultSink& sink,
+                      const ExecContext& ctx) override;
     [[nodiscard]] std::vector<ServerCounters> get_counters() const override;
 
     [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for_key(KeyView key) const override;

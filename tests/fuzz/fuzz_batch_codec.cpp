@@ -279,6 +279,26 @@ void fuzz_codec(std::string_view stream, unsigned pick, std::size_t split, bool 
     };
     const auto whole = play({});
     require(play({split}) == whole, "a stream split in two reads decodes as the whole");
+    // The first request's command and flags for every key: decoded as the Requests they
+    // stand for, and as one request shared by the keys (a multi-key read).
+    const meta_memcache::Request& shape = reqs.front();
+    if (shape.command != meta_memcache::MetaCommand::set) {
+        std::vector<meta_memcache::KeyView> keys;
+        std::vector<meta_memcache::Request> each;
+        for (const meta_memcache::Request& r : reqs) {
+            keys.push_back(r.key);
+            each.push_back(shape);
+            each.back().key = r.key;
+        }
+        const md::CallRequests shared(shape, keys);
+        const auto a =
+            mmtest::feed_exchange(each, stream, capacity, {split}, fences, limits, max_value);
+        const auto b =
+            mmtest::feed_exchange(shared, stream, capacity, {split}, fences, limits, max_value);
+        for (const auto& problem : b.problems)
+            require(false, problem.c_str());
+        require(a == b, "a shared request decodes as the requests it stands for");
+    }
     if (stream.size() <= 512) {
         std::vector<std::size_t> bytes;
         for (std::size_t k = 1; k <= stream.size(); ++k)

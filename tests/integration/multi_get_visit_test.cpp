@@ -173,3 +173,87 @@ TEST_CASE("an exception from the visitor ends the call and leaves the client usa
     CHECK(visit_all(cache, views, hits).size() == 50);
     CHECK(hits == 50);
 }
+
+namespace {
+
+/// A router of the simplest kind: only the Response form of execute(), forwarding to a
+/// ring, so multi-key reads reach it through Router::execute_keys' default.
+struct ResponseOnlyRouter final : Router {
+    std::shared_ptr<Router> to;
+    std::size_t requests = 0;
+
+    using Router::execute;
+    void execute(std::span<const Request> reqs,
+                 std::span<Response> responses,
+                 const ExecContext& ctx) override {
+        requests += reqs.size();
+        to->execute(reqs, responses, ctx);
+    }
+    [[nodiscard]] std::vector<ServerCounters> get_counters() const override {
+        return to->get_counters();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("multi_get and multi_get_visit through a router that knows only Requests",
+          "[client][router][integration]") {
+    mmtest::MemcachedCluster cluster(2);
+    auto router = std::make_shared<ResponseOnlyRouter>();
+    router->to = std::make_shared<ShardedRouter>(cluster.addresses());
+    ClientOptions options;
+    options.key_prefix = "p:";
+    CacheClient cache(router, options);
+    // Plain keys, a binary one (base64 on the wire) and a long one (hashed).
+    std::vector<std::string> keys = {mmtest::unique_key("ro"), mmtest::unique_key("ro") + "\x01",
+                                     mmtest::unique_key("ro") + std::string(200, 'k'),
+                                     mmtest::unique_key("ro")};
+    for (std::size_t i = 0; i + 1 < keys.size(); ++i)
+        REQUIRE(cache.set(keys[i], "v" + std::to_string(i), 60));
+    const std::vector<KeyView> views(keys.begin(), keys.end());
+    const auto got = cache.multi_get(views);
+    REQUIRE(got.size() == keys.size());
+    CHECK(got[0] == "v0");
+    CHECK(got[1] == "v1");
+    CHECK(got[2] == "v2");
+    CHECK(got[3] == std::nullopt);
+    std::size_t hits = 0;
+    const auto seen = visit_all(cache, views, hits);
+    CHECK(hits == 3);
+    CHECK(seen == std::map<std::size_t, std::string>{{0, "v0"}, {1, "v1"}, {2, "v2"}});
+    CHECK(router->requests >= 3 + 2 * keys.size());  // a Request per key, each time
+    // An empty key is refused before anything is sent, as it is one key at a time.
+    const std::vector<KeyView> with_empty = {views[0], KeyView("")};
+    CHECK_THROWS_AS(cache.multi_get(with_empty), InvalidInputError);
+}
+
+TEST_CASE("multi_get over a ring: binary, long and prefixed keys, and an empty one refused",
+          "[client][integration]") {
+    std::vector<std::string> keys;
+    for (int i = 0; i < 40; ++i) {
+        std::string k = mmtest::unique_key("mix");
+        if (i % 4 == 1)
+            k += " with space";
+        if (i % 4 == 2)
+            k += std::string(190, 'L');
+        keys.push_back(k);
+    }
+    mmtest::MemcachedCluster cluster(3);
+    ClientOptions options;
+    options.key_prefix = "pre:";
+    auto cache = cache_client_from_servers(cluster.addresses(), {}, options);
+    for (std::size_t i = 0; i < keys.size(); i += 2)
+        REQUIRE(cache.set(keys[i], "x" + std::to_string(i), 60));
+    const std::vector<KeyView> views(keys.begin(), keys.end());
+    const auto got = cache.multi_get(views);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        CHECK(got[i] ==
+              (i % 2 == 0 ? std::optional<std::string>("x" + std::to_string(i)) : std::nullopt));
+        CHECK(cache.get(keys[i]) == got[i]);  // as the single-key path reads it
+    }
+    std::vector<KeyView> with_empty = views;
+    with_empty[7] = KeyView("");
+    CHECK_THROWS_AS(cache.multi_get(with_empty), InvalidInputError);
+    std::size_t hits = 0;
+    CHECK_THROWS_AS(visit_all(cache, with_empty, hits), InvalidInputError);
+}

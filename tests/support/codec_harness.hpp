@@ -147,7 +147,7 @@ inline std::ostream& operator<<(std::ostream& os, const CodecOutcome& o) {
 
 /// Feeds `stream` (the server's answers to `reqs`) arriving in pieces ending at `cuts`
 /// (then the rest), read into a buffer of `capacity` bytes.
-inline CodecOutcome feed_exchange(const std::vector<meta_memcache::Request>& reqs,
+inline CodecOutcome feed_exchange(const meta_memcache::detail::CallRequests& reqs,
                                   std::string_view stream,
                                   std::size_t capacity,
                                   const std::vector<std::size_t>& cuts,

@@ -261,6 +261,57 @@ std::string general_bytes(const Request& r, std::string_view prefix) {
     return std::string(wb.data(), wb.total());
 }
 
+/// `shape` with each of `keys`, as Requests.
+std::vector<Request> each_key(const Request& shape, const std::vector<KeyView>& keys) {
+    std::vector<Request> out(keys.size(), shape);
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        out[i].key = keys[i];
+    return out;
+}
+
+/// Shapes a multi-key request can take: plain, quiet, with valued flags (a line end longer
+/// than the short copy), another command, and the most flags memcached takes.
+std::vector<Request> shapes() {
+    std::vector<Request> out;
+    out.push_back(mg("-"));
+    out.push_back(mg("-", true));
+    Request touch = mg("-");
+    touch.flags.cache_ttl = 30;
+    touch.flags.recache_ttl = 2147483647;
+    touch.flags.vivify_on_miss_ttl = 30;
+    touch.flags.return_cas_token = true;
+    touch.flags.opaque = Opaque("opaque-token-of-thirty-one-byte");
+    out.push_back(touch);
+    Request del{MetaCommand::del, KeyView("-"), {}, {}};
+    del.flags.no_reply = true;
+    out.push_back(del);
+    Request all = mg("-");  // 17 flag tokens: a key sent in base64 would make 18
+    for (bool* b : {&all.flags.return_cas_token, &all.flags.return_ttl, &all.flags.return_size,
+                    &all.flags.return_last_access, &all.flags.return_fetched, &all.flags.return_key,
+                    &all.flags.no_update_lru, &all.flags.no_reply})
+        *b = true;
+    all.flags.cache_ttl = 1;
+    all.flags.recache_ttl = 1;
+    all.flags.vivify_on_miss_ttl = 1;
+    all.flags.opaque = Opaque("o");
+    out.push_back(all);
+    return out;
+}
+
+std::vector<KeyView> keys_of(const std::vector<std::string>& keys) {
+    return {keys.begin(), keys.end()};
+}
+
+/// Keys of every length class the encoder treats apart, raw and binary, short and hashed.
+std::vector<std::string> sample_keys() {
+    std::vector<std::string> out = {"k", "ab", "key:7", "binary\x01", "with space", "caf\xc3\xa9"};
+    for (std::size_t n :
+         {7U, 8U, 9U, 15U, 16U, 17U, 28U, 31U, 32U, 33U, 64U, 186U, 187U, 200U, 250U})
+        out.push_back(std::string(n, 'x') + std::to_string(n));
+    out.push_back(std::string(40, 'y') + "\x7f");
+    return out;
+}
+
 }  // namespace
 
 TEST_CASE("the one-key path writes the general encoder's bytes for a plain get and set",
@@ -302,6 +353,94 @@ TEST_CASE("the one-key path writes the general encoder's bytes for a plain get a
                               general_bytes(set, prefix));
                     }
                 }
+TEST_CASE("a request shared by many keys encodes as each of its requests would", "[codec]") {
+    const std::vector<std::string> owned = sample_keys();
+    const std::vector<KeyView> keys = keys_of(owned);
+    // A batch of some of the call's keys, out of order.
+    std::vector<std::uint32_t> slots;
+    for (std::size_t i = keys.size(); i-- > 0;) {
+        if (i % 3 != 1)
+            slots.push_back(static_cast<std::uint32_t>(i));
+    }
+    for (const Request& shape : shapes()) {
+        for (std::string_view prefix : {std::string_view{}, std::string_view{"p:"}}) {
+            INFO("flags of " << command_name(shape.command) << ", prefix '" << prefix << "'");
+            const detail::SharedLine line = detail::validate_shape(shape);
+            for (const std::uint32_t* batch : {static_cast<const std::uint32_t*>(nullptr),
+                                               static_cast<const std::uint32_t*>(slots.data())}) {
+                const std::size_t count = batch == nullptr ? keys.size() : slots.size();
+                detail::WriteBuffer one_by_one;
+                for (std::size_t s = 0; s < count; ++s) {
+                    Request r = shape;
+                    r.key = keys[batch == nullptr ? s : batch[s]];
+                    detail::encode(r, prefix, one_by_one);
+                }
+                one_by_one.finish();
+                detail::WriteBuffer shared;
+                detail::encode_keys(shape, keys.data(), batch, count, prefix, shared, line);
+                shared.finish();
+                REQUIRE(shared.contiguous());
+                CHECK(std::string_view(shared.data(), shared.total()) ==
+                      std::string_view(one_by_one.data(), one_by_one.total()));
+            }
+        }
+    }
+}
+
+TEST_CASE("a request shared by many keys is validated as each of its requests would be",
+          "[codec]") {
+    const std::vector<std::string> owned = sample_keys();
+    for (const Request& shape : shapes()) {
+        const detail::SharedLine line = detail::validate_shape(shape);
+        CHECK(line.mask == detail::flag_mask(shape.flags));
+        for (std::string_view prefix : {std::string_view{}, std::string_view{"p:"}}) {
+            for (std::string_view key : owned) {
+                Request r = shape;
+                r.key = KeyView(key);
+                INFO("key '" << key << "', prefix '" << prefix << "'");
+                bool whole_ok = true;
+                try {
+                    (void)detail::validate(r, prefix, 1 << 20);
+                } catch (const InvalidInputError&) {
+                    whole_ok = false;
+                }
+                bool key_ok = true;
+                try {
+                    detail::validate_key(shape.command, key, prefix, line.mask);
+                } catch (const InvalidInputError&) {
+                    key_ok = false;
+                }
+                CHECK(key_ok == whole_ok);
+                if (!line.check_tokens)
+                    CHECK(key_ok);  // only the key's emptiness is left to check
+            }
+        }
+    }
+    CHECK_THROWS_WITH(detail::validate_key(MetaCommand::get, "", "", 0),
+                      Catch::StartsWith("mg: key is empty"));
+    Request bad = mg("-");
+    bad.flags.cache_ttl = -1;
+    CHECK_THROWS_WITH(detail::validate_shape(bad),
+                      Catch::StartsWith("mg: TTL flag T is -1, outside 0..2147483647 seconds"));
+    CHECK_THROWS_WITH(detail::validate_shape(ms("-", "v")),
+                      Catch::StartsWith("ms: a request shared by many keys carries no value"));
+}
+
+TEST_CASE("answers to a request shared by many keys decode as answers to its requests", "[codec]") {
+    const std::vector<std::string> owned = {"a", "b", "c", "d"};
+    const std::vector<KeyView> keys = keys_of(owned);
+    const std::string_view plain = "VA 5 f16\r\nhello\r\nEN\r\nVA 2 f0 c9\r\nhi\r\nEN\r\n";
+    const std::string_view quiet = "VA 5 f16\r\nhello\r\nMN\r\nMN\r\nVA 1\r\nx\r\nMN\r\nMN\r\n";
+    for (const auto& [shape, stream] :
+         {std::pair{mg("-"), plain}, std::pair{mg("-", true), quiet}}) {
+        const std::vector<Request> list = each_key(shape, keys);
+        const detail::CallRequests shared(shape, keys);
+        for (std::size_t capacity : {std::size_t{4096}, std::size_t{16}}) {
+            const Outcome expected = exchange(list, stream, capacity, {});
+            CHECK(expected.end == "done");
+            for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+                INFO("split at " << cut);
+                check_feed(mmtest::feed_exchange(shared, stream, capacity, {cut}), expected);
             }
         }
     }

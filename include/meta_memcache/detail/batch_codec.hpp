@@ -20,9 +20,11 @@
 #include <meta_memcache/request.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -111,13 +113,74 @@ private:
     std::vector<Segment> segments_;
 };
 
+/// The requests of one call, as the codec and the drivers read them: a span of Requests,
+/// or one request's command and flags for each of many keys (a multi-key read, where no
+/// Request is built per key and the flags are validated and encoded once: see SharedLine).
+/// Views only, valid for the call.
+class CallRequests {
+public:
+    CallRequests(std::span<const Request> requests) noexcept  // NOLINT(google-explicit-constructor)
+        : list_(requests.data()), size_(requests.size()) {}
+    CallRequests(
+        const std::vector<Request>& requests) noexcept  // NOLINT(google-explicit-constructor)
+        : CallRequests(std::span<const Request>(requests)) {}
+    /// `shape` (whose own key is not used) for each of `keys`. `shape` carries no value.
+    CallRequests(const Request& shape, std::span<const KeyView> keys) noexcept
+        : shape_(&shape), keys_(keys.data()), size_(keys.size()) {}
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    /// The request every key shares, or null for a span of Requests.
+    [[nodiscard]] const Request* shared() const noexcept { return shape_; }
+    /// Request `i`'s command, flags and value (its key is key(i)).
+    [[nodiscard]] const Request& shape(std::size_t i) const noexcept {
+        return shape_ != nullptr ? *shape_ : list_[i];
+    }
+    [[nodiscard]] const KeyView& key(std::size_t i) const noexcept {
+        return shape_ != nullptr ? keys_[i] : list_[i].key;
+    }
+    /// The keys, for shared(); null otherwise.
+    [[nodiscard]] const KeyView* keys() const noexcept { return keys_; }
+
+private:
+    const Request* list_ = nullptr;
+    const Request* shape_ = nullptr;
+    const KeyView* keys_ = nullptr;
+    std::size_t size_ = 0;
+};
+
 /// Checks that `r` can be sent as it is: a key, flags that make sense for the command
 /// (validate_request), memcached's flag-token limit, and a value that fits an item of
 /// `max_item_size` beside its key. The one validation of a request; the drivers call it for
-/// every request of a call before any byte is sent.
+/// every request of a call before any byte is sent (for CallRequests::shared, its parts:
+/// validate_shape once, validate_key per key).
 /// Returns the flags the request sends (flag_mask), for encode().
 /// @throws InvalidInputError naming the command and the problem.
 std::uint32_t validate(const Request& r, std::string_view key_prefix, std::size_t max_item_size);
+
+/// The part of validate() that depends on the key: not empty, and within memcached's
+/// flag-token limit with the `b` that its wire form may add to flags `mask`.
+/// @throws InvalidInputError naming the command and the problem.
+void validate_key(MetaCommand cmd,
+                  std::string_view key,
+                  std::string_view key_prefix,
+                  std::uint32_t mask);
+
+/// The end of a request line that requests of one command and flags share, as
+/// put_line_rest() writes it for a key that needs no `b`: computed once for a call's
+/// CallRequests::shared, copied after each key.
+struct SharedLine {
+    std::uint32_t mask = 0;  ///< flag_mask of the shape's flags
+    /// A key's `b` may take the line over memcached's flag-token limit: validate_key() must
+    /// look at each key (otherwise it only has to be non-empty).
+    bool check_tokens = false;
+    std::size_t size = 0;
+    std::array<char, max_request_line> text{};  ///< only the first `size` bytes count
+};
+
+/// validate() of everything in `shape` but its key, for CallRequests::shared: its flags,
+/// and no value (a shared request has none); returns the line end its keys share.
+/// @throws InvalidInputError naming the command and the problem.
+SharedLine validate_shape(const Request& shape);
 
 /// Appends the wire form of validated `r` (line, value, and an `mn` fence when quiet);
 /// `mask` is what validate(r) returned.
@@ -126,6 +189,16 @@ void encode(const Request& r, std::string_view key_prefix, WriteBuffer& out, std
 inline void encode(const Request& r, std::string_view key_prefix, WriteBuffer& out) {
     encode(r, key_prefix, out, flag_mask(r.flags));
 }
+/// encode() of `shape` with each key of one batch instead of its own: `keys[slots[s]]` for
+/// s < `count` (slots null: the first `count`). `line` (from validate_shape) supplies the
+/// end of each line whose key needs no `b`.
+void encode_keys(const Request& shape,
+                 const KeyView* keys,
+                 const std::uint32_t* slots,
+                 std::size_t count,
+                 std::string_view key_prefix,
+                 WriteBuffer& out,
+                 const SharedLine& line);
 
 /// True when sending the request twice does no harm (a retry after a dead connection).
 [[nodiscard]] constexpr bool idempotent(const Request& r) noexcept {
@@ -166,7 +239,7 @@ public:
     /// error the server answers them with reaches the sink. `hit_header`, when given, is a
     /// header kept across batches (as hit_header() makes it) that plain hits are described
     /// in, so that no header is built per answer.
-    void start(std::span<const Request> requests,
+    void start(CallRequests requests,
                const std::uint32_t* slots,
                std::size_t count,
                unsigned fences,
@@ -234,7 +307,7 @@ private:
     };
 
     [[nodiscard]] const Request& request(std::size_t s) const noexcept {
-        return requests_[slot(s)];
+        return requests_.shape(slot(s));
     }
     Status desync(std::string_view why) noexcept {
         error_ = why;
@@ -248,10 +321,17 @@ private:
             ++next_;
         }
     }
+    /// One plain answer at the start of `in` (parse_hit_or_miss: a VA with only f, a bare
+    /// EN or HD) to the current request, a hit described in `hit`; false, with nothing
+    /// consumed, for anything else (one() judges it then).
+    [[gnu::always_inline]] bool plain(std::string_view in,
+                                      ResultSink& sink,
+                                      ResponseHeader& hit,
+                                      std::size_t& consumed);
     /// One status line (and value) at the start of `in`; consumed 0 when incomplete.
     Status one(std::string_view in, std::size_t capacity, ResultSink& sink, std::size_t& consumed);
 
-    std::span<const Request> requests_{};
+    CallRequests requests_{std::span<const Request>{}};
     const std::uint32_t* slots_ = nullptr;
     std::size_t count_ = 0;
     std::size_t next_ = 0;        ///< next request to answer

@@ -429,6 +429,18 @@ inline char* put_line_rest(char* p,
     return p + last.size;
 }
 
+namespace encoder_impl {
+/// put_key() of a key that is not sent as it is (hashed or base64), after the space.
+[[gnu::noinline]] inline std::pair<char*, bool> put_encoded_key(char* p,
+                                                                std::string_view prefix,
+                                                                std::string_view key) {
+    WireKey w;
+    encode_key(key, w, prefix);
+    std::memcpy(p, w.data.data(), w.size);
+    return {p + w.size, w.base64};
+}
+}  // namespace encoder_impl
+
 /// Writes " " and `prefix + key` as it goes on the wire (see encode_key): raw, straight
 /// into place, or base64 (the return's `second` says so). `p` must have room for
 /// 1 + max_wire_key_size bytes.
@@ -437,32 +449,14 @@ inline char* put_line_rest(char* p,
                                                              std::string_view key) {
     *p++ = ' ';
     const std::size_t total = prefix.size() + key.size();
-    if (prefix.empty() && total >= 8 && total <= 32) {
-        // The common key: up to four overlapping words, checked as they are copied.
-        const char* k = key.data();
-        std::uint64_t w[4];  // NOLINT(cppcoreguidelines-pro-type-member-init)
-        const std::size_t far = total > 16 ? total - 16 : 0;
-        std::memcpy(&w[0], k, 8);
-        std::memcpy(&w[1], k + total - 8, 8);
-        std::memcpy(&w[2], k + (total > 16 ? 8 : 0), 8);
-        std::memcpy(&w[3], k + far, 8);
-        std::memcpy(p + (total > 16 ? 8 : 0), &w[2], 8);
-        std::memcpy(p + far, &w[3], 8);
-        std::memcpy(p, &w[0], 8);
-        std::memcpy(p + total - 8, &w[1], 8);
-        if (!key_impl::word_has_binary(w[0]) && !key_impl::word_has_binary(w[1]) &&
-            !key_impl::word_has_binary(w[2]) && !key_impl::word_has_binary(w[3]))
-            return {p + total, false};
-    } else if (total < hashed_key_threshold && !key.empty()) {
-        copy_short(p, prefix.data(), prefix.size());
+    if (total < hashed_key_threshold && !key.empty()) [[likely]] {
+        if (!prefix.empty())
+            copy_short(p, prefix.data(), prefix.size());
         copy_short(p + prefix.size(), key.data(), key.size());
-        if (!any_binary(p, total))
+        if (!any_binary(p, total)) [[likely]]
             return {p + total, false};
     }
-    WireKey w;
-    encode_key(key, w, prefix);
-    std::memcpy(p, w.data.data(), w.size);
-    return {p + w.size, w.base64};
+    return encoder_impl::put_encoded_key(p, prefix, key);
 }
 
 /// The flag text put_line_rest writes after a read's key (no b), made once for a flag set

@@ -310,7 +310,19 @@ namespace parser_impl {
     if (digits == 0 || digits == 8 || n < i + 2 + 8 || s[i] != ' ' || s[i + 1] != 'f')
         return false;
     i += 2;
-    const std::uint64_t flag = swar_digits(s + i, digits);
+    // One or two digits, as client flags mostly have (the serializer's flags are below 100).
+    const auto d0 = static_cast<unsigned char>(s[i] - '0');
+    const auto d1 = static_cast<unsigned char>(s[i + 1] - '0');
+    std::uint64_t flag = 0;
+    if (d0 <= 9 && s[i + 1] == '\r') {
+        flag = d0;
+        digits = 1;
+    } else if (d0 <= 9 && d1 <= 9 && s[i + 2] == '\r') {
+        flag = d0 * 10U + d1;
+        digits = 2;
+    } else {
+        flag = swar_digits(s + i, digits);
+    }
     i += digits;  // at the '\r'
     if (digits == 0 || digits == 8 || i + 2 > n || s[i] != '\r' || s[i + 1] != '\n' ||
         i + 2 > limits.max_line || value_size > limits.max_value_size || limits.max_flags < 1)

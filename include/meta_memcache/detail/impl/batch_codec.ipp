@@ -76,6 +76,25 @@ inline const ResponseHeader& nominal(MetaCommand cmd) noexcept {
 
 }  // namespace codec_impl
 
+inline void validate_key(MetaCommand cmd,
+                         std::string_view key,
+                         std::string_view key_prefix,
+                         std::uint32_t mask) {
+    if (key.empty())
+        encoder_impl::invalid(cmd, "key is empty");
+    // Whether the key goes base64 (one more flag token) is only looked up when it could
+    // make a difference: the common request is within the limit either way.
+    const std::size_t limit = cmd == MetaCommand::set ? max_flag_tokens_set : max_flag_tokens_other;
+    const std::size_t tokens = count_bits(mask);  // without `b`
+    if (tokens + 1 > limit && tokens + (key_prefix.size() + key.size() >= hashed_key_threshold ||
+                                                codec_impl::has_binary_byte(key_prefix, key)
+                                            ? 1U
+                                            : 0U) >
+                                  limit) {
+        encoder_impl::invalid(cmd, "too many flags for memcached (at most 16 on ms, 17 otherwise)");
+    }
+}
+
 inline std::uint32_t validate(const Request& r,
                               std::string_view key_prefix,
                               std::size_t max_item_size) {
@@ -90,22 +109,10 @@ inline std::uint32_t validate(const Request& r,
         encoder_impl::invalid(cmd, "key is empty");
     const std::uint32_t mask = flag_mask(r.flags);
     validate_flags(cmd, r.flags, mask);
-    const std::size_t total = key_prefix.size() + r.key.key.size();
-    // Whether the key goes base64 (one more flag token, a longer wire key) is only looked
-    // up when it could make a difference: the common request is within limits either way.
-    const bool hashed = total >= hashed_key_threshold;
-    int base64_known = hashed ? 1 : -1;  // -1: not looked up yet
-    const auto base64 = [&] {
-        if (base64_known < 0)
-            base64_known = codec_impl::has_binary_byte(key_prefix, r.key.key) ? 1 : 0;
-        return base64_known == 1;
-    };
-    const std::size_t limit = cmd == MetaCommand::set ? max_flag_tokens_set : max_flag_tokens_other;
-    const std::size_t tokens = count_bits(mask);  // without `b`
-    if (tokens + 1 > limit && tokens + (base64() ? 1U : 0U) > limit) {
-        encoder_impl::invalid(cmd, "too many flags for memcached (at most 16 on ms, 17 otherwise)");
-    }
+    validate_key(cmd, r.key.key, key_prefix, mask);
     if (cmd == MetaCommand::set) {
+        const std::size_t total = key_prefix.size() + r.key.key.size();
+        const bool hashed = total >= hashed_key_threshold;
         const auto room_for = [&](std::size_t wire_key) {
             return max_item_size > wire_key + item_overhead
                        ? max_item_size - wire_key - item_overhead
@@ -113,8 +120,11 @@ inline std::uint32_t validate(const Request& r,
         };
         const std::size_t base64_key = hashed ? 24 : (total + 2) / 3 * 4;
         std::size_t room = room_for(std::max(total, base64_key));  // the longer of the two
-        if (r.value.size() > room)
-            room = room_for(base64() ? base64_key : total);
+        if (r.value.size() > room) {
+            // Only now is it worth knowing which wire form the key takes.
+            const bool base64 = hashed || codec_impl::has_binary_byte(key_prefix, r.key.key);
+            room = room_for(base64 ? base64_key : total);
+        }
         if (r.value.size() > room || r.value.size() > max_datalen) {
             throw InvalidInputError("ms: value of " + std::to_string(r.value.size()) +
                                     " bytes is over the item size limit (" +
@@ -125,6 +135,19 @@ inline std::uint32_t validate(const Request& r,
         encoder_impl::invalid(cmd, "only ms carries a value");
     }
     return mask;
+}
+
+inline SharedLine validate_shape(const Request& shape) {
+    const MetaCommand cmd = shape.command;
+    if (cmd == MetaCommand::noop || cmd == MetaCommand::set || !shape.value.empty())
+        encoder_impl::invalid(cmd, "a request shared by many keys carries no value");
+    SharedLine line;
+    line.mask = flag_mask(shape.flags);
+    validate_flags(cmd, shape.flags, line.mask);
+    line.check_tokens = count_bits(line.mask) + 1 > max_flag_tokens_other;
+    line.size = static_cast<std::size_t>(
+        put_line_rest(line.text.data(), cmd, false, shape.flags, line.mask, 0) - line.text.data());
+    return line;
 }
 
 inline void encode(const Request& r,
@@ -151,7 +174,57 @@ inline void encode(const Request& r,
         out.put("mn\r\n");
 }
 
-inline void BatchDecoder::start(std::span<const Request> requests,
+inline void encode_keys(const Request& shape,
+                        const KeyView* keys,
+                        const std::uint32_t* slots,
+                        std::size_t count,
+                        std::string_view key_prefix,
+                        WriteBuffer& out,
+                        const SharedLine& line) {
+    // encode() of each key, from the same pieces (put_command, put_key, put_line_rest's
+    // text): a shape has no value (validate_shape), so each request is its line and, when
+    // quiet, its fence. Everything the loop reads is in locals: the lines are written
+    // through a char*, which the compiler must assume may change any memory it points to.
+    const MetaCommand cmd = shape.command;
+    std::array<char, 2> name{};
+    put_command(name.data(), cmd);
+    const bool quiet = shape.flags.no_reply;
+    const std::size_t tail = line.size;
+    const char* const text = line.text.data();
+    // Room for this many requests at a time (each at most a line and a fence).
+    constexpr std::size_t per_room = 16;
+    constexpr std::size_t max_request = max_request_line + 4;
+    // After a key, 32 bytes of room are always there (the longest line holds the longest
+    // key and more than 32 bytes of flags): short tails are copied as 32.
+    constexpr std::size_t fixed = 32;
+    static_assert(2 + 1 + max_wire_key_size + fixed <= max_request_line);
+    for (std::size_t first = 0; first < count; first += per_room) {
+        const std::size_t last = std::min(count, first + per_room);
+        char* const start = out.room((last - first) * max_request);
+        char* p = start;
+        for (std::size_t s = first; s < last; ++s) {
+            const std::string_view key = keys[slots == nullptr ? s : slots[s]].key;
+            std::memcpy(p, name.data(), 2);
+            const auto [after_key, base64] = put_key(p + 2, key_prefix, key);
+            if (base64) [[unlikely]] {
+                p = put_line_rest(after_key, cmd, true, shape.flags, line.mask, 0);
+            } else if (tail <= fixed) {
+                std::memcpy(after_key, text, fixed);
+                p = after_key + tail;
+            } else {
+                std::memcpy(after_key, text, tail);
+                p = after_key + tail;
+            }
+            if (quiet) {
+                std::memcpy(p, "mn\r\n", 4);
+                p += 4;
+            }
+        }
+        out.commit(static_cast<std::size_t>(p - start));
+    }
+}
+
+inline void BatchDecoder::start(CallRequests requests,
                                 const std::uint32_t* slots,
                                 std::size_t count,
                                 unsigned fences,
@@ -188,9 +261,23 @@ inline BatchDecoder::Fed BatchDecoder::feed(std::string_view in,
                                             std::size_t capacity,
                                             ResultSink& sink) {
     std::size_t pos = 0;
+    // The header plain hits are described in (see start()).
+    ResponseHeader* hit = hit_;
+    std::optional<ResponseHeader> own_hit;
     while (!done()) {
         if (phase_ == Phase::large)
             return {pos, Status::large};
+        if (phase_ == Phase::line && drain_ == 0) {
+            // Plain answers, as nearly every one comes, one after another.
+            if (hit == nullptr)
+                hit = &own_hit.emplace(hit_header());
+            std::size_t used = 0;
+            while (next_ < read_until_ &&
+                   plain(std::string_view(in.data() + pos, in.size() - pos), sink, *hit, used))
+                pos += used;
+            if (done())
+                break;
+        }
         std::size_t used = 0;
         const Status st = one(in.substr(pos), capacity, sink, used);
         pos += used;
@@ -200,6 +287,39 @@ inline BatchDecoder::Fed BatchDecoder::feed(std::string_view in,
             return {pos, Status::more};
     }
     return {pos, Status::done};
+}
+
+inline bool BatchDecoder::plain(std::string_view in,
+                                ResultSink& sink,
+                                ResponseHeader& hit,
+                                std::size_t& consumed) {
+    using codec_impl::nominal;
+    // The answers of a plain mg with f v, and a bare HD, as nearly every call gets them.
+    ResponseCode code{};
+    std::uint64_t size = 0;
+    std::uint32_t flag = 0;
+    std::size_t len = 0;
+    const Request& req = request(next_);
+    if (req.flags.no_reply || req.command == MetaCommand::noop ||
+        !parser_impl::parse_hit_or_miss(in, limits_, code, size, flag, len) || size > max_value_ ||
+        !codec_impl::answers(req.command, code))
+        return false;
+    if (code != ResponseCode::value) {  // EN or HD, without flags: as nominal() says
+        sink.answer(slot(next_),
+                    nominal(code == ResponseCode::miss ? MetaCommand::get : MetaCommand::set), {});
+        ++next_;
+        consumed = len;
+        return true;
+    }
+    if (frame_value(in, len, size) != FrameResult::complete)
+        return false;
+    const auto n = static_cast<std::size_t>(size);
+    hit.value_size = size;
+    hit.flags.client_flag = flag;
+    sink.answer(slot(next_), hit, std::string_view(in.data() + len, n));
+    ++next_;
+    consumed = len + n + 2;
+    return true;
 }
 
 inline BatchDecoder::Status BatchDecoder::one(std::string_view in,
@@ -217,43 +337,6 @@ inline BatchDecoder::Status BatchDecoder::one(std::string_view in,
         phase_ = Phase::line;
         answered_current();
         return Status::more;
-    }
-    if (phase_ == Phase::line && drain_ == 0 && next_ < read_until_) {
-        // The answers of a plain mg with f v, and a bare HD, as nearly every call gets them.
-        ResponseCode code{};
-        std::uint64_t size = 0;
-        std::uint32_t flag = 0;
-        std::size_t len = 0;
-        const Request& req = request(next_);
-        if (!req.flags.no_reply && req.command != MetaCommand::noop &&
-            parser_impl::parse_hit_or_miss(in, limits_, code, size, flag, len) &&
-            size <= max_value_ && codec_impl::answers(req.command, code)) {
-            if (code != ResponseCode::value) {  // EN or HD, without flags: as nominal() says
-                sink.answer(
-                    slot(next_),
-                    nominal(code == ResponseCode::miss ? MetaCommand::get : MetaCommand::set), {});
-                ++next_;
-                consumed = len;
-                return Status::more;
-            }
-            if (frame_value(in, len, size) == FrameResult::complete) {
-                const auto n = static_cast<std::size_t>(size);
-                const auto answer = [&](ResponseHeader& h) {
-                    h.value_size = size;
-                    h.flags.client_flag = flag;
-                    sink.answer(slot(next_), h, std::string_view(in.data() + len, n));
-                };
-                if (hit_ != nullptr) {
-                    answer(*hit_);
-                } else {
-                    ResponseHeader h = hit_header();
-                    answer(h);
-                }
-                ++next_;
-                consumed = len + n + 2;
-                return Status::more;
-            }
-        }
     }
     ResponseHeader h;
     const ParseResult pr = parse_header_into_new(in, h, limits_);

@@ -169,8 +169,12 @@ public:
         }
     }
 
-    void count(std::string_view domain, bool hit) {
-        count(domain, hit ? ReadOutcome::hit : ReadOutcome::miss);
+    [[gnu::always_inline]] void count(std::string_view domain, bool hit) {
+        if (domain.size() != domain_.size() || (!domain.empty() && domain != domain_))
+            [[unlikely]] {
+            switch_to(domain);
+        }
+        ++(hit ? n_.hits : n_.misses);
     }
     void count(std::string_view domain, ReadOutcome outcome) {
         if (domain.size() != domain_.size() || domain != domain_) {
@@ -188,6 +192,11 @@ public:
     }
 
 private:
+    [[gnu::noinline]] void switch_to(std::string_view domain) {
+        flush();
+        domain_ = domain;
+    }
+
     DomainTable& table_;
     std::string_view domain_{};
     DomainCounts n_{};

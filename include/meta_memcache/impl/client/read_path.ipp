@@ -7,8 +7,56 @@
 #include <meta_memcache/impl/client/client_state.hpp>
 
 #include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace meta_memcache {
+
+namespace detail::cache_client_impl {
+
+/// Where multi_get reads its values before it allocates the vector it returns, kept by
+/// each thread between calls. The order is for glibc's malloc: a block as large as that
+/// vector, allocated while small freed blocks wait for reuse (the previous call's values,
+/// typically), first merges them all, and this call's values then come from the merged
+/// memory the slow way; allocated after the values, it finds those blocks reused already.
+/// And the small block allocated after the vector, held until the next call, keeps the
+/// vector from bordering the heap's unused top, so that the caller freeing it does not
+/// merge the values freed just before it either. (Elsewhere this is one small allocation
+/// more per call.)
+struct MultiGetSlots {
+    std::vector<std::optional<std::string>> values;
+    std::unique_ptr<char[]> end_mark;
+    bool busy = false;
+
+    /// Allocates the block after the vector, freeing the previous call's.
+    void mark_end() { end_mark = std::make_unique_for_overwrite<char[]>(16); }
+
+    /// Marks the slots in use for one call, and empties them when it ends.
+    class Use {
+    public:
+        explicit Use(MultiGetSlots& s) noexcept : slots_(s) { slots_.busy = true; }
+        Use(const Use&) = delete;
+        Use& operator=(const Use&) = delete;
+        Use(Use&&) = delete;
+        Use& operator=(Use&&) = delete;
+        ~Use() {
+            slots_.values.clear();
+            slots_.busy = false;
+        }
+
+    private:
+        MultiGetSlots& slots_;
+    };
+};
+
+inline MultiGetSlots& multi_get_slots() {
+    thread_local MultiGetSlots s;
+    return s;
+}
+
+}  // namespace detail::cache_client_impl
 
 // ---- reads --------------------------------------------------------------------------------
 
@@ -95,16 +143,24 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
     using namespace detail::cache_client_impl;
     // multi_get_cas(keys, options) without the CAS: each value goes from the read buffer
     // into its slot (decompressed on the way); chunked values are joined afterwards.
-    const RequestFlags flags = read_flags(options, false);
-    std::vector<Request> reqs;
-    reqs.reserve(keys.size());
-    for (const KeyView& k : keys)
-        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
-    std::vector<std::optional<std::string>> out(keys.size());
-    detail::MultiReadSink sink(out, *s_->serializer);
-    s_->front().execute(reqs, sink, s_->context(options.failure));
+    const Request shape{MetaCommand::get, {}, {}, read_flags(options, false)};
+    // The values are read into this thread's slots, and the vector returned is allocated
+    // after them (see MultiGetSlots).
+    MultiGetSlots& mine = multi_get_slots();
+    MultiGetSlots nested;  // a call from inside this one (a serializer's) uses its own
+    MultiGetSlots& slots = mine.busy ? nested : mine;
+    const MultiGetSlots::Use use(slots);
+    slots.values.resize(keys.size());
+    detail::MultiReadSink sink(slots.values, *s_->serializer);
+    s_->front().execute_keys(shape, keys, sink, s_->context(options.failure));
     if (sink.failure.failed && s_->raise(options.failure))
         sink.failure.raise();
+    std::vector<std::optional<std::string>> out(keys.size());
+    slots.mark_end();
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (slots.values[i])
+            out[i].emplace(std::move(*slots.values[i]));
+    }
     if (sink.unexpected_header)
         unexpected("HD to mg with v");
     if (sink.flags.empty()) {  // every value is in its slot as the caller gets it
@@ -150,15 +206,10 @@ META_MEMCACHE_DECL std::size_t CacheClient::visit_values(
     const GetOptions& options) {
     const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
-    const RequestFlags flags = read_flags(options, false);
-    std::vector<Request> reqs;
-    reqs.reserve(keys.size());
-    for (const KeyView& k : keys)
-        reqs.push_back(Request{MetaCommand::get, k, {}, flags});
+    const Request shape{MetaCommand::get, {}, {}, read_flags(options, false)};
     detail::DomainTally tally(s_->domains);
-    const auto count = [&](std::size_t i, bool hit) { tally.count(keys[i].domain, hit); };
-    detail::VisitSink sink(visit, count, *s_->serializer);
-    s_->front().execute(reqs, sink, s_->context(options.failure));
+    detail::VisitSink sink(visit, keys, tally, *s_->serializer);
+    s_->front().execute_keys(shape, keys, sink, s_->context(options.failure));
     if (sink.failure.failed && s_->raise(options.failure))
         sink.failure.raise();
     if (sink.unexpected_header)

@@ -7,13 +7,16 @@
 #include <meta_memcache/detail/function_ref.hpp>
 #include <meta_memcache/detail/result_sink.hpp>
 #include <meta_memcache/error.hpp>
+#include <meta_memcache/impl/client/domain_counters.hpp>
 #include <meta_memcache/impl/client/large_values.hpp>
+#include <meta_memcache/key.hpp>
 #include <meta_memcache/serializer.hpp>
 #include <meta_memcache/value_codec.hpp>
 
 #include <cstdint>
 #include <list>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -153,11 +156,13 @@ private:
 class VisitSink final : public ResultSink {
 public:
     using Visitor = FunctionRef<void(std::size_t, std::string_view)>;
-    /// Counts each key's hit or miss.
-    using Count = FunctionRef<void(std::size_t, bool)>;
 
-    VisitSink(Visitor visit, Count count, const Serializer& serializer) noexcept
-        : visit_(visit), count_(count), serializer_(serializer) {}
+    /// Each key's hit or miss is counted in `tally` under its domain.
+    VisitSink(Visitor visit,
+              std::span<const KeyView> keys,
+              DomainTally& tally,
+              const Serializer& serializer) noexcept
+        : visit_(visit), keys_(keys), tally_(tally), serializer_(serializer) {}
 
     void answer(std::size_t i, const ResponseHeader& h, std::string_view v) override {
         if (h.code == ResponseCode::header) {
@@ -165,7 +170,7 @@ public:
             return;
         }
         if (h.code != ResponseCode::value || withheld(h, v.size())) {
-            count_(i, false);
+            count(i, false);
             return;
         }
         const std::uint32_t flag = h.flags.client_flag.value_or(0);
@@ -185,7 +190,7 @@ public:
     }
     std::string& large_value(std::size_t i, const ResponseHeader& h) override {
         if (h.flags.win == true) {
-            count_(i, false);
+            count(i, false);
             return scratch_;
         }
         later.push_back(Later{i, h.flags.client_flag.value_or(0), {}, false});
@@ -199,11 +204,11 @@ public:
                 return;
             }
         }
-        count_(i, false);
+        count(i, false);
     }
 
-    void hit(std::size_t i, std::string_view v) {
-        count_(i, true);
+    [[gnu::always_inline]] void hit(std::size_t i, std::string_view v) {
+        count(i, true);
         visit_counted(i, v);
     }
     /// A hit already counted.
@@ -226,8 +231,13 @@ public:
     StoredFailure failure{};
 
 private:
+    [[gnu::always_inline]] void count(std::size_t i, bool hit) {
+        tally_.count(keys_[i].domain, hit);
+    }
+
     Visitor visit_;
-    Count count_;
+    std::span<const KeyView> keys_;
+    DomainTally& tally_;
     const Serializer& serializer_;
     std::string scratch_{};
 };

@@ -18,9 +18,12 @@
 
 #include <meta_memcache/config.hpp>
 #include <meta_memcache/connection_pool.hpp>
+#include <meta_memcache/detail/batch_codec.hpp>
 #include <meta_memcache/detail/result_sink.hpp>
 #include <meta_memcache/request.hpp>
 
+#include <cstdint>
+#include <memory>
 #include <span>
 
 namespace meta_memcache::detail {
@@ -32,9 +35,17 @@ void run_on_pools(std::span<const Request> requests,
                   ResultSink& sink,
                   const ExecContext& ctx);
 
+/// The same with each request's pool given by number: request `i` goes to
+/// `node_pools[nodes[i]]` (a ring's nodes, as HashRing::nodes_for numbers them).
+void run_on_nodes(const CallRequests& requests,
+                  const std::uint32_t* nodes,
+                  std::span<const std::shared_ptr<ConnectionPool>> node_pools,
+                  ResultSink& sink,
+                  const ExecContext& ctx);
+
 /// The same for requests that all go to one pool.
 void run_on_pool(ConnectionPool& pool,
-                 std::span<const Request> requests,
+                 const CallRequests& requests,
                  ResultSink& sink,
                  const ExecContext& ctx);
 

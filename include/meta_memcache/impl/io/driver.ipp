@@ -72,7 +72,7 @@ struct Batch {
 /// connections are back in their pools).
 class Reporting final : public ResultSink {
 public:
-    Reporting(ResultSink& inner, std::span<const Request> requests, bool track) noexcept
+    Reporting(ResultSink& inner, const CallRequests& requests, bool track) noexcept
         : inner_(inner), requests_(requests), track_(track) {}
 
     void answer(std::size_t i, const ResponseHeader& h, std::string_view value) override {
@@ -83,7 +83,7 @@ public:
     }
     void fail(std::size_t i, const Failure& f) override {
         inner_.fail(i, f);
-        if (track_ && is_tracked_write(requests_[i]))
+        if (track_ && is_tracked_write(requests_.shape(i)))
             failed_writes.push_back(static_cast<std::uint32_t>(i));
     }
 
@@ -91,7 +91,7 @@ public:
 
 private:
     ResultSink& inner_;
-    std::span<const Request> requests_;
+    CallRequests requests_;
     bool track_;
 };
 
@@ -100,13 +100,15 @@ class Call {
 public:
     /// `tracked`: some request is a tracked write (its failure goes to on_write_failure);
     /// otherwise answers go to `sink` without the reporting step.
-    Call(std::span<const Request> requests,
+    Call(const CallRequests& requests,
          const std::uint32_t* masks,
+         const SharedLine* shared,
          ResultSink& sink,
          const ExecContext& ctx,
          bool tracked)
         : reqs_(requests),
           masks_(masks),
+          shared_(shared),
           reporting_(sink, requests, ctx.track_write_failures),
           sink_(tracked ? static_cast<ResultSink&>(reporting_) : sink),
           ctx_(ctx),
@@ -213,9 +215,14 @@ private:
         b.deadline = b.lease.at + pool.options.recv_timeout;  // (see attempt())
         if (encode_first) {
             c->wbuf.clear();
-            for (std::size_t s = 0; s < b.count; ++s) {
-                const std::uint32_t i = b.slot(s);
-                detail::encode(reqs_[i], ctx_.key_prefix, c->wbuf, masks_[i]);
+            if (shared_ != nullptr) {
+                encode_keys(*reqs_.shared(), reqs_.keys(), b.slots, b.count, ctx_.key_prefix,
+                            c->wbuf, *shared_);
+            } else {
+                for (std::size_t s = 0; s < b.count; ++s) {
+                    const std::uint32_t i = b.slot(s);
+                    encode(reqs_.shape(i), ctx_.key_prefix, c->wbuf, masks_[i]);
+                }
             }
             c->wbuf.finish();
         }
@@ -466,7 +473,7 @@ private:
         b.outcome = outcome;
         bool all_idempotent = true;
         for (std::size_t s = 0; s < b.count && all_idempotent; ++s)
-            all_idempotent = idempotent(reqs_[b.slot(s)]);
+            all_idempotent = idempotent(reqs_.shape(b.slot(s)));
         b.retryable = retryable && b.lease.conn != nullptr && !b.lease.fresh && !b.got_bytes &&
                       (all_idempotent || !b.wrote_any);
     }
@@ -497,7 +504,7 @@ private:
         }
         if (ctx_.observer != nullptr) {
             observe_batch_end(*ctx_.observer, b.pool->server, b.pool->name,
-                              reqs_[b.slot(0)].command, b.count, b.failed, b.code, b.reason,
+                              reqs_.shape(b.slot(0)).command, b.count, b.failed, b.code, b.reason,
                               b.lease.at, b.lease.conn != nullptr, b.sent, b.received);
         }
         b.lease.done(b.outcome, b.reason);
@@ -508,11 +515,12 @@ private:
             ctx_.on_write_failure->empty())
             return;
         for (std::uint32_t i : reporting_.failed_writes)
-            ctx_.on_write_failure->notify(reqs_[i].key.to_key());
+            ctx_.on_write_failure->notify(reqs_.key(i).to_key());
     }
 
-    std::span<const Request> reqs_;
-    const std::uint32_t* masks_;  ///< each request's flag_mask, from validate()
+    CallRequests reqs_;
+    const std::uint32_t* masks_;  ///< each request's flag_mask, from validate() (not shared)
+    const SharedLine* shared_;    ///< for CallRequests::shared, from validate_shape()
     Reporting reporting_;
     ResultSink& sink_;  ///< reporting_, or the caller's sink when nothing is tracked
     const ExecContext& ctx_;
@@ -526,7 +534,9 @@ struct Scratch {
     std::vector<Batch> batches;
     std::vector<std::uint32_t> masks;
     std::vector<std::uint32_t> slots;
-    std::vector<std::uint32_t> batch_of;
+    std::vector<std::uint32_t> nodes;     ///< run_on_pools: each request's pool, numbered
+    std::vector<ConnectionPool*> pools;   ///< run_on_pools: the pools, by that number
+    std::vector<std::uint32_t> node_pos;  ///< per node: see run_grouped
     bool busy = false;
 };
 
@@ -552,24 +562,92 @@ struct ScratchUse {
     }
 };
 
-/// Validates every request, its flag mask into `masks`; true when any is a tracked write
-/// (see Call).
-inline bool validate_all(std::span<const Request> requests,
+/// The call's validation, before any byte is sent: every request, its flag mask into
+/// `masks`, or for CallRequests::shared the shape once (into `shared`) and each key.
+/// `tracked` is set when some request is a tracked write (see Call).
+inline void validate_all(const CallRequests& requests,
                          const ExecContext& ctx,
-                         std::uint32_t* masks) {
-    bool tracked = false;
+                         std::uint32_t* masks,
+                         SharedLine& shared,
+                         bool& tracked) {
+    tracked = false;
+    if (const Request* shape = requests.shared()) {
+        shared = validate_shape(*shape);
+        const KeyView* keys = requests.keys();
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (keys[i].key.empty() || shared.check_tokens) [[unlikely]]
+                validate_key(shape->command, keys[i].key, ctx.key_prefix, shared.mask);
+        }
+        tracked = is_tracked_write(*shape) && ctx.track_write_failures;
+        return;
+    }
     for (std::size_t i = 0; i < requests.size(); ++i) {
-        const Request& r = requests[i];
+        const Request& r = requests.shape(i);
         masks[i] = validate(r, ctx.key_prefix, ctx.max_item_size);
         tracked = tracked || is_tracked_write(r);
     }
-    return tracked && ctx.track_write_failures;
+    tracked = tracked && ctx.track_write_failures;
+}
+
+/// Validates the call, then runs it on `batches` (masks: room for one per request, unless
+/// the requests are shared).
+inline void validate_and_run(const CallRequests& requests,
+                             std::uint32_t* masks,
+                             ResultSink& sink,
+                             const ExecContext& ctx,
+                             std::span<Batch> batches) {
+    SharedLine shared;
+    bool tracked = false;
+    validate_all(requests, ctx, masks, shared, tracked);
+    Call(requests, masks, requests.shared() != nullptr ? &shared : nullptr, sink, ctx, tracked)
+        .run(batches);
+}
+
+/// Groups the call's requests into one batch per pool (a counting sort on `node`, the
+/// number of each request's pool, keeping each pool's requests in order) and runs them.
+/// `pool_of(k)` is pool number `k` of `node_count`.
+template <class PoolOf>
+void run_grouped(const CallRequests& requests,
+                 const std::uint32_t* node,
+                 std::size_t node_count,
+                 PoolOf&& pool_of,
+                 Scratch& s,
+                 ResultSink& sink,
+                 const ExecContext& ctx) {
+    const std::size_t n = requests.size();
+    // Per node: its number of requests, then where its next slot goes.
+    s.node_pos.assign(node_count, 0);
+    std::uint32_t* const pos = s.node_pos.data();
+    for (std::size_t i = 0; i < n; ++i)
+        ++pos[node[i]];
+    s.slots.resize(n);
+    std::uint32_t* const slots = s.slots.data();
+    std::uint32_t offset = 0;
+    for (std::size_t k = 0; k < node_count; ++k) {
+        if (pos[k] == 0)
+            continue;
+        Batch& b = s.batches.emplace_back();
+        b.pool = &pool_of(static_cast<std::uint32_t>(k)).impl();
+        b.count = pos[k];
+        b.slots = slots + offset;
+        pos[k] = offset;
+        offset += static_cast<std::uint32_t>(b.count);
+    }
+    if (s.batches.size() > 1) {
+        for (std::size_t i = 0; i < n; ++i)
+            slots[pos[node[i]]++] = static_cast<std::uint32_t>(i);
+    } else if (!s.batches.empty()) {
+        s.batches[0].slots = nullptr;  // identity: 0..n-1
+    }
+    if (requests.shared() == nullptr)
+        s.masks.resize(n);
+    validate_and_run(requests, s.masks.data(), sink, ctx, s.batches);
 }
 
 }  // namespace driver_impl
 
 META_MEMCACHE_DECL void run_on_pool(ConnectionPool& pool,
-                                    std::span<const Request> requests,
+                                    const CallRequests& requests,
                                     ResultSink& sink,
                                     const ExecContext& ctx) {
     using namespace driver_impl;
@@ -577,10 +655,9 @@ META_MEMCACHE_DECL void run_on_pool(ConnectionPool& pool,
     batch.pool = &pool.impl();
     batch.count = requests.size();
     constexpr std::size_t few = 4;
-    if (requests.size() <= few) {
+    if (requests.size() <= few || requests.shared() != nullptr) {
         std::array<std::uint32_t, few> masks;  // NOLINT(cppcoreguidelines-pro-type-member-init)
-        const bool tracked = validate_all(requests, ctx, masks.data());
-        Call(requests, masks.data(), sink, ctx, tracked).run(std::span<Batch>(&batch, 1));
+        validate_and_run(requests, masks.data(), sink, ctx, std::span<Batch>(&batch, 1));
         return;
     }
     Scratch& shared = thread_scratch();
@@ -589,8 +666,7 @@ META_MEMCACHE_DECL void run_on_pool(ConnectionPool& pool,
     const ScratchUse use(s, !shared.busy);
     s.busy = true;
     s.masks.resize(requests.size());
-    const bool tracked = validate_all(requests, ctx, s.masks.data());
-    Call(requests, s.masks.data(), sink, ctx, tracked).run(std::span<Batch>(&batch, 1));
+    validate_and_run(requests, s.masks.data(), sink, ctx, std::span<Batch>(&batch, 1));
 }
 
 META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
@@ -605,39 +681,36 @@ META_MEMCACHE_DECL void run_on_pools(std::span<const Request> requests,
     Scratch& s = shared.busy ? local : shared;
     const ScratchUse use(s, !shared.busy);
     s.busy = true;
-    s.masks.resize(requests.size());
-    const bool tracked = validate_all(requests, ctx, s.masks.data());
-    // Group the requests by pool (a counting sort, keeping each pool's requests in order).
-    s.batch_of.resize(requests.size());
+    // Number the pools in the order they first appear.
+    s.nodes.resize(requests.size());
+    s.pools.clear();
     for (std::size_t i = 0; i < requests.size(); ++i) {
-        ConnectionPool::Impl* p = &pools[i]->impl();
-        std::size_t b = 0;
-        while (b < s.batches.size() && s.batches[b].pool != p)
-            ++b;
-        if (b == s.batches.size()) {
-            s.batches.emplace_back();
-            s.batches.back().pool = p;
-        }
-        ++s.batches[b].count;
-        s.batch_of[i] = static_cast<std::uint32_t>(b);
+        std::size_t k = 0;
+        while (k < s.pools.size() && s.pools[k] != pools[i])
+            ++k;
+        if (k == s.pools.size())
+            s.pools.push_back(pools[i]);
+        s.nodes[i] = static_cast<std::uint32_t>(k);
     }
-    if (s.batches.size() == 1) {
-        s.batches[0].slots = nullptr;  // identity: 0..n-1
-    } else {
-        s.slots.resize(requests.size());
-        std::size_t offset = 0;
-        for (Batch& b : s.batches) {
-            b.slots = s.slots.data() + offset;
-            offset += b.count;
-            b.count = 0;
-        }
-        for (std::size_t i = 0; i < requests.size(); ++i) {
-            Batch& b = s.batches[s.batch_of[i]];
-            s.slots[static_cast<std::size_t>(b.slots - s.slots.data()) + b.count++] =
-                static_cast<std::uint32_t>(i);
-        }
-    }
-    Call(requests, s.masks.data(), sink, ctx, tracked).run(s.batches);
+    run_grouped(
+        requests, s.nodes.data(), s.pools.size(),
+        [&](std::uint32_t k) -> ConnectionPool& { return *s.pools[k]; }, s, sink, ctx);
+}
+
+META_MEMCACHE_DECL void run_on_nodes(const CallRequests& requests,
+                                     const std::uint32_t* nodes,
+                                     std::span<const std::shared_ptr<ConnectionPool>> node_pools,
+                                     ResultSink& sink,
+                                     const ExecContext& ctx) {
+    using namespace driver_impl;
+    Scratch& shared = thread_scratch();
+    Scratch local;
+    Scratch& s = shared.busy ? local : shared;
+    const ScratchUse use(s, !shared.busy);
+    s.busy = true;
+    run_grouped(
+        requests, nodes, node_pools.size(),
+        [&](std::uint32_t k) -> ConnectionPool& { return *node_pools[k]; }, s, sink, ctx);
 }
 
 }  // namespace meta_memcache::detail

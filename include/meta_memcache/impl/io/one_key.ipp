@@ -35,7 +35,7 @@ META_MEMCACHE_DECL void one_key_impl::take_over(ConnectionPool::Impl& pool,
     b.count = 1;
     b.lease = std::move(lease);
     b.sent = sent;
-    Call(std::span<const Request>(&request, 1), &mask, sink, ctx, tracked)
+    Call(std::span<const Request>(&request, 1), &mask, nullptr, sink, ctx, tracked)
         .take_over(b, err, encoded, last);
 }
 

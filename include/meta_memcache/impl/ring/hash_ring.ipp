@@ -42,10 +42,10 @@ inline bool strictly_after(HashMode mode) noexcept {
 }
 
 /// The hash of a key, as a ring position (hi, lo); 32-bit hashes sit in `hi`.
-inline void key_position(HashMode mode,
-                         std::string_view key,
-                         std::uint64_t& hi,
-                         std::uint64_t& lo) noexcept {
+[[gnu::always_inline]] inline void key_position(HashMode mode,
+                                                std::string_view key,
+                                                std::uint64_t& hi,
+                                                std::uint64_t& lo) noexcept {
     lo = 0;
     switch (mode) {
         case HashMode::uhashring: {
@@ -257,9 +257,7 @@ META_MEMCACHE_DECL void HashRing::nodes_for_batch(
     const std::array<std::string_view, batch_size>& keys,
     std::size_t count,
     std::uint32_t* out) const noexcept {
-    const bool md5 =
-        mode_ == HashMode::uhashring || mode_ == HashMode::ketama || mode_ == HashMode::libmc_md5;
-    if (!md5 || count < min_md5x8_keys) {
+    if (!batches_md5() || count < min_md5x8_keys) {
         for (std::size_t i = 0; i < count; ++i)
             out[i] = points_[point_for(keys[i])].node;
         return;

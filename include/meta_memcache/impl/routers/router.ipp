@@ -66,6 +66,16 @@ META_MEMCACHE_DECL void Router::execute(std::span<const Request> requests,
     detail::replay(requests, responses, sink);
 }
 
+META_MEMCACHE_DECL void Router::execute_keys(const Request& shape,
+                                             std::span<const KeyView> keys,
+                                             detail::ResultSink& sink,
+                                             const ExecContext& ctx) {
+    std::vector<Request> requests(keys.size(), shape);
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        requests[i].key = keys[i];
+    execute(requests, sink, ctx);
+}
+
 META_MEMCACHE_DECL void execute_on_pools(std::span<const Request> requests,
                                          std::span<ConnectionPool* const> pools,
                                          std::span<Response> responses,

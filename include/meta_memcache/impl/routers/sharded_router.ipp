@@ -22,6 +22,35 @@ inline bool same_endpoint(const ServerAddress& a, const ServerAddress& b) noexce
     return a.host == b.host && a.port == b.port && a.unix_path == b.unix_path && a.alias == b.alias;
 }
 
+/// Sends each request to the pool of its key's node on `topo`'s ring.
+inline void run(const ShardedRouter::Topology& topo,
+                const CallRequests& requests,
+                ResultSink& sink,
+                const ExecContext& ctx) {
+    if (requests.size() == 1) {
+        ConnectionPool& pool = *topo.pools[topo.ring.node_for(requests.key(0).route())];
+        run_on_pool(pool, requests, sink, ctx);
+        return;
+    }
+    // The keys' servers, all at once (eight MD5s at a time on the uhashring ring).
+    constexpr std::size_t on_stack = 128;
+    std::array<std::uint32_t, on_stack> fixed_nodes;  // (assigned below, not zero-filled)
+    std::vector<std::uint32_t> more_nodes;
+    std::uint32_t* nodes = fixed_nodes.data();
+    if (requests.size() > on_stack) {
+        more_nodes.resize(requests.size());
+        nodes = more_nodes.data();
+    }
+    if (const KeyView* keys = requests.keys()) {
+        topo.ring.nodes_for(
+            requests.size(), [keys](std::size_t i) { return keys[i].route(); }, nodes);
+    } else {
+        topo.ring.nodes_for(
+            requests.size(), [&](std::size_t i) { return requests.key(i).route(); }, nodes);
+    }
+    run_on_nodes(requests, nodes, topo.pools, sink, ctx);
+}
+
 }  // namespace detail::sharded_router_impl
 
 META_MEMCACHE_DECL ShardedRouter::ShardedRouter(const std::vector<ServerAddress>& servers,
@@ -214,31 +243,15 @@ META_MEMCACHE_DECL void ShardedRouter::execute(std::span<const Request> requests
                                                const ExecContext& ctx) {
     // Held until the requests are done: the pools stay alive whatever changes meanwhile.
     const View topo = view();
-    if (requests.size() == 1) {
-        ConnectionPool& pool = *topo->pools[topo->ring.node_for(requests[0].key.route())];
-        detail::run_on_pool(pool, requests, sink, ctx);
-        return;
-    }
-    // The keys' servers, all at once (eight MD5s at a time on the uhashring ring).
-    constexpr std::size_t on_stack = 128;
-    std::array<std::uint32_t, on_stack> fixed_nodes;  // (assigned below, not zero-filled)
-    std::array<ConnectionPool*, on_stack> fixed_pools;
-    std::vector<std::uint32_t> more_nodes;
-    std::vector<ConnectionPool*> more_pools;
-    std::uint32_t* nodes = fixed_nodes.data();
-    ConnectionPool** pools = fixed_pools.data();
-    if (requests.size() > on_stack) {
-        more_nodes.resize(requests.size());
-        more_pools.resize(requests.size());
-        nodes = more_nodes.data();
-        pools = more_pools.data();
-    }
-    topo->ring.nodes_for(
-        requests.size(), [&](std::size_t i) { return requests[i].key.route(); }, nodes);
-    for (std::size_t i = 0; i < requests.size(); ++i)
-        pools[i] = topo->pools[nodes[i]].get();
-    detail::run_on_pools(requests, std::span<ConnectionPool* const>(pools, requests.size()), sink,
-                         ctx);
+    detail::sharded_router_impl::run(*topo, requests, sink, ctx);
+}
+
+META_MEMCACHE_DECL void ShardedRouter::execute_keys(const Request& shape,
+                                                    std::span<const KeyView> keys,
+                                                    detail::ResultSink& sink,
+                                                    const ExecContext& ctx) {
+    const View topo = view();
+    detail::sharded_router_impl::run(*topo, detail::CallRequests(shape, keys), sink, ctx);
 }
 
 META_MEMCACHE_DECL std::vector<ServerCounters> ShardedRouter::get_counters() const {

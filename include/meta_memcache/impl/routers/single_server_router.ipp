@@ -23,6 +23,13 @@ META_MEMCACHE_DECL void SingleServerRouter::execute(std::span<const Request> req
     detail::run_on_pool(*pool_, requests, sink, ctx);
 }
 
+META_MEMCACHE_DECL void SingleServerRouter::execute_keys(const Request& shape,
+                                                         std::span<const KeyView> keys,
+                                                         detail::ResultSink& sink,
+                                                         const ExecContext& ctx) {
+    detail::run_on_pool(*pool_, detail::CallRequests(shape, keys), sink, ctx);
+}
+
 META_MEMCACHE_DECL std::vector<ServerCounters> SingleServerRouter::get_counters() const {
     return {ServerCounters{pool_->name(), "primary", pool_->counters()}};
 }
