@@ -31,7 +31,7 @@ META_MEMCACHE_DECL void async_start(const std::shared_ptr<AsyncEngine>& engine,
 
 META_MEMCACHE_DECL void async_cancel(const std::shared_ptr<AsyncEngine>& engine,
                                      const std::weak_ptr<AsyncCall>& call) {
-    asio::post(engine->strand, [call] {
+    asio::post(engine->io, [call] {
         if (auto c = call.lock())
             AsyncEngine::cancel(c);
     });
@@ -189,7 +189,7 @@ private:
         value_.reset();
         sink_.emplace(value_);
         if (!timer_)
-            timer_ = std::make_unique<AsyncTimer>(this->engine_->strand);
+            timer_ = std::make_unique<AsyncTimer>(this->engine_->io);
         timer_->expires_after(wait);
         timer_->async_wait([self = this->shared_from_this_call()](const std::error_code& ec) {
             if (ec || self->finished)
@@ -333,7 +333,7 @@ inline void shut_down(const std::shared_ptr<AsyncEngine>& e) noexcept {
     if (!e)
         return;
     try {
-        asio::post(e->strand, [e] { e->shutdown(); });
+        asio::post(e->io, [e] { e->shutdown(); });
     } catch (...) {  // no memory for the handler: the connections close with the engine
     }
 }
