@@ -594,3 +594,26 @@ TEST_CASE("async commands from two threads running the io_context stay correct",
     CHECK(finished == coroutines);
     CHECK(wrong == 0);
 }
+
+TEST_CASE("async commands work with a server on a unix socket", "[async][integration]") {
+    mmtest::ServerOptions so;
+    so.unix_socket = true;
+    mmtest::MemcachedServer server(so);
+    asio::io_context io(one_thread_or_not());
+    auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
+    const std::string key = mmtest::unique_key("async-unix");
+    const std::string big(50000, 'u');
+    run(io, [&]() -> asio::awaitable<void> {
+        CHECK(co_await cache.async_set(key, "local", 60, asio::use_awaitable));
+        CHECK(co_await cache.async_set(key + ":big", big, 60, asio::use_awaitable));
+        CHECK(co_await cache.async_get(key, asio::use_awaitable) ==
+              std::optional<std::string>("local"));
+        CHECK(co_await cache.async_get(key + ":big", asio::use_awaitable) ==
+              std::optional<std::string>(big));
+        const std::vector<KeyView> keys{KeyView(key), KeyView(key + ":none")};
+        const auto many = co_await cache.async_multi_get(keys, asio::use_awaitable);
+        CHECK(many == std::vector<std::optional<std::string>>{"local", std::nullopt});
+    });
+    CHECK(server.raw_get(key) == std::optional<std::string>("local"));
+    CHECK(cache.get_counters().servers.at(0).counters.total_created == 1);
+}

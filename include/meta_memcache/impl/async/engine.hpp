@@ -24,6 +24,7 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/buffer.hpp>
+#include <asio/generic/stream_protocol.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
@@ -130,7 +131,8 @@ private:
     bool never_ = false;
 };
 
-using AsyncSocket = asio::basic_stream_socket<asio::ip::tcp, AsyncExecutor>;
+/// TCP or a unix-domain socket, one type for both.
+using AsyncSocket = asio::basic_stream_socket<asio::generic::stream_protocol, AsyncExecutor>;
 using AsyncResolver = asio::ip::basic_resolver<asio::ip::tcp, AsyncExecutor>;
 using AsyncTimer = asio::basic_waitable_timer<std::chrono::steady_clock,
                                               asio::wait_traits<std::chrono::steady_clock>,
@@ -159,6 +161,8 @@ private:
     enum class State : std::uint8_t { closed, connecting, open };
 
     void connect();
+    /// Connects to the first of `endpoints` that accepts.
+    void connect_to(std::vector<asio::generic::stream_protocol::endpoint> endpoints);
     void connected();
     void connect_failed(const std::string& why);
     /// Writes what is queued (at once, or at the end of the call being started).

@@ -11,6 +11,7 @@
 #include <asio/connect.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
+#include <asio/local/stream_protocol.hpp>
 #include <asio/post.hpp>
 #include <asio/write.hpp>
 
@@ -61,14 +62,6 @@ META_MEMCACHE_DECL void AsyncConnection::failed(const std::shared_ptr<AsyncCall>
 META_MEMCACHE_DECL void AsyncConnection::connect() {
     state_ = State::connecting;
     const std::uint64_t gen = ++generation_;
-    if (!server_.address.unix_path.empty()) {
-        // asio's generic sockets would do; not wired up yet.
-        asio::post(engine_.io, [self = shared_from_this(), gen] {
-            if (gen == self->generation_)
-                self->connect_failed("unix sockets are not supported by AsyncCacheClient yet");
-        });
-        return;
-    }
     connect_timer_.expires_after(server_.options.connection_timeout);
     connect_timer_.async_wait([self = shared_from_this(), gen](const std::error_code& ec) {
         if (ec || gen != self->generation_ || self->state_ != State::connecting)
@@ -77,6 +70,10 @@ META_MEMCACHE_DECL void AsyncConnection::connect() {
                              std::to_string(self->server_.options.connection_timeout.count()) +
                              " ms");
     });
+    if (!server_.address.unix_path.empty()) {
+        connect_to({asio::local::stream_protocol::endpoint(server_.address.unix_path)});
+        return;
+    }
     resolver_.async_resolve(
         server_.address.host, std::to_string(server_.address.port),
         [self = shared_from_this(), gen](const std::error_code& ec,
@@ -87,17 +84,29 @@ META_MEMCACHE_DECL void AsyncConnection::connect() {
                 self->connect_failed("resolve failed: " + ec.message());
                 return;
             }
-            asio::async_connect(
-                self->socket_, results,
-                [self, gen](const std::error_code& cec, const asio::ip::tcp::endpoint&) {
-                    if (gen != self->generation_)
-                        return;
-                    if (cec) {
-                        self->connect_failed("connect failed: " + cec.message());
-                        return;
-                    }
-                    self->connected();
-                });
+            std::vector<asio::generic::stream_protocol::endpoint> endpoints;
+            for (const auto& r : results)
+                endpoints.emplace_back(r.endpoint());
+            self->connect_to(std::move(endpoints));
+        });
+}
+
+META_MEMCACHE_DECL void AsyncConnection::connect_to(
+    std::vector<asio::generic::stream_protocol::endpoint> endpoints) {
+    auto shared = std::make_shared<std::vector<asio::generic::stream_protocol::endpoint>>(
+        std::move(endpoints));
+    const auto& range = *shared;
+    asio::async_connect(
+        socket_, range,
+        [self = shared_from_this(), gen = generation_, shared](
+            const std::error_code& ec, const asio::generic::stream_protocol::endpoint&) {
+            if (gen != self->generation_)
+                return;
+            if (ec) {
+                self->connect_failed("connect failed: " + ec.message());
+                return;
+            }
+            self->connected();
         });
 }
 
@@ -107,7 +116,7 @@ META_MEMCACHE_DECL void AsyncConnection::connected() {
     ++server_.total_created;
     ++server_.established;
     std::error_code ignored;
-    if (server_.options.no_delay)
+    if (server_.options.no_delay && server_.address.unix_path.empty())
         socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     // Reads and writes are tried straight on the socket first (flush(), on_readable()); the
     // reactor is used only when the kernel has nothing to read or no room to write.
