@@ -617,3 +617,39 @@ TEST_CASE("async commands work with a server on a unix socket", "[async][integra
     CHECK(server.raw_get(key) == std::optional<std::string>("local"));
     CHECK(cache.get_counters().servers.at(0).counters.total_created == 1);
 }
+
+TEST_CASE("a get written on a connection memcached had closed is sent again on a new one",
+          "[async][integration]") {
+    mmtest::ServerOptions so;
+    so.extra_args = {"-o", "idle_timeout=1"};
+    mmtest::MemcachedServer server(so);
+    const int hint = one_thread_or_not();
+    asio::io_context io(hint);
+    auto cache =
+        async_cache_client_from_servers(io.get_executor(), {server.address()}, quick_options());
+    const std::string key = mmtest::unique_key("async-idle-kick");
+    run(io, [&]() -> asio::awaitable<void> {
+        CHECK(co_await cache.async_set(key, "v", 60, asio::use_awaitable));
+    });
+    // memcached's idle thread closes the connection after 1 to a few seconds; the client,
+    // not running meanwhile, has not seen it when the get goes out on it.
+    const auto until = Clock::now() + 10s;
+    while (server.stat("idle_kicks") == "0" && Clock::now() < until)
+        std::this_thread::sleep_for(100ms);
+    REQUIRE(server.stat("idle_kicks") != "0");
+    std::error_code ec;
+    std::optional<std::string> got;
+    run(io, [&]() -> asio::awaitable<void> {
+        got = co_await cache.async_get(key, asio::redirect_error(asio::use_awaitable, ec));
+    });
+    CHECK_FALSE(ec);
+    CHECK(got == std::optional<std::string>("v"));
+    const PoolCounters c = cache.get_counters().servers.at(0).counters;
+    // On one thread the get is written before the close is read: it is sent again. On a
+    // strand, the close may be read first: the get then goes out on a new connection.
+    if (hint == 1)
+        CHECK(c.retries == 1);
+    CHECK(c.retries <= 1);
+    CHECK(c.total_created == 2);
+    CHECK_FALSE(c.marked_down);
+}

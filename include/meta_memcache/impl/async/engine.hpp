@@ -232,6 +232,7 @@ public:
     std::atomic<std::uint64_t> mark_downs{0};
     std::atomic<std::uint64_t> probes{0};
     std::atomic<std::uint64_t> fast_failures{0};
+    std::atomic<std::uint64_t> retries{0};  ///< requests sent again on a new connection
     std::atomic<bool> marked_down{false};
 
 private:

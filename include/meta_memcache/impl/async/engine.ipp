@@ -278,7 +278,14 @@ META_MEMCACHE_DECL void AsyncConnection::on_timer() {
 
 META_MEMCACHE_DECL void AsyncConnection::broken(errc code, const std::string& why) {
     shut_socket();
-    pipe_.fail_all(Failure{code, why, server_.name}, *this);
+    const Failure f{code, why, server_.name};
+    if (code == errc::connection_closed) {
+        // What a reused connection carried unanswered goes out again on a new one, once,
+        // when that is safe.
+        server_.retries += pipe_.retry_or_fail_all(f, *this);
+    } else {
+        pipe_.fail_all(f, *this);
+    }
     server_.connection_failed(false, why);  // may mark the server down (a probe)
     if (state_ == State::closed && pipe_.has_queued())
         connect();  // the requests not sent yet, on a new connection
@@ -394,6 +401,7 @@ META_MEMCACHE_DECL PoolCounters AsyncServer::counters() const noexcept {
     c.mark_downs = mark_downs.load(std::memory_order_relaxed);
     c.probes = probes.load(std::memory_order_relaxed);
     c.fast_failures = fast_failures.load(std::memory_order_relaxed);
+    c.retries = retries.load(std::memory_order_relaxed);
     c.marked_down = marked_down.load(std::memory_order_relaxed);
     return c;
 }
