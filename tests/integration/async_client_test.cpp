@@ -610,7 +610,8 @@ TEST_CASE("async commands work with a server on a unix socket", "[async][integra
               std::optional<std::string>("local"));
         CHECK(co_await cache.async_get(key + ":big", asio::use_awaitable) ==
               std::optional<std::string>(big));
-        const std::vector<KeyView> keys{KeyView(key), KeyView(key + ":none")};
+        const std::string none = key + ":none";
+        const std::vector<KeyView> keys{KeyView(key), KeyView(none)};
         const auto many = co_await cache.async_multi_get(keys, asio::use_awaitable);
         CHECK(many == std::vector<std::optional<std::string>>{"local", std::nullopt});
     });
