@@ -96,7 +96,7 @@ public:
         }
     }
 
-    void complete(std::error_code ec, T value) override {
+    void complete(std::error_code ec, T&& value) override {
         if (AsyncInlineCompletions* list = AsyncInlineCompletions::current();
             list != nullptr && list->accepts(context_of(executor_))) {
             ec_ = ec;
@@ -123,7 +123,7 @@ public:
 
 private:
     /// Posts the handler with the outcome to its executor; frees the object first.
-    void post(std::error_code ec, T value) {
+    void post(std::error_code ec, T&& value) {
         Handler h = std::move(handler_);
         auto work = std::move(work_);
         Executor ex = std::move(executor_);

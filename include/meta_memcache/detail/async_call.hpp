@@ -143,7 +143,7 @@ public:
     AsyncCompletion& operator=(AsyncCompletion&&) = delete;
 
     /// Hands the outcome to the caller's handler.
-    virtual void complete(std::error_code ec, T value) = 0;
+    virtual void complete(std::error_code ec, T&& value) = 0;
     /// Drops the handler without calling it (the call was never completed).
     virtual void discard() noexcept = 0;
 
@@ -230,7 +230,7 @@ public:
     std::error_code invalid{};
 
 protected:
-    void deliver(std::error_code ec, T result) {
+    void deliver(std::error_code ec, T&& result) {
         if (AsyncCompletion<T>* c = std::exchange(completion, nullptr))
             c->complete(ec, std::move(result));
     }

@@ -99,8 +99,7 @@ public:
 
 protected:
     void finish() override {
-        const bool ok = sink_.code == yes_ || (also_ && sink_.code == *also_);
-        deliver(error_of(sink_.failure), ok);
+        deliver(error_of(sink_.failure), sink_.code == yes_ || (also_ && sink_.code == *also_));
     }
 
 private:
@@ -291,7 +290,8 @@ std::shared_ptr<C> one(const std::shared_ptr<AsyncEngine>& e,
     auto c = std::allocate_shared<C>(RecyclingAllocator<C>(), e, std::forward<A>(args)...);
     c->keys.reserve(KeyBytes::size_of(key));
     c->add(cmd, key, flags);
-    c->value.assign(value);
+    if (!value.empty())
+        c->value.assign(value);
     c->seal();
     return c;
 }
