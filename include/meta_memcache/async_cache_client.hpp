@@ -51,7 +51,9 @@ void async_start(const std::shared_ptr<AsyncEngine>& engine, std::shared_ptr<Asy
 void async_cancel(const std::shared_ptr<AsyncEngine>& engine, const std::weak_ptr<AsyncCall>& call);
 
 /// The caller's completion handler, posted to its associated executor (the client's when
-/// it has none) with the outcome; the handler's cancellation slot is cleared first. Its
+/// it has none) with the outcome, or run inline after the read that brought it when that
+/// executor is the single-threaded io_context the client runs on (AsyncInlineCompletions);
+/// the handler's cancellation slot is cleared first. Its
 /// memory comes from the handler's associated allocator (a per-thread block cache when it
 /// has none) and is freed before the handler runs.
 template <class T, class Handler>
@@ -60,6 +62,7 @@ class AsyncHandlerCompletion final : public AsyncCompletion<T> {
         asio::associated_allocator_t<Handler, RecyclingAllocator<void>>>::
         template rebind_alloc<AsyncHandlerCompletion>;
     using Traits = std::allocator_traits<Allocator>;
+    using Executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
 
 public:
     AsyncHandlerCompletion(Handler handler, const asio::any_io_executor& fallback)
@@ -93,7 +96,34 @@ public:
         }
     }
 
-    void complete(std::error_code ec, T value) override {
+    void complete(std::error_code ec, T&& value) override {
+        if (AsyncInlineCompletions* list = AsyncInlineCompletions::current();
+            list != nullptr && list->accepts(context_of(executor_))) {
+            ec_ = ec;
+            value_.emplace(std::move(value));
+            list->push(this);
+            return;
+        }
+        post(ec, std::move(value));
+    }
+    void run(bool now) override {
+        if (!now) {
+            post(ec_, std::move(*value_));
+            return;
+        }
+        Handler h = std::move(handler_);
+        auto work = std::move(work_);
+        const std::error_code ec = ec_;
+        T v = std::move(*value_);
+        free_self();
+        asio::get_associated_cancellation_slot(h).clear();
+        std::move(h)(ec, std::move(v));
+    }
+    void discard() noexcept override { free_self(); }
+
+private:
+    /// Posts the handler with the outcome to its executor; frees the object first.
+    void post(std::error_code ec, T&& value) {
         Handler h = std::move(handler_);
         auto work = std::move(work_);
         Executor ex = std::move(executor_);
@@ -113,21 +143,32 @@ public:
         }
         asio::post(ex, std::move(run));
     }
-    void discard() noexcept override { free_self(); }
+    /// The io_context a handler on `ex` runs on, or null when `ex` is not an io_context's
+    /// own executor (a strand, a thread pool: its handlers are posted).
+    static const void* context_of(const Executor& ex) noexcept {
+        if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+            if (const auto* io = ex.template target<asio::io_context::executor_type>())
+                return &io->context();
+            return nullptr;
+        } else if constexpr (std::is_same_v<Executor, asio::io_context::executor_type>) {
+            return &ex.context();
+        } else {
+            return nullptr;
+        }
+    }
 
-private:
     void free_self() noexcept {
         Allocator a = alloc_;
         this->~AsyncHandlerCompletion();
         Traits::deallocate(a, this, 1);
     }
 
-    using Executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
-
     Allocator alloc_;
     Executor executor_;
     std::optional<asio::executor_work_guard<Executor>> work_;
     Handler handler_;
+    std::error_code ec_{};  ///< the outcome, while kept (run())
+    std::optional<T> value_;
 };
 
 /// What a cancellation slot calls: the call is cancelled on the client's strand.

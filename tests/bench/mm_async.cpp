@@ -5,6 +5,7 @@
 //   mm_async bench --servers=H:P [--size=100] [--ops=100000] [--rounds=5]
 //                  [--inflight=1,8,64] [--label=async-get-100]
 //   mm_async cost  --servers=H:P --inflight=K [--size=100] [--iters=10000] [--warmup=200]
+//   mm_async floor --servers=H:P [--size=100] [--iters=10000] [--warmup=200]
 //
 // bench: wall clock, interleaved in rounds (the synchronous client and libmemcached doing one
 // get at a time, then the asynchronous client with each K), one tab-separated line per
@@ -13,14 +14,22 @@
 // cost: runs `iters` gets with K in flight inside mm_async_measured_loop, for callgrind's
 // --toggle-collect (run with N and 2N iterations: the difference over N is one get, asio's
 // share included), and prints "allocations_per_op <x>" (counting malloc).
+// floor: the bare asio loop under the client (async_write of the get request, async_read_some
+// until its answer is in, one at a time, on an io_context with concurrency hint 1) inside
+// mm_async_floor_loop, for callgrind the same way: what asio costs per round trip.
 
 #include <meta_memcache/async_cache_client.hpp>
 
 #include "bench_clients.hpp"
 #include "counting_malloc.hpp"
+#include <asio/connect.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -233,6 +242,98 @@ int cost_mode(const bench::Args& a) {
 
 }  // namespace
 
+namespace {
+
+/// The bare asio loop the asynchronous client runs over: on an io_context run by this
+/// thread (concurrency hint 1), async_write of our client's get request, then
+/// async_read_some until its whole answer is in, one get at a time, no parsing. What asio
+/// and the kernel interface cost per round trip, without the client.
+class BareAsioLoop {
+public:
+    explicit BareAsioLoop(const bench::Workload& w) : request_(w.raw_get), socket_(io_) {
+        const auto& s = w.servers.front();
+        socket_.connect({asio::ip::make_address(s.host), s.port});
+        socket_.set_option(asio::ip::tcp::no_delay(true));
+        // One exchange, blocking, to learn the answer's length ("VA <n> ...\r\n" + n + 2).
+        asio::write(socket_, asio::buffer(request_));
+        std::string got;
+        for (;;) {
+            const std::size_t n = socket_.read_some(asio::buffer(buf_));
+            got.append(buf_.data(), n);
+            const auto eol = got.find("\r\n");
+            if (eol == std::string::npos)
+                continue;
+            answer_ = eol + 2 + std::stoul(got.substr(3, eol - 3)) + 2;
+            if (got.size() >= answer_)
+                break;
+        }
+        if (got.size() != answer_)
+            bench::die("floor: unexpected bytes after the answer");
+    }
+
+    void run(std::size_t n) {
+        left_ = n;
+        send();
+        io_.restart();
+        io_.run();
+    }
+
+private:
+    void send() {
+        asio::async_write(socket_, asio::buffer(request_), [this](std::error_code ec, std::size_t) {
+            if (ec)
+                bench::die("floor: write: " + ec.message());
+        });
+        got_ = 0;
+        receive();
+    }
+    void receive() {
+        socket_.async_read_some(asio::buffer(buf_), [this](std::error_code ec, std::size_t n) {
+            if (ec)
+                bench::die("floor: read: " + ec.message());
+            got_ += n;
+            if (got_ < answer_)
+                receive();
+            else if (--left_ > 0)
+                send();
+        });
+    }
+
+    std::string request_;
+    asio::io_context io_{1};
+    asio::ip::tcp::socket socket_;
+    std::array<char, 4096> buf_{};
+    std::size_t answer_ = 0;
+    std::size_t got_ = 0;
+    std::size_t left_ = 0;
+};
+
+}  // namespace
+
+/// The loop callgrind counts in floor mode (--toggle-collect=mm_async_floor_loop).
+extern "C" __attribute__((noipa)) void mm_async_floor_loop(BareAsioLoop* l, std::size_t iters) {
+    l->run(iters);
+}
+
+namespace {
+
+int floor_mode(const bench::Args& a) {
+    const auto servers = bench::parse_servers(a.str("servers", "127.0.0.1:11211"));
+    const std::size_t size = a.num("size", 100);
+    const std::size_t iters = a.num("iters", 10000);
+    const bench::Workload w(servers, size, 0, "cost-async-get-" + std::to_string(size));
+    bench::populate(w);
+    BareAsioLoop loop(w);
+    loop.run(std::max<std::size_t>(a.num("warmup", 200), 1));
+    const auto start = Clock::now();
+    mm_async_floor_loop(&loop, std::max<std::size_t>(iters, 1));
+    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    std::printf("floor_us_per_get %.2f\n", s * 1e6 / static_cast<double>(iters));
+    return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     try {
         if (argc < 2)
@@ -243,6 +344,8 @@ int main(int argc, char** argv) {
             return bench_mode(args);
         if (mode == "cost")
             return cost_mode(args);
+        if (mode == "floor")
+            return floor_mode(args);
         bench::die("unknown mode: " + std::string(mode));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "mm_async: %s\n", e.what());

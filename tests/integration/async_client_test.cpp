@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,13 @@ void run(asio::io_context& io, Coro&& coro, std::chrono::milliseconds limit = 20
         std::rethrow_exception(error);
 }
 
+/// The concurrency hint of the io_context a test runs on: the default (the client runs on
+/// a strand), then 1 (one thread runs it: the client runs on the io_context directly and
+/// completes handlers inline after each read).
+int one_thread_or_not() {
+    return GENERATE(ASIO_CONCURRENCY_HINT_DEFAULT, 1);
+}
+
 PoolOptions quick_options() {
     PoolOptions o;
     o.recv_timeout = 300ms;
@@ -61,7 +69,7 @@ PoolOptions quick_options() {
 TEST_CASE("async set then get returns the value, and a missing key is a miss",
           "[async][integration]") {
     mmtest::MemcachedServer server;
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
     const std::string key = mmtest::unique_key("async-basic");
     run(io, [&]() -> asio::awaitable<void> {
@@ -78,7 +86,7 @@ TEST_CASE("async set then get returns the value, and a missing key is a miss",
 
 TEST_CASE("async commands mean what the synchronous ones mean", "[async][integration]") {
     mmtest::MemcachedServer server;
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
     const std::string k = mmtest::unique_key("async-cmds");
     const std::string counter = mmtest::unique_key("async-counter");
@@ -146,7 +154,7 @@ TEST_CASE("async commands mean what the synchronous ones mean", "[async][integra
 TEST_CASE("async multi_get over three servers returns every value in the order of the keys",
           "[async][integration]") {
     mmtest::MemcachedCluster servers(3);
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_from_servers(io.get_executor(), servers.addresses());
     std::vector<std::string> keys;
     for (int i = 0; i < 30; ++i)
@@ -170,7 +178,7 @@ TEST_CASE("async multi_get over three servers returns every value in the order o
 TEST_CASE("1000 concurrent coroutines on one connection never lose or cross a value",
           "[async][integration]") {
     mmtest::MemcachedServer server;
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
     std::vector<std::string> keys;
     for (int i = 0; i < 100; ++i)
@@ -214,7 +222,7 @@ TEST_CASE("1000 concurrent coroutines on one connection never lose or cross a va
 TEST_CASE("cancelling one of 100 in-flight gets completes it with operation_aborted",
           "[async][integration]") {
     mmtest::MemcachedServer server;
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
     std::vector<std::string> keys;
     for (int i = 0; i < 100; ++i)
@@ -262,7 +270,7 @@ TEST_CASE("cancelling one of 100 in-flight gets completes it with operation_abor
 TEST_CASE("invalid input completes with the invalid-input error and sends nothing",
           "[async][integration]") {
     mmtest::MemcachedServer server;
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
     std::error_code bad_key;
     std::error_code too_big;
@@ -282,13 +290,58 @@ TEST_CASE("invalid input completes with the invalid-input error and sends nothin
     CHECK(cache.get_counters().servers.at(0).counters.total_created == 0);
 }
 
+TEST_CASE("a command never completes inside the call that starts it, on one thread either",
+          "[async][integration]") {
+    mmtest::MemcachedServer server;
+    asio::io_context io(1);
+    auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
+    bool inside = false;
+    int done = 0;
+    int early = 0;
+    const auto handler = [&](std::error_code, auto&&) {
+        if (inside)
+            ++early;
+        ++done;
+    };
+    const std::string key = mmtest::unique_key("async-not-inline");
+    // Invalid input, a set and a get, each started from inside the previous completion.
+    std::function<void(int)> next = [&](int step) {
+        inside = true;
+        if (step == 0) {
+            cache.async_get("", [&](std::error_code ec, std::optional<std::string> v) {
+                CHECK(ec == make_error_code(errc::invalid_input));
+                handler(ec, v);
+                next(1);
+            });
+        } else if (step == 1) {
+            cache.async_set(key, "v", 60, [&](std::error_code ec, bool ok) {
+                CHECK_FALSE(ec);
+                CHECK(ok);
+                handler(ec, ok);
+                next(2);
+            });
+        } else {
+            cache.async_get(key, [&](std::error_code ec, std::optional<std::string> v) {
+                CHECK(v == std::optional<std::string>("v"));
+                handler(ec, v);
+                io.stop();
+            });
+        }
+        inside = false;
+    };
+    next(0);
+    io.run_for(10s);
+    CHECK(done == 3);
+    CHECK(early == 0);
+}
+
 TEST_CASE("keys written by the synchronous client are read by the async one and back",
           "[async][integration]") {
     mmtest::MemcachedCluster servers(2);
     ClientOptions co;
     co.key_prefix = "pfx:";
     auto sync = cache_client_from_servers(servers.addresses(), {}, co);
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_from_servers(io.get_executor(), servers.addresses(), {}, co);
     const std::string big(5000, 'z');  // compressed by both
     std::vector<std::string> keys;
@@ -323,7 +376,7 @@ TEST_CASE("keys written by the synchronous client are read by the async one and 
 TEST_CASE("a paused server times out its operations at their deadline, others stay prompt",
           "[async][integration]") {
     mmtest::MemcachedCluster servers(2);
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     PoolOptions po = quick_options();
     auto cache = async_cache_client_from_servers(io.get_executor(), servers.addresses(), po);
     HashRing ring(servers.addresses(), HashMode::uhashring);
@@ -388,7 +441,7 @@ TEST_CASE("a paused server times out its operations at their deadline, others st
 TEST_CASE("a killed server is marked down, fails fast, and is used again once back",
           "[async][integration]") {
     mmtest::MemcachedServer server;
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     PoolOptions po = quick_options();
     auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()}, po);
     const std::string key = mmtest::unique_key("async-kill");
@@ -430,7 +483,7 @@ TEST_CASE("with a gutter, a dead server's requests go to the gutter with TTLs ca
     mmtest::MemcachedServer gutter;
     const std::string key = mmtest::unique_key("async-gutter");
     primary.stop();
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_with_gutter_from_servers(
         io.get_executor(), {primary.address()}, {gutter.address()}, 30s, quick_options());
     std::vector<Key> failed_writes;
@@ -458,7 +511,7 @@ TEST_CASE("with a gutter, a dead server's requests go to the gutter with TTLs ca
 TEST_CASE("async get_or_lease: one caller wins, the others wait on a timer for its value",
           "[async][integration]") {
     mmtest::MemcachedServer server;
-    asio::io_context io;
+    asio::io_context io(one_thread_or_not());
     auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
     const std::string key = mmtest::unique_key("async-lease");
     LeasePolicy lease;
@@ -540,4 +593,64 @@ TEST_CASE("async commands from two threads running the io_context stay correct",
     b.join();
     CHECK(finished == coroutines);
     CHECK(wrong == 0);
+}
+
+TEST_CASE("async commands work with a server on a unix socket", "[async][integration]") {
+    mmtest::ServerOptions so;
+    so.unix_socket = true;
+    mmtest::MemcachedServer server(so);
+    asio::io_context io(one_thread_or_not());
+    auto cache = async_cache_client_from_servers(io.get_executor(), {server.address()});
+    const std::string key = mmtest::unique_key("async-unix");
+    const std::string big(50000, 'u');
+    run(io, [&]() -> asio::awaitable<void> {
+        CHECK(co_await cache.async_set(key, "local", 60, asio::use_awaitable));
+        CHECK(co_await cache.async_set(key + ":big", big, 60, asio::use_awaitable));
+        CHECK(co_await cache.async_get(key, asio::use_awaitable) ==
+              std::optional<std::string>("local"));
+        CHECK(co_await cache.async_get(key + ":big", asio::use_awaitable) ==
+              std::optional<std::string>(big));
+        const std::string none = key + ":none";
+        const std::vector<KeyView> keys{KeyView(key), KeyView(none)};
+        const auto many = co_await cache.async_multi_get(keys, asio::use_awaitable);
+        CHECK(many == std::vector<std::optional<std::string>>{"local", std::nullopt});
+    });
+    CHECK(server.raw_get(key) == std::optional<std::string>("local"));
+    CHECK(cache.get_counters().servers.at(0).counters.total_created == 1);
+}
+
+TEST_CASE("a get written on a connection memcached had closed is sent again on a new one",
+          "[async][integration]") {
+    mmtest::ServerOptions so;
+    so.extra_args = {"-o", "idle_timeout=1"};
+    mmtest::MemcachedServer server(so);
+    const int hint = one_thread_or_not();
+    asio::io_context io(hint);
+    auto cache =
+        async_cache_client_from_servers(io.get_executor(), {server.address()}, quick_options());
+    const std::string key = mmtest::unique_key("async-idle-kick");
+    run(io, [&]() -> asio::awaitable<void> {
+        CHECK(co_await cache.async_set(key, "v", 60, asio::use_awaitable));
+    });
+    // memcached's idle thread closes the connection after 1 to a few seconds; the client,
+    // not running meanwhile, has not seen it when the get goes out on it.
+    const auto until = Clock::now() + 10s;
+    while (server.stat("idle_kicks") == "0" && Clock::now() < until)
+        std::this_thread::sleep_for(100ms);
+    REQUIRE(server.stat("idle_kicks") != "0");
+    std::error_code ec;
+    std::optional<std::string> got;
+    run(io, [&]() -> asio::awaitable<void> {
+        got = co_await cache.async_get(key, asio::redirect_error(asio::use_awaitable, ec));
+    });
+    CHECK_FALSE(ec);
+    CHECK(got == std::optional<std::string>("v"));
+    const PoolCounters c = cache.get_counters().servers.at(0).counters;
+    // On one thread the get is written before the close is read: it is sent again. On a
+    // strand, the close may be read first: the get then goes out on a new connection.
+    if (hint == 1)
+        CHECK(c.retries == 1);
+    CHECK(c.retries <= 1);
+    CHECK(c.total_created == 2);
+    CHECK_FALSE(c.marked_down);
 }

@@ -229,3 +229,63 @@ TEST_CASE("a lost connection fails what was written and keeps what was not", "[a
     REQUIRE(feed(p, "EN O2\r\n", 100, route));
     CHECK(waiting->rec.got[0] == "EN");
 }
+
+/// The failure of a connection the server closed.
+const Failure closed_by_server{errc::connection_closed, "closed", "test:1"};
+
+/// Has `p`'s connection answer one get (O1): it is a reused connection from then on.
+void answer_one(AsyncPipeline& p, Route& route) {
+    auto first = get_call("a");
+    p.push(first, 0, far);
+    CHECK(written(p) == "mg a v O1\r\n");
+    REQUIRE(feed(p, "EN O1\r\n", 100, route));
+}
+
+TEST_CASE("a reused connection closed before answering sends its idempotent requests again, once",
+          "[async][unit]") {
+    AsyncPipeline p = make_pipeline();
+    Route route;
+    const std::string failed = "fail:" + std::to_string(static_cast<int>(errc::connection_closed));
+    answer_one(p, route);
+    // Then a get, a delta (not idempotent) and a queued get; the server closes unanswered.
+    auto get = get_call("g");
+    auto delta = std::make_shared<TestCall>(MetaCommand::arithmetic, std::vector<std::string>{"n"});
+    auto queued = get_call("q");
+    p.push(get, 0, far);
+    p.push(delta, 0, far);
+    (void)written(p);
+    p.push(queued, 0, far);
+    CHECK(p.retry_or_fail_all(closed_by_server, route) == 1);
+    CHECK(get->completions == 0);
+    CHECK(delta->rec.got[0] == failed);
+    // On the next connection the get goes out again, ahead of the queued one.
+    CHECK(written(p) == "mg g v O4\r\nmg q v O5\r\n");
+    // Closed unanswered again: the get is not sent a third time; the queued get is, once.
+    CHECK(p.retry_or_fail_all(closed_by_server, route) == 1);
+    CHECK(get->rec.got[0] == failed);
+    CHECK(written(p) == "mg q v O6\r\n");
+    REQUIRE(feed(p, "EN O6\r\n", 100, route));
+    CHECK(queued->rec.got[0] == "EN");
+}
+
+TEST_CASE("a request whose answer had begun, or on a new connection, is not sent again",
+          "[async][unit]") {
+    Route route;
+    // A new connection: nothing received yet, so a close is no proof of a stale one.
+    AsyncPipeline fresh_pipe = make_pipeline();
+    auto fresh = get_call("f");
+    fresh_pipe.push(fresh, 0, far);
+    (void)written(fresh_pipe);
+    CHECK(fresh_pipe.retry_or_fail_all(closed_by_server, route) == 0);
+    CHECK(fresh->completions == 1);
+    // Bytes came after the write: the request may have been answered in part.
+    AsyncPipeline p = make_pipeline();
+    answer_one(p, route);
+    auto begun = get_call("b");
+    p.push(begun, 0, far);
+    (void)written(p);
+    REQUIRE(feed(p, "VA 3 O2\r\nab", 100, route));
+    CHECK(p.retry_or_fail_all(closed_by_server, route) == 0);
+    CHECK(begun->completions == 1);
+    CHECK_FALSE(p.has_queued());
+}

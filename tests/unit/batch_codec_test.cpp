@@ -253,14 +253,6 @@ TEST_CASE("validation names the problem before anything is encoded", "[codec]") 
 
 namespace {
 
-/// What the batch encoder writes for `r` (the general path's bytes).
-std::string general_bytes(const Request& r, std::string_view prefix) {
-    detail::WriteBuffer wb;
-    detail::encode(r, prefix, wb, detail::validate(r, prefix, 1024 * 1024));
-    wb.finish();
-    return std::string(wb.data(), wb.total());
-}
-
 /// `shape` with each of `keys`, as Requests.
 std::vector<Request> each_key(const Request& shape, const std::vector<KeyView>& keys) {
     std::vector<Request> out(keys.size(), shape);
@@ -314,45 +306,6 @@ std::vector<std::string> sample_keys() {
 
 }  // namespace
 
-TEST_CASE("the one-key path writes the general encoder's bytes for a plain get and set",
-          "[codec][one-key]") {
-    const std::string binary("k\x01y\xff", 4);
-    const std::vector<std::string> keys = {"k",
-                                           "seven77",
-                                           "eight888",
-                                           "sixteen-bytes-16",
-                                           "seventeen-bytes-1",
-                                           std::string(32, 'a'),
-                                           std::string(33, 'b'),
-                                           "with space",
-                                           binary,
-                                           std::string(186, 'c'),
-                                           std::string(187, 'd'),
-                                           std::string(250, 'e')};
-    const detail::LineTail tail = detail::LineTail::of_read(detail::plain_read_flags());
-    for (const std::string_view prefix : {std::string_view(), std::string_view("app:")}) {
-        for (const std::string& key : keys) {
-            CAPTURE(prefix, key);
-            std::array<char, detail::max_request_line> line{};
-            char* end = detail::put_plain_read(line.data(), prefix, key, tail);
-            const Request get{
-                detail::MetaCommand::get, KeyView(key), {}, detail::plain_read_flags()};
-            CHECK(std::string(line.data(), static_cast<std::size_t>(end - line.data())) ==
-                  general_bytes(get, prefix));
-            for (const std::int64_t ttl : {std::int64_t{0}, std::int64_t{1}, detail::max_ttl}) {
-                for (const std::uint32_t flag : {0U, 16U, 4294967295U}) {
-                    for (const std::string& value : {std::string(), std::string(100, 'v')}) {
-                        CAPTURE(ttl, flag, value.size());
-                        std::string out(detail::max_request_line + value.size() + 2, '\0');
-                        char* e = detail::put_plain_set(out.data(), prefix, key, value, flag, ttl);
-                        RequestFlags f;
-                        f.cache_ttl = ttl;
-                        f.client_flag = flag;
-                        const Request set{detail::MetaCommand::set, KeyView(key), value, f};
-                        CHECK(std::string(out.data(), static_cast<std::size_t>(e - out.data())) ==
-                              general_bytes(set, prefix));
-                    }
-                }
 TEST_CASE("a request shared by many keys encodes as each of its requests would", "[codec]") {
     const std::vector<std::string> owned = sample_keys();
     const std::vector<KeyView> keys = keys_of(owned);
@@ -441,6 +394,62 @@ TEST_CASE("answers to a request shared by many keys decode as answers to its req
             for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
                 INFO("split at " << cut);
                 check_feed(mmtest::feed_exchange(shared, stream, capacity, {cut}), expected);
+            }
+        }
+    }
+}
+
+namespace {
+
+/// What the batch encoder writes for `r` (the general path's bytes).
+std::string general_bytes(const Request& r, std::string_view prefix) {
+    detail::WriteBuffer wb;
+    detail::encode(r, prefix, wb, detail::validate(r, prefix, 1024 * 1024));
+    wb.finish();
+    return std::string(wb.data(), wb.total());
+}
+
+}  // namespace
+
+TEST_CASE("the one-key path writes the general encoder's bytes for a plain get and set",
+          "[codec][one-key]") {
+    const std::string binary("k\x01y\xff", 4);
+    const std::vector<std::string> keys = {"k",
+                                           "seven77",
+                                           "eight888",
+                                           "sixteen-bytes-16",
+                                           "seventeen-bytes-1",
+                                           std::string(32, 'a'),
+                                           std::string(33, 'b'),
+                                           "with space",
+                                           binary,
+                                           std::string(186, 'c'),
+                                           std::string(187, 'd'),
+                                           std::string(250, 'e')};
+    const detail::LineTail tail = detail::LineTail::of_read(detail::plain_read_flags());
+    for (const std::string_view prefix : {std::string_view(), std::string_view("app:")}) {
+        for (const std::string& key : keys) {
+            CAPTURE(prefix, key);
+            std::array<char, detail::max_request_line> line{};
+            char* end = detail::put_plain_read(line.data(), prefix, key, tail);
+            const Request get{
+                detail::MetaCommand::get, KeyView(key), {}, detail::plain_read_flags()};
+            CHECK(std::string(line.data(), static_cast<std::size_t>(end - line.data())) ==
+                  general_bytes(get, prefix));
+            for (const std::int64_t ttl : {std::int64_t{0}, std::int64_t{1}, detail::max_ttl}) {
+                for (const std::uint32_t flag : {0U, 16U, 4294967295U}) {
+                    for (const std::string& value : {std::string(), std::string(100, 'v')}) {
+                        CAPTURE(ttl, flag, value.size());
+                        std::string out(detail::max_request_line + value.size() + 2, '\0');
+                        char* e = detail::put_plain_set(out.data(), prefix, key, value, flag, ttl);
+                        RequestFlags f;
+                        f.cache_ttl = ttl;
+                        f.client_flag = flag;
+                        const Request set{detail::MetaCommand::set, KeyView(key), value, f};
+                        CHECK(std::string(out.data(), static_cast<std::size_t>(e - out.data())) ==
+                              general_bytes(set, prefix));
+                    }
+                }
             }
         }
     }

@@ -470,3 +470,45 @@ TEST_CASE("the hit-or-miss fast path reads EN, HD and VA <size> f<flag> as the g
     REQUIRE(detail::parser_impl::parse_hit_or_miss("EN\r\n", {}, code, size, flag, length));
     CHECK((code == ResponseCode::miss && length == 4));
 }
+
+TEST_CASE("the common-answer fast path reads O opaque tokens as the general parser does",
+          "[parser]") {
+    // The asynchronous client's answers carry an O token; near misses are left to the
+    // general parser. Every line is tried whole and cut at every byte.
+    const std::vector<std::string> lines = {"VA 100 f0 O1\r\n",
+                                            "VA 100 O123 f7\r\n",
+                                            "HD O42\r\n",
+                                            "EN O9\r\n",
+                                            "HD c5 O77 t10\r\n",
+                                            "VA 3 O\r\n",
+                                            "VA 3 O1 O2\r\n",
+                                            "VA 3 Oabc\rd\r\n",
+                                            "VA 3 O1\nabc\r\n",
+                                            "VA 3 O1234567890123456789012345678901\r\n",
+                                            "VA 3 O12345678901234567890123456789012\r\n",
+                                            "VA 3 O1 \r\n",
+                                            "VA 3 O1 k\r\n"};
+    for (const std::string& line : lines) {
+        for (std::size_t cut = 0; cut <= line.size(); ++cut) {
+            const std::string_view part(line.data(), cut);
+            CAPTURE(line, cut);
+            ResponseHeader fast;
+            std::size_t length = 0;
+            if (!detail::parser_impl::parse_common(part, fast, {}, length))
+                continue;
+            ResponseHeader slow;
+            const auto r = detail::parser_impl::parse_header_general(part, slow, {});
+            REQUIRE(r.status == ParseStatus::complete);
+            CHECK(r.length == length);
+            CHECK(slow.code == fast.code);
+            CHECK(slow.value_size == fast.value_size);
+            CHECK(slow.flags == fast.flags);
+        }
+    }
+    // The usual answer of the asynchronous client's get takes the fast path.
+    ResponseHeader h;
+    std::size_t length = 0;
+    REQUIRE(detail::parser_impl::parse_common("VA 100 f0 O17\r\n", h, {}, length));
+    REQUIRE(h.flags.opaque.has_value());
+    CHECK(h.flags.opaque->view() == "17");
+}

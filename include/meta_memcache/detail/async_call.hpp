@@ -16,15 +16,125 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace meta_memcache::detail {
 
+/// A completion kept with its outcome, to run later in the same turn of the event loop
+/// (AsyncInlineCompletions).
+class AsyncDeferredCompletion {
+public:
+    AsyncDeferredCompletion() = default;
+    AsyncDeferredCompletion(const AsyncDeferredCompletion&) = delete;
+    AsyncDeferredCompletion& operator=(const AsyncDeferredCompletion&) = delete;
+    AsyncDeferredCompletion(AsyncDeferredCompletion&&) = delete;
+    AsyncDeferredCompletion& operator=(AsyncDeferredCompletion&&) = delete;
+
+    /// Runs the handler with the kept outcome now (`now`), or posts it to its executor;
+    /// either way frees the object.
+    virtual void run(bool now) = 0;
+
+    AsyncDeferredCompletion* next_deferred = nullptr;
+
+protected:
+    ~AsyncDeferredCompletion() = default;
+};
+
+/// The completions of the answers one read handed out, on the one thread running an
+/// io_context (concurrency hint 1): collected while the answers are handed out, then run
+/// inline, one after another, once the connection is done with them (as asio::dispatch
+/// runs a handler whose executor is the one running). Never while an operation is being
+/// initiated: only completions made inside a Collect scope are kept, and the scope is not
+/// open while the handlers run. Only handlers whose executor is that io_context's are kept.
+class AsyncInlineCompletions {
+public:
+    /// Collects the completions for handlers running on `context` (the io_context).
+    explicit AsyncInlineCompletions(const void* context) noexcept : context_(context) {}
+    AsyncInlineCompletions(const AsyncInlineCompletions&) = delete;
+    AsyncInlineCompletions& operator=(const AsyncInlineCompletions&) = delete;
+    AsyncInlineCompletions(AsyncInlineCompletions&&) = delete;
+    AsyncInlineCompletions& operator=(AsyncInlineCompletions&&) = delete;
+    ~AsyncInlineCompletions() { post_all(); }
+
+    /// The list collecting on this thread now, if any.
+    [[nodiscard]] static AsyncInlineCompletions* current() noexcept { return current_ref(); }
+    /// Whether a handler running on `context` may be kept.
+    [[nodiscard]] bool accepts(const void* context) const noexcept {
+        return context != nullptr && context == context_;
+    }
+    void push(AsyncDeferredCompletion* c) noexcept {
+        c->next_deferred = nullptr;
+        if (tail_ == nullptr)
+            head_ = c;
+        else
+            tail_->next_deferred = c;
+        tail_ = c;
+    }
+    [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
+
+    /// Runs every kept handler, in order (and those kept meanwhile). When one throws, the
+    /// rest are posted to their executors and the exception goes on.
+    void run_all() {
+        while (AsyncDeferredCompletion* c = pop()) {
+            try {
+                c->run(true);
+            } catch (...) {
+                post_all();
+                throw;
+            }
+        }
+    }
+
+    /// Collects on this thread while alive.
+    class Collect {
+    public:
+        explicit Collect(AsyncInlineCompletions& list) noexcept
+            : previous_(std::exchange(current_ref(), &list)) {}
+        Collect(const Collect&) = delete;
+        Collect& operator=(const Collect&) = delete;
+        Collect(Collect&&) = delete;
+        Collect& operator=(Collect&&) = delete;
+        ~Collect() { current_ref() = previous_; }
+
+    private:
+        AsyncInlineCompletions* previous_;
+    };
+
+private:
+    AsyncDeferredCompletion* pop() noexcept {
+        AsyncDeferredCompletion* c = head_;
+        if (c != nullptr) {
+            head_ = c->next_deferred;
+            if (head_ == nullptr)
+                tail_ = nullptr;
+        }
+        return c;
+    }
+    void post_all() noexcept {
+        while (AsyncDeferredCompletion* c = pop()) {
+            try {
+                c->run(false);
+            } catch (...) {  // no memory to post it: the handler is lost with its outcome
+            }
+        }
+    }
+    static AsyncInlineCompletions*& current_ref() noexcept {
+        thread_local AsyncInlineCompletions* list = nullptr;
+        return list;
+    }
+
+    const void* context_;
+    AsyncDeferredCompletion* head_ = nullptr;
+    AsyncDeferredCompletion* tail_ = nullptr;
+};
+
 /// Receives the outcome of an asynchronous command: posts the caller's completion handler
-/// (with the error code and the value) to the handler's executor. Either call frees the
-/// object (it owns its memory), so exactly one of them is made, once.
+/// (with the error code and the value) to the handler's executor, or keeps it for the
+/// AsyncInlineCompletions collecting on this thread. Either call frees the object (it owns
+/// its memory), so exactly one of them is made, once.
 template <class T>
-class AsyncCompletion {
+class AsyncCompletion : public AsyncDeferredCompletion {
 public:
     AsyncCompletion() = default;
     AsyncCompletion(const AsyncCompletion&) = delete;
@@ -33,7 +143,7 @@ public:
     AsyncCompletion& operator=(AsyncCompletion&&) = delete;
 
     /// Hands the outcome to the caller's handler.
-    virtual void complete(std::error_code ec, T value) = 0;
+    virtual void complete(std::error_code ec, T&& value) = 0;
     /// Drops the handler without calling it (the call was never completed).
     virtual void discard() noexcept = 0;
 
@@ -120,7 +230,7 @@ public:
     std::error_code invalid{};
 
 protected:
-    void deliver(std::error_code ec, T result) {
+    void deliver(std::error_code ec, T&& result) {
         if (AsyncCompletion<T>* c = std::exchange(completion, nullptr))
             c->complete(ec, std::move(result));
     }

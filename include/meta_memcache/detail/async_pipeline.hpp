@@ -13,6 +13,9 @@
 //   expire(now)       requests past their deadline fail with errc::timeout; their answers
 //                     are read and dropped when they come, so the connection stays in step
 //   fail_all()        the connection is gone: what was sent fails, what was not stays queued
+//   retry_or_fail_all()  the same, but what the server closed on before answering anything
+//                     (on a connection that had answered before) is queued again when it is
+//                     idempotent and was not retried yet
 //
 // A request whose call completed already (cancelled, timed out) is dropped: not sent when
 // still queued, its answer read and thrown away when in flight.
@@ -23,12 +26,14 @@
 #include <meta_memcache/detail/result_sink.hpp>
 #include <meta_memcache/request.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
@@ -108,6 +113,7 @@ public:
             b.items.push_back(std::move(it));
         }
         queue_.clear();
+        b.received_before = received_;
         wbuf_.finish();
         if (b.items.empty()) {
             spare_.push_back(std::move(b));
@@ -136,6 +142,7 @@ public:
         } else {
             rend_ += n;
         }
+        received_ += n;
         return feed(route);
     }
     /// What made received() return false.
@@ -160,6 +167,43 @@ public:
         rpos_ = rend_ = 0;
         mismatch_ = false;
         error_.clear();
+    }
+    /// The connection was closed under its requests (by the server, or a read or write
+    /// failed): as fail_all(), except that the requests of batches written after the last
+    /// byte came, on a connection that had answered before (a reused connection the server
+    /// closed before answering), are queued again, ahead of the others, when sending them
+    /// twice does no harm (idempotent()) and they were not sent again already. Returns how
+    /// many were queued again.
+    std::size_t retry_or_fail_all(const Failure& f, AsyncFailureRoute& route) {
+        std::vector<Item> again;
+        while (!flight_.empty()) {
+            Batch& b = flight_.back();
+            if (b.received_before == 0 || b.received_before != received_)
+                break;  // bytes came after it was written: it may have been answered in part
+            for (std::size_t s = b.items.size(); s-- > b.done_upto;) {
+                Item& it = b.items[s];
+                if (dropped(it))
+                    continue;
+                if (it.retried || !idempotent(it.call->requests[it.index])) {
+                    fail_item(it, f, route);
+                    continue;
+                }
+                it.retried = true;
+                again.push_back(std::move(it));
+            }
+            flight_.pop_back();
+        }
+        if (flight_.empty())
+            front_started_ = false;
+        fail_all(f, route);
+        const std::size_t n = again.size();
+        if (n > 0) {
+            std::reverse(again.begin(), again.end());  // in the order they were sent
+            again.insert(again.end(), std::make_move_iterator(queue_.begin()),
+                         std::make_move_iterator(queue_.end()));
+            queue_.swap(again);
+        }
+        return n;
     }
     /// Fails the queued requests too (the server is marked down, the client shuts down).
     void fail_queued(const Failure& f, AsyncFailureRoute& route) {
@@ -226,13 +270,15 @@ private:
         std::shared_ptr<AsyncCall> call;
         std::uint32_t index = 0;
         AsyncClock::time_point deadline{};
-        bool done = false;  ///< answered or failed here
+        bool done = false;     ///< answered or failed here
+        bool retried = false;  ///< sent again after its connection closed unanswered
     };
     /// One write's requests, answered in order.
     struct Batch {
         std::vector<Request> reqs;  ///< as sent (with their opaque)
         std::vector<Item> items;
-        std::size_t done_upto = 0;  ///< items before this are settled
+        std::size_t done_upto = 0;        ///< items before this are settled
+        std::size_t received_before = 0;  ///< bytes the connection had received when written
     };
 
     /// Hands the decoder's results to the calls, dropping those nobody waits for.
@@ -395,6 +441,7 @@ private:
     std::size_t max_value_;
     ParserLimits limits_;
     std::uint32_t opaque_ = 0;
+    std::size_t received_ = 0;  ///< bytes received on the connection
     bool mismatch_ = false;
     std::string scratch_;  ///< where a dropped large value is read
     std::string error_;

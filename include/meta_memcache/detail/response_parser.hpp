@@ -122,7 +122,7 @@ inline ParseResult fail(const char* why) noexcept {
 
 namespace parser_impl {
 
-/// The answers nearly every request gets (VA <size> with c f s l t W Z X flags, HD with the
+/// The answers nearly every request gets (VA <size> with c f s l t W Z X O flags, HD with the
 /// same, EN), read in one pass without looking for the line's end first. True when `in`
 /// starts with a whole such line that the general parser would read the same way; false,
 /// with `h` untouched, for anything else (another code or flag, a negative TTL, a partial
@@ -167,7 +167,15 @@ namespace parser_impl {
         if (*p++ != ' ' || !digits(size) || size > limits.max_value_size)
             return false;
     }
-    enum : unsigned { seen_c = 1, seen_f = 2, seen_s = 4, seen_l = 8, seen_t = 16, seen_w = 32 };
+    enum : unsigned {
+        seen_c = 1,
+        seen_f = 2,
+        seen_s = 4,
+        seen_l = 8,
+        seen_t = 16,
+        seen_w = 32,
+        seen_o = 64
+    };
     unsigned seen = 0;
     std::uint64_t cas = 0;
     std::uint64_t client_flag = 0;
@@ -176,6 +184,7 @@ namespace parser_impl {
     std::uint64_t ttl = 0;
     bool win = false;
     bool stale = false;
+    std::string_view opaque;
     std::size_t nflags = 0;
     constexpr std::uint64_t u32 = std::numeric_limits<std::uint32_t>::max();
     for (;;) {
@@ -220,6 +229,18 @@ namespace parser_impl {
             case 'X':
                 stale = true;
                 break;
+            case 'O': {  // the opaque token the request carried (the asynchronous client's)
+                const char* const token = p;
+                // A token ends at a space or the line's end; a bare \n ends the line for
+                // the general parser, so it stops here too (and the general parser judges).
+                while (p != end && *p != ' ' && *p != '\r' && *p != '\n')
+                    ++p;
+                opaque = std::string_view(token, static_cast<std::size_t>(p - token));
+                if (opaque.size() > Opaque::max_size)
+                    return false;
+                seen |= seen_o;
+                break;
+            }
             default:
                 return false;
         }
@@ -245,6 +266,8 @@ namespace parser_impl {
         fl.ttl = static_cast<std::int64_t>(ttl);
     if ((seen & seen_w) != 0)
         fl.win = win;
+    if ((seen & seen_o) != 0)
+        fl.opaque = Opaque::unchecked(opaque);
     fl.stale = stale;
     return true;
 }

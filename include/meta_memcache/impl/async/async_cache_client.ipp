@@ -31,7 +31,7 @@ META_MEMCACHE_DECL void async_start(const std::shared_ptr<AsyncEngine>& engine,
 
 META_MEMCACHE_DECL void async_cancel(const std::shared_ptr<AsyncEngine>& engine,
                                      const std::weak_ptr<AsyncCall>& call) {
-    asio::post(engine->strand, [call] {
+    asio::post(engine->io, [call] {
         if (auto c = call.lock())
             AsyncEngine::cancel(c);
     });
@@ -99,8 +99,7 @@ public:
 
 protected:
     void finish() override {
-        const bool ok = sink_.code == yes_ || (also_ && sink_.code == *also_);
-        deliver(error_of(sink_.failure), ok);
+        deliver(error_of(sink_.failure), sink_.code == yes_ || (also_ && sink_.code == *also_));
     }
 
 private:
@@ -189,7 +188,7 @@ private:
         value_.reset();
         sink_.emplace(value_);
         if (!timer_)
-            timer_ = std::make_unique<AsyncTimer>(this->engine_->strand);
+            timer_ = std::make_unique<AsyncTimer>(this->engine_->io);
         timer_->expires_after(wait);
         timer_->async_wait([self = this->shared_from_this_call()](const std::error_code& ec) {
             if (ec || self->finished)
@@ -291,7 +290,8 @@ std::shared_ptr<C> one(const std::shared_ptr<AsyncEngine>& e,
     auto c = std::allocate_shared<C>(RecyclingAllocator<C>(), e, std::forward<A>(args)...);
     c->keys.reserve(KeyBytes::size_of(key));
     c->add(cmd, key, flags);
-    c->value.assign(value);
+    if (!value.empty())
+        c->value.assign(value);
     c->seal();
     return c;
 }
@@ -333,7 +333,7 @@ inline void shut_down(const std::shared_ptr<AsyncEngine>& e) noexcept {
     if (!e)
         return;
     try {
-        asio::post(e->strand, [e] { e->shutdown(); });
+        asio::post(e->io, [e] { e->shutdown(); });
     } catch (...) {  // no memory for the handler: the connections close with the engine
     }
 }

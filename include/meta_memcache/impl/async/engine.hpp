@@ -24,6 +24,8 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/buffer.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
@@ -32,6 +34,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,14 +44,99 @@ namespace meta_memcache::detail {
 class AsyncEngine;
 class AsyncServer;
 
-/// The client's strand, the executor of its sockets and timers: a concrete type, so that
-/// asio tracks work on it without type-erasing (and allocating) a new executor per operation.
 using AsyncStrand = asio::strand<asio::any_io_executor>;
-using AsyncSocket = asio::basic_stream_socket<asio::ip::tcp, AsyncStrand>;
-using AsyncResolver = asio::ip::basic_resolver<asio::ip::tcp, AsyncStrand>;
+
+/// The executor of the client's sockets and timers, chosen when the client is built: the
+/// io_context's own executor when the client was given an io_context's executor and that
+/// io_context is run by one thread (its concurrency hint is 1), so that the client's
+/// handlers run as asio's native ones do, with no strand; otherwise a strand of the given
+/// executor. A concrete type either way, so that asio does not type-erase (and allocate) an
+/// executor per operation.
+class AsyncExecutor {
+public:
+    explicit AsyncExecutor(asio::io_context& io) noexcept : io_(&io) {}
+    explicit AsyncExecutor(AsyncStrand strand) noexcept : strand_(std::move(strand)) {}
+    // asio wants executors copied without exceptions (a strand's copy throws none).
+    AsyncExecutor(const AsyncExecutor& o) noexcept
+        : io_(o.io_), strand_(o.strand_), never_(o.never_) {}
+    AsyncExecutor(AsyncExecutor&&) noexcept = default;
+    AsyncExecutor& operator=(const AsyncExecutor&) = default;
+    AsyncExecutor& operator=(AsyncExecutor&&) noexcept = default;
+    ~AsyncExecutor() = default;
+
+    /// The io_context's executor itself (no strand).
+    [[nodiscard]] bool direct() const noexcept { return io_ != nullptr; }
+    /// That io_context (null on a strand).
+    [[nodiscard]] asio::io_context* direct_context() const noexcept { return io_; }
+    /// True on the thread running the client's handlers now (direct: any thread running
+    /// the io_context, which is one thread).
+    [[nodiscard]] bool running_in_this_thread() const noexcept {
+        return io_ != nullptr ? io_->get_executor().running_in_this_thread()
+                              : strand_->running_in_this_thread();
+    }
+
+    /// The execution context (asio's query customisation point).
+    [[nodiscard]] asio::execution_context& query(asio::execution::context_t) const noexcept {
+        if (io_ != nullptr)
+            return *io_;
+        return asio::query(*strand_, asio::execution::context);
+    }
+    [[nodiscard]] asio::execution::blocking_t query(asio::execution::blocking_t) const noexcept {
+        if (never_)
+            return asio::execution::blocking.never;
+        return asio::execution::blocking.possibly;
+    }
+    /// An executor that never runs a function inside execute() (asio::post).
+    [[nodiscard]] AsyncExecutor require(asio::execution::blocking_t::never_t) const {
+        return with_blocking_never(true);
+    }
+    /// An executor that may run a function inside execute() (asio::dispatch).
+    [[nodiscard]] AsyncExecutor prefer(asio::execution::blocking_t::possibly_t) const {
+        return with_blocking_never(false);
+    }
+
+    template <class Function>
+    void execute(Function&& f) const {
+        if (io_ == nullptr) {
+            asio::execution::execute(*strand_, std::forward<Function>(f));
+        } else if (never_) {
+            asio::execution::execute(
+                asio::require(io_->get_executor(), asio::execution::blocking.never),
+                std::forward<Function>(f));
+        } else {
+            asio::execution::execute(io_->get_executor(), std::forward<Function>(f));
+        }
+    }
+
+    friend bool operator==(const AsyncExecutor& a, const AsyncExecutor& b) noexcept {
+        return a.io_ == b.io_ && a.never_ == b.never_ && a.strand_ == b.strand_;
+    }
+    friend bool operator!=(const AsyncExecutor& a, const AsyncExecutor& b) noexcept {
+        return !(a == b);
+    }
+
+private:
+    [[nodiscard]] AsyncExecutor with_blocking_never(bool never) const {
+        AsyncExecutor e = *this;
+        e.never_ = never;
+        if (e.strand_ && never)
+            e.strand_ = asio::require(*e.strand_, asio::execution::blocking.never);
+        else if (e.strand_)
+            e.strand_ = asio::prefer(*e.strand_, asio::execution::blocking.possibly);
+        return e;
+    }
+
+    asio::io_context* io_ = nullptr;
+    std::optional<AsyncStrand> strand_;
+    bool never_ = false;
+};
+
+/// TCP or a unix-domain socket, one type for both.
+using AsyncSocket = asio::basic_stream_socket<asio::generic::stream_protocol, AsyncExecutor>;
+using AsyncResolver = asio::ip::basic_resolver<asio::ip::tcp, AsyncExecutor>;
 using AsyncTimer = asio::basic_waitable_timer<std::chrono::steady_clock,
                                               asio::wait_traits<std::chrono::steady_clock>,
-                                              AsyncStrand>;
+                                              AsyncExecutor>;
 
 /// One connection to a server. On the strand only.
 class AsyncConnection final : public std::enable_shared_from_this<AsyncConnection>,
@@ -73,11 +161,19 @@ private:
     enum class State : std::uint8_t { closed, connecting, open };
 
     void connect();
+    /// Connects to the first of `endpoints` that accepts.
+    void connect_to(std::vector<asio::generic::stream_protocol::endpoint> endpoints);
     void connected();
     void connect_failed(const std::string& why);
     /// Writes what is queued (at once, or at the end of the call being started).
     void flush_soon();
+    /// Writes `out_` from byte `done` on, in the background (what a direct write left).
+    void write_rest(std::size_t done);
+    /// Reads when the socket has bytes (the reactor's read, into the pipeline's space).
     void read();
+    /// `n` bytes came: hands them to the pipeline (reading on at once while reads fill the
+    /// space), runs the completions they brought, reads again.
+    void on_read(std::size_t n);
     void arm_timer();
     void on_timer();
     /// The connection failed under its requests: what was sent fails, the rest is sent
@@ -136,6 +232,7 @@ public:
     std::atomic<std::uint64_t> mark_downs{0};
     std::atomic<std::uint64_t> probes{0};
     std::atomic<std::uint64_t> fast_failures{0};
+    std::atomic<std::uint64_t> retries{0};  ///< requests sent again on a new connection
     std::atomic<bool> marked_down{false};
 
 private:
@@ -172,7 +269,8 @@ public:
     AsyncEngine& operator=(AsyncEngine&&) = delete;
     ~AsyncEngine() = default;
 
-    /// From any thread: the call's requests go out on the strand.
+    /// From any thread: the call's requests go out on the client's executor (at once when
+    /// called on it, running directly on a single-threaded io_context).
     void start(std::shared_ptr<AsyncCall> call);
     /// On the strand: request `i` of `call` to its server in the primary ring or the gutter.
     void send(const std::shared_ptr<AsyncCall>& call, std::uint32_t i, bool to_gutter);
@@ -191,12 +289,18 @@ public:
     /// On the strand: `c` has requests queued by the call being started; written when all
     /// of that call's requests are queued (false: no call is being started, write now).
     [[nodiscard]] bool defer_flush(AsyncConnection& c);
+    /// On the executor: runs the completions a read collected (in `completions`), then
+    /// writes what their handlers queued, one write per connection.
+    void run_completions();
     /// On the strand: closes everything (the client is gone).
     void shutdown();
     [[nodiscard]] std::vector<ServerCounters> counters() const;
 
     asio::any_io_executor executor;
-    AsyncStrand strand;
+    /// Where the client's I/O runs: the io_context itself, or a strand.
+    AsyncExecutor io;
+    /// Completions run inline after each read (running directly on an io_context only).
+    AsyncInlineCompletions completions;
     ClientOptions options;
     std::shared_ptr<Serializer> serializer;
     WriteFailureEvent on_write_failure;
@@ -208,6 +312,11 @@ private:
     bool stopped_ = false;
     unsigned starting_ = 0;  ///< calls being started (their requests written together)
     std::vector<std::shared_ptr<AsyncConnection>> to_flush_;
+
+    /// Runs `call`'s requests (on the executor).
+    void begin(const std::shared_ptr<AsyncCall>& call);
+    /// The end of a batch of starts: each connection deferred writes once.
+    void end_batch();
 };
 
 }  // namespace meta_memcache::detail

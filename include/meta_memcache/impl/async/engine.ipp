@@ -11,6 +11,7 @@
 #include <asio/connect.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
+#include <asio/local/stream_protocol.hpp>
 #include <asio/post.hpp>
 #include <asio/write.hpp>
 
@@ -25,10 +26,10 @@ namespace meta_memcache::detail {
 META_MEMCACHE_DECL AsyncConnection::AsyncConnection(AsyncServer& server)
     : server_(server),
       engine_(server.engine),
-      socket_(server.engine.strand),
-      resolver_(server.engine.strand),
-      connect_timer_(server.engine.strand),
-      timer_(server.engine.strand),
+      socket_(server.engine.io),
+      resolver_(server.engine.io),
+      connect_timer_(server.engine.io),
+      timer_(server.engine.io),
       pipe_(server.name,
             server.options.read_buffer_size,
             server.engine.options.max_item_size,
@@ -61,14 +62,6 @@ META_MEMCACHE_DECL void AsyncConnection::failed(const std::shared_ptr<AsyncCall>
 META_MEMCACHE_DECL void AsyncConnection::connect() {
     state_ = State::connecting;
     const std::uint64_t gen = ++generation_;
-    if (!server_.address.unix_path.empty()) {
-        // asio's generic sockets would do; not wired up yet.
-        asio::post(engine_.strand, [self = shared_from_this(), gen] {
-            if (gen == self->generation_)
-                self->connect_failed("unix sockets are not supported by AsyncCacheClient yet");
-        });
-        return;
-    }
     connect_timer_.expires_after(server_.options.connection_timeout);
     connect_timer_.async_wait([self = shared_from_this(), gen](const std::error_code& ec) {
         if (ec || gen != self->generation_ || self->state_ != State::connecting)
@@ -77,6 +70,10 @@ META_MEMCACHE_DECL void AsyncConnection::connect() {
                              std::to_string(self->server_.options.connection_timeout.count()) +
                              " ms");
     });
+    if (!server_.address.unix_path.empty()) {
+        connect_to({asio::local::stream_protocol::endpoint(server_.address.unix_path)});
+        return;
+    }
     resolver_.async_resolve(
         server_.address.host, std::to_string(server_.address.port),
         [self = shared_from_this(), gen](const std::error_code& ec,
@@ -87,17 +84,29 @@ META_MEMCACHE_DECL void AsyncConnection::connect() {
                 self->connect_failed("resolve failed: " + ec.message());
                 return;
             }
-            asio::async_connect(
-                self->socket_, results,
-                [self, gen](const std::error_code& cec, const asio::ip::tcp::endpoint&) {
-                    if (gen != self->generation_)
-                        return;
-                    if (cec) {
-                        self->connect_failed("connect failed: " + cec.message());
-                        return;
-                    }
-                    self->connected();
-                });
+            std::vector<asio::generic::stream_protocol::endpoint> endpoints;
+            for (const auto& r : results)
+                endpoints.emplace_back(r.endpoint());
+            self->connect_to(std::move(endpoints));
+        });
+}
+
+META_MEMCACHE_DECL void AsyncConnection::connect_to(
+    std::vector<asio::generic::stream_protocol::endpoint> endpoints) {
+    auto shared = std::make_shared<std::vector<asio::generic::stream_protocol::endpoint>>(
+        std::move(endpoints));
+    const auto& range = *shared;
+    asio::async_connect(
+        socket_, range,
+        [self = shared_from_this(), gen = generation_, shared](
+            const std::error_code& ec, const asio::generic::stream_protocol::endpoint&) {
+            if (gen != self->generation_)
+                return;
+            if (ec) {
+                self->connect_failed("connect failed: " + ec.message());
+                return;
+            }
+            self->connected();
         });
 }
 
@@ -106,10 +115,12 @@ META_MEMCACHE_DECL void AsyncConnection::connected() {
     state_ = State::open;
     ++server_.total_created;
     ++server_.established;
-    if (server_.options.no_delay) {
-        std::error_code ignored;
+    std::error_code ignored;
+    if (server_.options.no_delay && server_.address.unix_path.empty())
         socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    }
+    // Reads and writes are tried straight on the socket first (flush(), on_readable()); the
+    // reactor is used only when the kernel has nothing to read or no room to write.
+    socket_.non_blocking(true, ignored);
     read();
     flush();
 }
@@ -146,9 +157,32 @@ META_MEMCACHE_DECL void AsyncConnection::flush() {
     out_.clear();
     for (const WriteBuffer::Segment& s : w.segments())
         out_.emplace_back(s.ext != nullptr ? s.ext : w.data() + s.offset, s.size);
+    // Straight to the socket (non-blocking): one sendmsg, and no reactor operation, when the
+    // kernel takes it all, as it does unless its buffer is full.
+    std::error_code ec;
+    const std::size_t n = out_.size() == 1
+                              ? socket_.write_some(out_.front(), ec)
+                              : socket_.write_some(std::span<const asio::const_buffer>(out_), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        broken(errc::connection_closed, "write failed: " + ec.message());
+        return;
+    }
+    if (n < w.total())
+        write_rest(n);
+}
+
+META_MEMCACHE_DECL void AsyncConnection::write_rest(std::size_t done) {
+    std::size_t skip = done;
+    std::size_t first = 0;
+    while (skip >= out_[first].size()) {
+        skip -= out_[first].size();
+        ++first;
+    }
+    out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(first));
+    out_.front() += skip;
     writing_ = true;
-    auto done = [self = shared_from_this(), gen = generation_](const std::error_code& ec,
-                                                               std::size_t) {
+    auto done_writing = [self = shared_from_this(), gen = generation_](const std::error_code& ec,
+                                                                       std::size_t) {
         self->writing_ = false;
         if (gen == self->generation_ && ec) {
             self->broken(errc::connection_closed, "write failed: " + ec.message());
@@ -157,10 +191,7 @@ META_MEMCACHE_DECL void AsyncConnection::flush() {
         self->flush();
     };
     // A view of the buffers, not a copy of the vector (asio's write keeps its sequence).
-    if (out_.size() == 1)
-        asio::async_write(socket_, out_.front(), std::move(done));
-    else
-        asio::async_write(socket_, std::span<const asio::const_buffer>(out_), std::move(done));
+    asio::async_write(socket_, std::span<const asio::const_buffer>(out_), std::move(done_writing));
 }
 
 META_MEMCACHE_DECL void AsyncConnection::read() {
@@ -176,13 +207,45 @@ META_MEMCACHE_DECL void AsyncConnection::read() {
                                                           : "read failed: " + ec.message());
                 return;
             }
-            if (!self->pipe_.received(n, *self)) {
-                self->broken(errc::protocol_error, std::string(self->pipe_.error()));
-                return;
-            }
-            self->server_.answered();
-            self->read();
+            self->on_read(n);
         });
+}
+
+META_MEMCACHE_DECL void AsyncConnection::on_read(std::size_t n) {
+    const std::uint64_t gen = generation_;
+    for (;;) {
+        const std::size_t room = pipe_.read_space().size();
+        bool ok = false;
+        if (engine_.io.direct()) {
+            // The answers' completions run once the answers are all handed out (below).
+            const AsyncInlineCompletions::Collect collect(engine_.completions);
+            ok = pipe_.received(n, *this);
+        } else {
+            ok = pipe_.received(n, *this);
+        }
+        if (!ok) {
+            broken(errc::protocol_error, std::string(pipe_.error()));
+            break;
+        }
+        server_.answered();
+        if (n < room)
+            break;  // the socket had no more: the reactor says when there is
+        // The read filled the buffer: more is likely there, read at once.
+        const std::span<char> space = pipe_.read_space();
+        std::error_code ec;
+        n = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again)
+            break;
+        if (ec) {
+            broken(errc::connection_closed, ec == asio::error::eof
+                                                ? "connection closed by the server"
+                                                : "read failed: " + ec.message());
+            break;
+        }
+    }
+    if (gen == generation_)
+        read();
+    engine_.run_completions();
 }
 
 META_MEMCACHE_DECL void AsyncConnection::arm_timer() {
@@ -215,7 +278,14 @@ META_MEMCACHE_DECL void AsyncConnection::on_timer() {
 
 META_MEMCACHE_DECL void AsyncConnection::broken(errc code, const std::string& why) {
     shut_socket();
-    pipe_.fail_all(Failure{code, why, server_.name}, *this);
+    const Failure f{code, why, server_.name};
+    if (code == errc::connection_closed) {
+        // What a reused connection carried unanswered goes out again on a new one, once,
+        // when that is safe.
+        server_.retries += pipe_.retry_or_fail_all(f, *this);
+    } else {
+        pipe_.fail_all(f, *this);
+    }
     server_.connection_failed(false, why);  // may mark the server down (a probe)
     if (state_ == State::closed && pipe_.has_queued())
         connect();  // the requests not sent yet, on a new connection
@@ -331,6 +401,7 @@ META_MEMCACHE_DECL PoolCounters AsyncServer::counters() const noexcept {
     c.mark_downs = mark_downs.load(std::memory_order_relaxed);
     c.probes = probes.load(std::memory_order_relaxed);
     c.fast_failures = fast_failures.load(std::memory_order_relaxed);
+    c.retries = retries.load(std::memory_order_relaxed);
     c.marked_down = marked_down.load(std::memory_order_relaxed);
     return c;
 }
@@ -346,6 +417,30 @@ inline void add_servers(AsyncEngine& e,
                         bool gutter) {
     for (const ServerAddress& s : servers)
         g.servers.push_back(std::make_unique<AsyncServer>(e, s, options, gutter));
+}
+
+/// True when `io` is run by one thread: its concurrency hint is 1 (asio's "one thread"),
+/// or one that turns asio's own locking off. asio keeps the hint in its scheduler, which
+/// io_context exposes as a service.
+inline bool runs_on_one_thread(asio::io_context& io) {
+    const int hint = asio::use_service<asio::detail::io_context_impl>(io).concurrency_hint();
+    return hint == 1 || !ASIO_CONCURRENCY_HINT_IS_LOCKING(SCHEDULER, hint) ||
+           !ASIO_CONCURRENCY_HINT_IS_LOCKING(REACTOR_IO, hint);
+}
+
+/// The io_context itself when `ex` is its executor and one thread runs it; otherwise a
+/// strand of `ex`.
+inline AsyncExecutor executor_for(const asio::any_io_executor& ex) {
+    if (const auto* io = ex.target<asio::io_context::executor_type>()) {
+        if (runs_on_one_thread(io->context()))
+            return AsyncExecutor(io->context());
+    }
+    return AsyncExecutor(asio::make_strand(ex));
+}
+
+/// The io_context whose handlers may complete inline, or null (a strand).
+inline const void* context_of(const AsyncExecutor& io) noexcept {
+    return io.direct_context();
 }
 
 inline PoolOptions checked(PoolOptions o) {
@@ -367,7 +462,8 @@ META_MEMCACHE_DECL AsyncEngine::AsyncEngine(asio::any_io_executor ex,
                                             ClientOptions client_options,
                                             HashMode mode)
     : executor(std::move(ex)),
-      strand(asio::make_strand(executor)),
+      io(async_impl::executor_for(executor)),
+      completions(async_impl::context_of(io)),
       options(std::move(client_options)),
       primary_{HashRing(servers, mode), {}},
       gutter_ttl_(gutter_ttl) {
@@ -385,30 +481,53 @@ META_MEMCACHE_DECL AsyncEngine::AsyncEngine(asio::any_io_executor ex,
 }
 
 META_MEMCACHE_DECL void AsyncEngine::start(std::shared_ptr<AsyncCall> call) {
-    asio::dispatch(strand, [self = shared_from_this(), call = std::move(call)] {
-        if (call->finished)
-            return;  // cancelled before it started
-        call->reset_remaining();
-        const auto n = static_cast<std::uint32_t>(call->requests.size());
-        ++self->starting_;
-        try {
-            for (std::uint32_t i = 0; i < n && !call->finished; ++i)
-                self->send(call, i, false);
-        } catch (...) {
-            --self->starting_;
-            throw;
-        }
-        if (--self->starting_ == 0) {
-            // Every server's share of the call in one write each.
-            std::vector<std::shared_ptr<AsyncConnection>> conns;
-            conns.swap(self->to_flush_);
-            for (const auto& c : conns)
-                c->flush();
-            conns.clear();
-            if (self->to_flush_.empty())
-                conns.swap(self->to_flush_);  // keeps the vector's memory
-        }
-    });
+    if (io.direct() && io.running_in_this_thread()) {
+        begin(call);  // on the io_context's one thread: nothing to hop onto
+        return;
+    }
+    asio::dispatch(io, [self = shared_from_this(), call = std::move(call)] { self->begin(call); });
+}
+
+META_MEMCACHE_DECL void AsyncEngine::begin(const std::shared_ptr<AsyncCall>& call) {
+    if (call->finished)
+        return;  // cancelled before it started
+    call->reset_remaining();
+    const auto n = static_cast<std::uint32_t>(call->requests.size());
+    ++starting_;
+    try {
+        for (std::uint32_t i = 0; i < n && !call->finished; ++i)
+            send(call, i, false);
+    } catch (...) {
+        --starting_;
+        throw;
+    }
+    end_batch();  // every server's share of the call in one write each
+}
+
+META_MEMCACHE_DECL void AsyncEngine::end_batch() {
+    if (--starting_ != 0)
+        return;
+    std::vector<std::shared_ptr<AsyncConnection>> conns;
+    conns.swap(to_flush_);
+    for (const auto& c : conns)
+        c->flush();
+    conns.clear();
+    if (to_flush_.empty())
+        conns.swap(to_flush_);  // keeps the vector's memory
+}
+
+META_MEMCACHE_DECL void AsyncEngine::run_completions() {
+    if (completions.empty())
+        return;
+    // The requests their handlers start go out together: one write per connection.
+    ++starting_;
+    try {
+        completions.run_all();
+    } catch (...) {
+        end_batch();
+        throw;
+    }
+    end_batch();
 }
 
 META_MEMCACHE_DECL bool AsyncEngine::defer_flush(AsyncConnection& c) {
