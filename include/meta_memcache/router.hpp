@@ -87,13 +87,15 @@ public:
         (void)key;
         return nullptr;
     }
-    /// For the client's one-key path (a lone get or set straight to its socket): the pool
-    /// this router sends a lone request for `key` to when it adds nothing to it (a plain
-    /// ring: no failover, mirror, gutter or cache in between); null otherwise, the default,
-    /// and then the request goes through execute(). The pool stays valid until the calling
-    /// thread next calls into this router.
-    [[nodiscard]] virtual ConnectionPool* direct_pool(KeyView key) const {
+    /// For the client's one-key path (a lone plain read, `mg <key> f v`, when `plain_read`,
+    /// else a lone plain set, straight to its socket): the pool this router sends that
+    /// request for `key` to when it adds nothing to it (a plain ring: no failover, mirror,
+    /// gutter in between; a hot cache that keeps nothing, for a read); null otherwise, the
+    /// default, and then the request goes through execute(). The pool stays valid until the
+    /// calling thread next calls into this router.
+    [[nodiscard]] virtual ConnectionPool* direct_pool(KeyView key, bool plain_read) const {
         (void)key;
+        (void)plain_read;
         return nullptr;
     }
 };

@@ -155,7 +155,7 @@ struct CacheClient::State {
     bool run_plain_read(KeyView key, const GetOptions& get, Sink& sink) {
         if (get.touch_ttl || get.recache_policy || hub)
             return false;
-        ConnectionPool* pool = front().direct_pool(key);
+        ConnectionPool* pool = front().direct_pool(key, true);
         if (pool == nullptr ||
             detail::read_one(*pool, key, sink, context(get.failure)) == detail::OneKey::declined)
             return false;
@@ -174,7 +174,7 @@ struct CacheClient::State {
                        Sink& sink) {
         if (set.mode != SetMode::set || set.cas_token || set.no_reply || hub)
             return false;
-        ConnectionPool* pool = front().direct_pool(key);
+        ConnectionPool* pool = front().direct_pool(key, false);
         if (pool == nullptr || detail::set_one(*pool, key, value, client_flag, ttl, sink,
                                                context(set.failure)) == detail::OneKey::declined)
             return false;

@@ -145,6 +145,11 @@ public:
     [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for_key(KeyView key) const override {
         return inner_->pool_for_key(key);
     }
+    /// A plain read goes to the inner router's pool as it is when nothing is kept (a kept
+    /// key that serve() did not answer is execute()'s to decide) and the read loses the
+    /// promotion coin (a winner goes through execute(), which follows it without tossing
+    /// again). Writes go through execute(), which invalidates.
+    [[nodiscard]] ConnectionPool* direct_pool(KeyView key, bool plain_read) const override;
 
     /// A get of `key` (no CAS, no touch) answered from memory: true, with `out` and
     /// `client_flag` set, when the key is kept and fresh. Anything else (not kept, due for
@@ -295,7 +300,7 @@ private:
     std::array<std::atomic<std::uint64_t>, 64> generations_{};
 
     std::atomic<std::uint64_t> hits_{0};  ///< written with mu_ held
-    std::atomic<std::uint64_t> misses_{0};
+    mutable std::atomic<std::uint64_t> misses_{0};
     std::atomic<std::uint64_t> promotions_{0};
     std::atomic<std::uint64_t> revalidations_{0};
     std::atomic<std::uint64_t> evictions_{0};

@@ -263,13 +263,37 @@ META_MEMCACHE_DECL void HotCacheRouter::refresh_locked(Entry& e,
     }
 }
 
+namespace hot_cache_impl {
+/// The hot cache whose direct_pool() this thread's read last won the coin in: its
+/// execute() follows the read without tossing again (or counting the miss twice).
+inline thread_local const HotCacheRouter* won_coin = nullptr;
+}  // namespace hot_cache_impl
+
+META_MEMCACHE_DECL ConnectionPool* HotCacheRouter::direct_pool(KeyView key, bool plain_read) const {
+    if (!plain_read || keeps_any())
+        return nullptr;
+    if (!allowed(key.key))
+        return inner_->direct_pool(key, true);  // never promoted: sent as it is
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    if (coin()) {
+        hot_cache_impl::won_coin = this;
+        return nullptr;
+    }
+    return inner_->direct_pool(key, true);
+}
+
 META_MEMCACHE_DECL HotCacheRouter::Probe HotCacheRouter::probe(const Request& r) {
     Probe p;
     // A read of a key not kept is followed (sent with h and l, its answer looked at) only
     // when it wins the promotion coin now: the others go out as they are (not even hashed).
     const auto not_kept = [&] {
-        misses_.fetch_add(1, std::memory_order_relaxed);
-        p.followed = coin();
+        if (hot_cache_impl::won_coin == this) {
+            hot_cache_impl::won_coin = nullptr;  // direct_pool() counted it and won
+            p.followed = true;
+        } else {
+            misses_.fetch_add(1, std::memory_order_relaxed);
+            p.followed = coin();
+        }
         if (p.followed) {
             if (p.hash == 0)
                 p.hash = hot_key_hash(r.key.key);

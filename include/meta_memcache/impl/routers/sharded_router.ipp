@@ -98,7 +98,8 @@ META_MEMCACHE_DECL void ShardedRouter::refresh(View::Slot& slot) const {
     }
 }
 
-META_MEMCACHE_DECL ConnectionPool* ShardedRouter::direct_pool(KeyView key) const {
+META_MEMCACHE_DECL ConnectionPool* ShardedRouter::direct_pool(KeyView key,
+                                                              bool /*plain_read*/) const {
     // This thread's copy of the topology, as view() keeps it: it changes only when this
     // thread next routes with no View alive, so the pool outlives the caller's request.
     View::Slot* slot = slots_.mine();
