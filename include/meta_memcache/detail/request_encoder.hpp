@@ -484,7 +484,7 @@ struct LineTail {
 [[gnu::always_inline]] inline char* put_plain_read(char* p,
                                                    std::string_view prefix,
                                                    std::string_view key,
-                                                   const LineTail& tail) noexcept {
+                                                   const LineTail& tail) {
     p[0] = 'm';
     p[1] = 'g';
     const auto [after_key, base64] = put_key(p + 2, prefix, key);
@@ -519,7 +519,7 @@ struct LineTail {
                                                   std::string_view key,
                                                   std::string_view value,
                                                   std::uint32_t client_flag,
-                                                  std::int64_t ttl) noexcept {
+                                                  std::int64_t ttl) {
     p[0] = 'm';
     p[1] = 's';
     const auto [after_key, base64] = put_key(p + 2, prefix, key);

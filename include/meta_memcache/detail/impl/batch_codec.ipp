@@ -216,8 +216,9 @@ inline void encode_keys(const Request& shape,
                 p = after_key + tail;
             }
             if (quiet) {
-                std::memcpy(p, "mn\r\n", 4);
-                p += 4;
+                static constexpr std::array<char, 4> fence{'m', 'n', '\r', '\n'};
+                std::memcpy(p, fence.data(), fence.size());
+                p += fence.size();
             }
         }
         out.commit(static_cast<std::size_t>(p - start));

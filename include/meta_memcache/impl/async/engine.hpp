@@ -57,8 +57,7 @@ public:
     explicit AsyncExecutor(asio::io_context& io) noexcept : io_(&io) {}
     explicit AsyncExecutor(AsyncStrand strand) noexcept : strand_(std::move(strand)) {}
     // asio wants executors copied without exceptions (a strand's copy throws none).
-    AsyncExecutor(const AsyncExecutor& o) noexcept
-        : io_(o.io_), strand_(o.strand_), never_(o.never_) {}
+    AsyncExecutor(const AsyncExecutor&) noexcept = default;
     AsyncExecutor(AsyncExecutor&&) noexcept = default;
     AsyncExecutor& operator=(const AsyncExecutor&) = default;
     AsyncExecutor& operator=(AsyncExecutor&&) noexcept = default;
