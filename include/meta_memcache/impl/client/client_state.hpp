@@ -144,6 +144,12 @@ struct CacheClient::State {
     template <class Sink>
     void run(const Request& req, Sink& sink, const FailureHandling& fh) {
         front().execute(std::span<const Request>(&req, 1), sink, context(fh));
+        raise_if_failed(sink, fh);
+    }
+
+    /// Throws the failure `sink` holds, when there is one and the call raises.
+    template <class Sink>
+    void raise_if_failed(const Sink& sink, const FailureHandling& fh) const {
         if (sink.failure.failed && raise(fh))
             sink.failure.raise();
     }
@@ -159,8 +165,7 @@ struct CacheClient::State {
         if (pool == nullptr ||
             detail::read_one(*pool, key, sink, context(get.failure)) == detail::OneKey::declined)
             return false;
-        if (sink.failure.failed && raise(get.failure))
-            sink.failure.raise();
+        raise_if_failed(sink, get.failure);
         return true;
     }
 
@@ -178,8 +183,7 @@ struct CacheClient::State {
         if (pool == nullptr || detail::set_one(*pool, key, value, client_flag, ttl, sink,
                                                context(set.failure)) == detail::OneKey::declined)
             return false;
-        if (sink.failure.failed && raise(set.failure))
-            sink.failure.raise();
+        raise_if_failed(sink, set.failure);
         return true;
     }
 

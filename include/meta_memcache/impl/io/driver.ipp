@@ -132,13 +132,8 @@ public:
     /// read into the (otherwise empty) read buffer, if one was made.
     void take_over(Batch& b, const AcquireError* err, bool encoded, const IoResult* last) {
         prepare(b, err, !encoded);
-        if (last != nullptr && !b.finished()) {
-            if (took(b, *last, false, b.lease.conn->rbuf.size())) {
-                drain(b);
-            } else if (!b.failed && Clock::now() >= b.deadline) {
-                timeout(b);  // the blocking read waited out the socket's receive timeout
-            }
-        }
+        if (last != nullptr && !b.finished())
+            after_blocking_read(b, took(b, *last, false, b.lease.conn->rbuf.size()));
         const std::span<Batch> one(&b, 1);
         loop(one);
         settle(one);
@@ -251,11 +246,7 @@ private:
             Batch& b = *lone;
             write(b);
             if (!b.failed && b.write_done && !b.read_done && !b.lease.conn->is_tls()) {
-                if (read(b, true)) {
-                    drain(b);
-                } else if (!b.failed && Clock::now() >= b.deadline) {
-                    timeout(b);
-                }
+                after_blocking_read(b, read(b, true));
             }
             if (b.finished())
                 return;
@@ -337,6 +328,17 @@ private:
         if ((revents & (b.want_write_for_read ? POLLOUT : POLLIN)) || (revents & broken)) {
             if (read(b, false))
                 drain(b);
+        }
+    }
+
+    /// After a blocking read (`got`: bytes came): reads on while more is likely there, or
+    /// times the batch out when the read waited out the socket's receive timeout past the
+    /// deadline.
+    void after_blocking_read(Batch& b, bool got) {
+        if (got) {
+            drain(b);
+        } else if (!b.failed && Clock::now() >= b.deadline) {
+            timeout(b);
         }
     }
 

@@ -18,10 +18,7 @@
 #include <meta_memcache/request.hpp>
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 
 namespace meta_memcache::detail {
@@ -131,9 +128,9 @@ template <class Sink, class Encode, class MakeRequest>
 }  // namespace one_key_impl
 
 /// A plain read of `key` (mg <prefix><key> f v) on `pool`, its result into `sink` as the
-/// general driver gives it. Declines when the call needs what only the general path does
-/// (an observer, a TLS connection, answers of earlier quiet writes still due). `key` must
-/// not be empty.
+/// general driver gives it. Declines (nothing sent) for an empty key, which validate()
+/// names, and when the call has an observer; a TLS connection or one with answers of
+/// earlier quiet writes still due is handed to the general driver before anything is sent.
 template <class Sink>
 [[gnu::always_inline]] inline OneKey read_one(ConnectionPool& pool,
                                               KeyView key,
@@ -153,8 +150,8 @@ template <class Sink>
 /// A plain set (ms <prefix><key> <size> T<ttl> F<client_flag>, a value of at most
 /// copy_value_threshold bytes that fits the item size) on `pool`, its result into `sink`;
 /// a failure is reported to ctx.on_write_failure as the general driver reports it.
-/// Declines, as read_one does, and for anything validate() would look at more closely
-/// (a TTL out of range, a value near the item size). `key` must not be empty.
+/// Declines as read_one does, and for anything validate() would look at more closely (a
+/// TTL out of range, a value near the item size).
 template <class Sink>
 [[gnu::always_inline]] inline OneKey set_one(ConnectionPool& pool,
                                              KeyView key,

@@ -469,20 +469,15 @@ META_MEMCACHE_DECL IoResult Connection::write_some_again(const char* data, std::
         iovec v{const_cast<char*>(data), n};
         return write_some(&v, 1);
     }
-    if (errno != EINTR) {  // the first send() said why it failed
+    // errno says why the send() before failed; a signal's interruption is sent again.
+    for (;;) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return {IoStatus::would_block, 0, 0, false};
-        return {IoStatus::error, 0, errno, false};
-    }
-    for (;;) {
+        if (errno != EINTR)
+            return {IoStatus::error, 0, errno, false};
         const ssize_t sent = ::send(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent >= 0)
             return {IoStatus::ok, static_cast<std::size_t>(sent), 0, false};
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return {IoStatus::would_block, 0, 0, false};
-        return {IoStatus::error, 0, errno, false};
     }
 }
 
