@@ -150,6 +150,9 @@ struct AutoDiscoveryRouter::Impl {
             status.config_version = config.version;
             status.endpoint_fallback = false;
             ++status.updates;
+            // With the version, in one step: a reader never sees the new version beside
+            // the error of a poll before it.
+            status.last_error.clear();
         }
         log("applied cluster configuration version " + std::to_string(config.version) + ": " +
             nodes);
