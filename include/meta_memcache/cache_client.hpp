@@ -404,9 +404,12 @@ private:
         static_assert(codec_flag_allowed<codec_type_t<T>>,
                       "ValueCodec<T>::flag uses a bit the library reserves (8 and 32: "
                       "compression, 4096: chunked values)");
-        return compress_checked(key, ValueCodec<codec_type_t<T>>::encode(value));
+        EncodedValue encoded = ValueCodec<codec_type_t<T>>::encode(value);
+        compress_checked(key, encoded);
+        return encoded;  // (one object: built where the caller's temporary is)
     }
-    [[nodiscard]] EncodedValue compress_checked(KeyView key, EncodedValue&& encoded) const;
+    /// Checks `encoded`'s size and compresses it in place when the serializer would.
+    void compress_checked(KeyView key, EncodedValue& encoded) const;
 
     struct WriteResult {
         bool stored = false;

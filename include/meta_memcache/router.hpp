@@ -93,7 +93,7 @@ public:
     /// gutter in between; a hot cache that keeps nothing, for a read); null otherwise, the
     /// default, and then the request goes through execute(). The pool stays valid until the
     /// calling thread next calls into this router.
-    [[nodiscard]] virtual ConnectionPool* direct_pool(KeyView key, bool plain_read) const {
+    [[nodiscard]] virtual ConnectionPool* direct_pool(const KeyView& key, bool plain_read) const {
         (void)key;
         (void)plain_read;
         return nullptr;

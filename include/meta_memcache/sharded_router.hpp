@@ -56,7 +56,7 @@ public:
     [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for_key(KeyView key) const override {
         return pool_for(key);
     }
-    [[nodiscard]] ConnectionPool* direct_pool(KeyView key, bool plain_read) const override;
+    [[nodiscard]] ConnectionPool* direct_pool(const KeyView& key, bool plain_read) const override;
     /// The pool of the server whose name() is `name`, or null.
     [[nodiscard]] std::shared_ptr<ConnectionPool> pool_named(std::string_view name) const;
     /// The servers, in ring order (the order given, additions at the end).

@@ -27,7 +27,8 @@ public:
     [[nodiscard]] std::vector<ServerCounters> get_counters() const override;
 
     [[nodiscard]] std::shared_ptr<ConnectionPool> pool_for_key(KeyView key) const override;
-    [[nodiscard]] ConnectionPool* direct_pool(KeyView /*key*/, bool /*plain_read*/) const override {
+    [[nodiscard]] ConnectionPool* direct_pool(const KeyView& /*key*/,
+                                              bool /*plain_read*/) const override {
         return pool_.get();
     }
 

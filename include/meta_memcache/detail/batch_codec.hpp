@@ -57,9 +57,9 @@ public:
         segments_.clear();
     }
     /// Room for `n` bytes at the end; commit() what was written.
-    [[nodiscard]] char* room(std::size_t n) {
+    [[nodiscard, gnu::always_inline]] char* room(std::size_t n) {
         if (buf_.size() < len_ + n) [[unlikely]]
-            buf_.resize(std::max(buf_.size() * 2, len_ + n));
+            grow(n);
         return buf_.data() + len_;
     }
     void commit(std::size_t n) noexcept { len_ += n; }
@@ -100,6 +100,8 @@ public:
     }
 
 private:
+    [[gnu::noinline]] void grow(std::size_t n) { buf_.resize(std::max(buf_.size() * 2, len_ + n)); }
+
     void close_segment() {
         if (len_ > open_from_)
             segments_.push_back({nullptr, open_from_, len_ - open_from_});

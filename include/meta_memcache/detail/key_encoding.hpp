@@ -53,7 +53,7 @@ namespace key_impl {
 /// True when any of the `n` bytes at `p` must not appear in a raw wire key; sixteen bytes
 /// at a time where SSE2 is there (every x86-64), else eight (the last block overlapping the
 /// ones before).
-[[nodiscard]] inline bool any_binary(const char* p, std::size_t n) noexcept {
+[[nodiscard, gnu::always_inline]] inline bool any_binary(const char* p, std::size_t n) noexcept {
 #if defined(__SSE2__)
     if (n >= 16) {
         // Signed bytes: 0x80..0xFF are negative, so "> 0x20 and < 0x7F" is the raw range.
@@ -87,7 +87,7 @@ namespace key_impl {
 }
 
 /// memcpy for the few bytes of a key: two overlapping moves up to 32 bytes.
-inline void copy_short(char* dst, const char* src, std::size_t n) noexcept {
+[[gnu::always_inline]] inline void copy_short(char* dst, const char* src, std::size_t n) noexcept {
     if (n > 32) {
         std::memcpy(dst, src, n);
     } else if (n >= 16) {

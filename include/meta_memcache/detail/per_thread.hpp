@@ -42,7 +42,7 @@ struct SlotOwner {
     }
 };
 
-inline std::size_t assign() noexcept {
+[[gnu::noinline]] inline std::size_t assign() noexcept {
     thread_local SlotOwner owner;
     for (std::size_t s = 0; s < max_thread_slots; ++s) {
         bool expected = false;
@@ -60,7 +60,7 @@ inline std::size_t assign() noexcept {
 }  // namespace per_thread_impl
 
 /// The calling thread's slot, in [0, max_thread_slots), or no_thread_slot.
-[[nodiscard]] inline std::size_t thread_slot() noexcept {
+[[nodiscard, gnu::always_inline]] inline std::size_t thread_slot() noexcept {
     const std::size_t s = per_thread_impl::slot_plus_one;
     if (s != 0) [[likely]]
         return s - 1;
@@ -112,7 +112,7 @@ private:
         T value{};
     };
 
-    Cell* allocate(std::size_t c) {
+    [[gnu::noinline]] Cell* allocate(std::size_t c) {
         auto fresh = std::make_unique<Cell[]>(chunk);
         Cell* expected = nullptr;
         if (chunks_[c].compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel))

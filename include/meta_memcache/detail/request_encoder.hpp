@@ -55,6 +55,22 @@ inline constexpr std::int64_t max_relative_ttl = 60LL * 60 * 24 * 30;
 inline constexpr std::size_t max_flag_tokens_set = 16;
 inline constexpr std::size_t max_flag_tokens_other = 17;
 
+/// Writes `v` in decimal and returns the end: its digits counted, then written from the
+/// last, with no call (to_chars costs about 70 instructions for a three-digit number).
+[[gnu::always_inline]] inline char* put_decimal(char* p, std::uint64_t v) noexcept {
+    if (v < 10) {
+        *p = static_cast<char>('0' + v);
+        return p + 1;
+    }
+    std::size_t n = 2;
+    for (std::uint64_t bound = 100; n < 20 && v >= bound; bound *= 10)
+        ++n;
+    char* const end = p + n;
+    for (char* q = end; q != p; v /= 10)
+        *--q = static_cast<char>('0' + v % 10);
+    return end;
+}
+
 namespace encoder_impl {
 
 struct Writer {
@@ -411,7 +427,7 @@ inline char* put_line_rest(char* p,
                            std::size_t value_size) noexcept {
     if (cmd == MetaCommand::set) {
         *p++ = ' ';
-        p = std::to_chars(p, p + 24, value_size).ptr;
+        p = put_decimal(p, value_size);
     }
     if (base64) {
         *p++ = ' ';
@@ -495,20 +511,6 @@ struct LineTail {
     }
     std::memcpy(p, tail.text.data(), tail.text.size());  // (a fixed size: two moves)
     return p + tail.size;
-}
-
-/// Writes `v` in decimal: one or two digits without a call, to_chars beyond.
-[[gnu::always_inline]] inline char* put_decimal(char* p, std::uint64_t v) noexcept {
-    if (v < 10) {
-        *p = static_cast<char>('0' + v);
-        return p + 1;
-    }
-    if (v < 100) {
-        p[0] = static_cast<char>('0' + v / 10);
-        p[1] = static_cast<char>('0' + v % 10);
-        return p + 2;
-    }
-    return std::to_chars(p, p + 24, v).ptr;
 }
 
 /// The one-key path's plain set, "ms <prefix><key> <size>[ b] T<ttl> F<client_flag>",

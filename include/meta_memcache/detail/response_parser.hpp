@@ -576,9 +576,9 @@ enum class FrameResult : std::uint8_t {
 /// The framing of a value block: `size` bytes after the `header_len`-byte status line at
 /// the start of `in`, then "\r\n". The one place that frames a value; parse_response and
 /// the batch codec both use it.
-[[nodiscard]] inline FrameResult frame_value(std::string_view in,
-                                             std::size_t header_len,
-                                             std::uint64_t size) noexcept {
+[[nodiscard, gnu::always_inline]] inline FrameResult frame_value(std::string_view in,
+                                                                 std::size_t header_len,
+                                                                 std::uint64_t size) noexcept {
     // Compared without adding to size, which may be near 2^64 under loose limits.
     const std::size_t after_header = in.size() - header_len;
     if (after_header < 2 || size > after_header - 2)

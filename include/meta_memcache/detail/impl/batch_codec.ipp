@@ -24,7 +24,8 @@ namespace codec_impl {
 }
 
 /// Whether `code` is an answer `cmd` can get (anything else is a desync).
-[[nodiscard]] constexpr bool answers(MetaCommand cmd, ResponseCode code) noexcept {
+[[nodiscard, gnu::always_inline]] constexpr bool answers(MetaCommand cmd,
+                                                         ResponseCode code) noexcept {
     switch (code) {
         case ResponseCode::value:
             return cmd == MetaCommand::get || cmd == MetaCommand::arithmetic;
@@ -59,19 +60,17 @@ namespace codec_impl {
     return "unexpected answer";
 }
 
+[[nodiscard]] constexpr ResponseHeader header_of(ResponseCode code) noexcept {
+    ResponseHeader h;
+    h.code = code;
+    return h;
+}
+inline constexpr ResponseHeader nominal_miss = header_of(ResponseCode::miss);
+inline constexpr ResponseHeader nominal_success = header_of(ResponseCode::header);
+
 /// The result of a quiet request the server stayed silent about: EN for mg, HD otherwise.
-inline const ResponseHeader& nominal(MetaCommand cmd) noexcept {
-    static const ResponseHeader miss = [] {
-        ResponseHeader h;
-        h.code = ResponseCode::miss;
-        return h;
-    }();
-    static const ResponseHeader success = [] {
-        ResponseHeader h;
-        h.code = ResponseCode::header;
-        return h;
-    }();
-    return cmd == MetaCommand::get ? miss : success;
+[[nodiscard, gnu::always_inline]] inline const ResponseHeader& nominal(MetaCommand cmd) noexcept {
+    return cmd == MetaCommand::get ? nominal_miss : nominal_success;
 }
 
 }  // namespace codec_impl

@@ -100,8 +100,7 @@ META_MEMCACHE_DECL ArithmeticResponse CacheClient::meta_arithmetic(KeyView key,
 
 // ---- writes -------------------------------------------------------------------------------
 
-META_MEMCACHE_DECL EncodedValue CacheClient::compress_checked(KeyView key,
-                                                              EncodedValue&& encoded) const {
+META_MEMCACHE_DECL void CacheClient::compress_checked(KeyView key, EncodedValue& encoded) const {
     const std::size_t limit = s_->options.large_values.max_value_size;
     const std::size_t size = encoded.data().size();
     if (size > limit) {
@@ -113,8 +112,8 @@ META_MEMCACHE_DECL EncodedValue CacheClient::compress_checked(KeyView key,
     }
     if ((encoded.client_flag() & value_flag::reserved_mask) == 0 &&
         !s_->serializer->may_compress(key, size))
-        return std::move(encoded);  // as compress() would return it, one move sooner
-    return s_->serializer->compress(key, std::move(encoded));
+        return;  // as compress() would return it
+    encoded = s_->serializer->compress(key, std::move(encoded));
 }
 
 META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key,
@@ -122,18 +121,19 @@ META_MEMCACHE_DECL CacheClient::WriteResult CacheClient::set_encoded(KeyView key
                                                                      std::int64_t ttl,
                                                                      const SetOptions& options,
                                                                      bool want_cas) {
-    const State::Pin pin(*s_);
     using namespace detail::cache_client_impl;
-    if (want_cas && options.no_reply) {
-        throw InvalidInputError("set_cas: no_reply cannot return a CAS token");
-    }
     WriteResult out;
+    // A plain set uses the router once (run_plain_set): it needs no pin.
     if (!want_cas && !s_->splits(value.data())) {
         detail::StatusSink sink;
         if (s_->run_plain_set(key, value.data(), value.client_flag(), ttl, options, sink)) {
             out.stored = sink.code == detail::ResponseCode::header;
             return out;
         }
+    }
+    const State::Pin pin(*s_);
+    if (want_cas && options.no_reply) {
+        throw InvalidInputError("set_cas: no_reply cannot return a CAS token");
     }
     RequestFlags f = set_flags(options);
     f.client_flag = value.client_flag();

@@ -35,6 +35,13 @@ struct PinnedCall {
 };
 inline thread_local PinnedCall pinned_call{};
 
+/// How far get() went before State::finish_get.
+enum class GetStart : std::uint8_t {
+    hot,       ///< a hot cache keeps keys: nothing tried yet
+    declined,  ///< the one-key path declined: nothing sent
+    sent,      ///< the one-key path read it: its answer is in the sink
+};
+
 /// A read as the caller sees it, plus the client flag the value was stored with.
 struct Fetched {
     CasValue cv;
@@ -67,6 +74,11 @@ struct CacheClient::State {
     void switch_to(std::shared_ptr<Router> router);
     void add_extra_counters(ClientCounters& out) const;
     /// A get (no CAS) of a key the hot cache keeps: true with `out` set (and counted).
+    /// True when a hot cache keeps any key (a read may be served from it).
+    [[nodiscard]] bool may_serve_hot() const noexcept {
+        const detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire);
+        return hot != nullptr && hot->keeps_any();
+    }
     bool served_hot(const KeyView& key, const GetOptions& get, std::optional<std::string>& out) {
         detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire);
         return hot != nullptr && hot->keeps_any() && serve_hot(*hot, key, get, out);
@@ -163,11 +175,19 @@ struct CacheClient::State {
             return false;
         ConnectionPool* pool = front().direct_pool(key, true);
         if (pool == nullptr ||
-            detail::read_one(*pool, key, sink, context(get.failure)) == detail::OneKey::declined)
+            detail::read_one(*pool, key, sink, options.key_prefix, options.max_item_size,
+                             [&] { return context(get.failure); }) == detail::OneKey::declined)
             return false;
         raise_if_failed(sink, get.failure);
         return true;
     }
+
+    /// get() past its one-key attempt, with the call's router pinned (read_path.ipp).
+    void finish_get(KeyView key,
+                    const GetOptions& get,
+                    std::optional<std::string>& out,
+                    detail::ReadSink& sink,
+                    detail::cache_client_impl::GetStart start);
 
     /// The same for a plain set (no mode, CAS, no_reply, chunking or observer).
     template <class Sink>
@@ -181,7 +201,9 @@ struct CacheClient::State {
             return false;
         ConnectionPool* pool = front().direct_pool(key, false);
         if (pool == nullptr || detail::set_one(*pool, key, value, client_flag, ttl, sink,
-                                               context(set.failure)) == detail::OneKey::declined)
+                                               options.key_prefix, options.max_item_size, [&] {
+                                                   return context(set.failure);
+                                               }) == detail::OneKey::declined)
             return false;
         raise_if_failed(sink, set.failure);
         return true;

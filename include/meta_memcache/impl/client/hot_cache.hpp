@@ -149,7 +149,7 @@ public:
     /// key that serve() did not answer is execute()'s to decide) and the read loses the
     /// promotion coin (a winner goes through execute(), which follows it without tossing
     /// again). Writes go through execute(), which invalidates.
-    [[nodiscard]] ConnectionPool* direct_pool(KeyView key, bool plain_read) const override;
+    [[nodiscard]] ConnectionPool* direct_pool(const KeyView& key, bool plain_read) const override;
 
     /// A get of `key` (no CAS, no touch) answered from memory: true, with `out` and
     /// `client_flag` set, when the key is kept and fresh. Anything else (not kept, due for

@@ -269,7 +269,8 @@ namespace hot_cache_impl {
 inline thread_local const HotCacheRouter* won_coin = nullptr;
 }  // namespace hot_cache_impl
 
-META_MEMCACHE_DECL ConnectionPool* HotCacheRouter::direct_pool(KeyView key, bool plain_read) const {
+META_MEMCACHE_DECL ConnectionPool* HotCacheRouter::direct_pool(const KeyView& key,
+                                                               bool plain_read) const {
     if (!plain_read || keeps_any())
         return nullptr;
     if (!allowed(key.key))

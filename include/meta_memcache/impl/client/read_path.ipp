@@ -60,34 +60,59 @@ inline MultiGetSlots& multi_get_slots() {
 
 // ---- reads --------------------------------------------------------------------------------
 
-META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
-                                                               const GetOptions& options) {
-    const State::Pin pin(*s_);
+/// get() past its one-key attempt, with the call's router pinned: the hot cache's copy or
+/// the read itself unless it was `sent`, then what the bytes need (joining chunks,
+/// decompressing).
+META_MEMCACHE_DECL void CacheClient::State::finish_get(KeyView key,
+                                                       const GetOptions& get,
+                                                       std::optional<std::string>& out,
+                                                       detail::ReadSink& sink,
+                                                       detail::cache_client_impl::GetStart start) {
     using namespace detail::cache_client_impl;
-    // get_cas(key, options).value without carrying the CAS along: the value goes from the
-    // read buffer into `out`.
-    std::optional<std::string> out;
-    if (s_->served_hot(key, options, out))
-        return out;
-    detail::ReadSink sink(out);
-    if (!s_->run_plain_read(key, options, sink)) {
-        s_->run(Request{MetaCommand::get, key, {}, read_flags(options, false)}, sink,
-                options.failure);
+    const Pin pin(*this);
+    State& s = *this;  // (as the other commands name it)
+    if (start == GetStart::hot) {
+        if (s.served_hot(key, get, out))
+            return;
+        start = s.run_plain_read(key, get, sink) ? GetStart::sent : GetStart::declined;
+    }
+    if (start == GetStart::declined) {
+        s.run(Request{MetaCommand::get, key, {}, read_flags(get, false)}, sink, get.failure);
     }
     if (sink.code == detail::ResponseCode::header)
         unexpected("HD to mg with v");
     if ((sink.client_flag & (detail::chunked_flag | value_flag::compression_mask)) == 0) {
-        s_->count(key, out.has_value());  // the bytes as they are: nothing to decode
-        return out;
+        s.count(key, out.has_value());  // the bytes as they are: nothing to decode
+        return;
     }
     if ((sink.client_flag & detail::chunked_flag) != 0) {
         Fetched f;
         f.cv.value = std::move(out);
         f.client_flag = sink.client_flag;
-        out = s_->finish_read(key, std::move(f), options).data;
+        out = s.finish_read(key, std::move(f), get).data;
     } else {
-        out = s_->deliver(key, std::move(out), sink.client_flag, options);
+        out = s.deliver(key, std::move(out), sink.client_flag, get);
     }
+}
+
+META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
+                                                               const GetOptions& options) {
+    using namespace detail::cache_client_impl;
+    // get_cas(key, options).value without carrying the CAS along: the value goes from the
+    // read buffer into `out`. A plain read of plain bytes is done without pinning the
+    // router (it is used once, by run_plain_read); anything else goes on in finish_get.
+    std::optional<std::string> out;
+    detail::ReadSink sink(out);
+    GetStart start = GetStart::hot;
+    if (!s_->may_serve_hot()) {
+        start = s_->run_plain_read(key, options, sink) ? GetStart::sent : GetStart::declined;
+        if (start == GetStart::sent && sink.code != detail::ResponseCode::header &&
+            (sink.client_flag & (detail::chunked_flag | value_flag::compression_mask)) == 0) {
+            s_->count(key, out.has_value());
+            return out;
+        }
+    }
+    s_->finish_get(key, options, out, sink, start);
     return out;  // (one object returned on every path: no move out of it)
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,22 +23,42 @@
 
 namespace meta_memcache::detail {
 
-/// A failure kept past the call (a Failure's views die with it); the first one wins.
+/// A failure kept past the call (a Failure's views die with it); the first one wins. Its
+/// text is kept on the heap, so a sink that never fails costs a flag and a null pointer.
 struct StoredFailure {
     bool failed = false;
     errc code{};
-    std::string message{};
-    std::string server{};
 
     void set(const Failure& f) {
         if (failed)
             return;
         failed = true;
         code = f.code;
-        message = std::string(f.message);
-        server = std::string(f.server);
+        text_ = std::make_unique<Text>(Text{std::string(f.message), std::string(f.server)});
     }
-    [[noreturn]] void raise() const { throw_error(code, message, server); }
+    [[noreturn]] void raise() const { throw_error(code, text_->message, text_->server); }
+
+private:
+    struct Text {
+        std::string message;
+        std::string server;
+    };
+    std::unique_ptr<Text> text_{};
+};
+
+/// Where a value the caller does not get is read (a stale value for a stale win): made
+/// the first time one comes.
+class WithheldValue {
+public:
+    std::string& get() {
+        if (!s_)
+            s_ = std::make_unique<std::string>();
+        s_->clear();
+        return *s_;
+    }
+
+private:
+    std::unique_ptr<std::string> s_{};
 };
 
 /// True when a VA with these flags gives the caller nothing: this caller won a recache or
@@ -64,7 +85,7 @@ public:
         code = h.code;
         note(h);
         if (won)
-            return scratch_;  // a stale value for a stale win is withheld
+            return scratch_.get();  // a stale value for a stale win is withheld
         return value_.emplace();
     }
     void fail(std::size_t, const Failure& f) override {
@@ -86,7 +107,7 @@ private:
     }
 
     std::optional<std::string>& value_;
-    std::string scratch_{};
+    WithheldValue scratch_{};
 };
 
 /// The answers to many mg with v, one optional per key: plain values straight from the
@@ -121,7 +142,7 @@ public:
     std::string& large_value(std::size_t i, const ResponseHeader& h) override {
         const std::uint32_t flag = h.flags.client_flag.value_or(0);
         if (h.flags.win == true)
-            return scratch_;
+            return scratch_.get();
         if ((flag & (value_flag::compression_mask | chunked_flag)) != 0)
             mark(i, flag);  // decoded (or joined) once it is all read
         return out_[i].emplace();
@@ -148,7 +169,7 @@ private:
 
     std::vector<std::optional<std::string>>& out_;
     const Serializer& serializer_;
-    std::string scratch_{};
+    WithheldValue scratch_{};
 };
 
 /// The answers to many mg with v, handed to a visitor as they are read (values larger
@@ -191,7 +212,7 @@ public:
     std::string& large_value(std::size_t i, const ResponseHeader& h) override {
         if (h.flags.win == true) {
             count(i, false);
-            return scratch_;
+            return scratch_.get();
         }
         later.push_back(Later{i, h.flags.client_flag.value_or(0), {}, false});
         return later.back().data;
@@ -239,7 +260,7 @@ private:
     std::span<const KeyView> keys_;
     DomainTally& tally_;
     const Serializer& serializer_;
-    std::string scratch_{};
+    WithheldValue scratch_{};
 };
 
 /// The answer to one ms, md, ma or a touching mg: its status, CAS and (ma with v) value.

@@ -57,29 +57,28 @@ void take_over(ConnectionPool::Impl& pool,
                const ExecContext& ctx);
 
 /// The one-key exchange: `encode(p)` writes the request at `p` (room for `room` bytes) and
-/// returns its end; `request()` makes the Request it stands for, should the general driver
-/// have to finish it.
-template <class Sink, class Encode, class MakeRequest>
+/// returns its end; `request()` makes the Request it stands for and `ctx()` the call's
+/// ExecContext, should the general driver have to finish it.
+template <class Sink, class Encode, class MakeRequest, class MakeContext>
 [[gnu::always_inline]] inline OneKey exchange(ConnectionPool& pool_,
                                               MetaCommand cmd,
                                               std::size_t room,
                                               Sink& sink,
-                                              const ExecContext& ctx,
+                                              std::size_t max_item_size,
+                                              MakeContext&& ctx,
                                               Encode&& encode,
                                               MakeRequest&& request) {
-    if (ctx.observer != nullptr)
-        return OneKey::declined;
     ConnectionPool::Impl& pool = pool_.impl();
     AcquireError err;
     Lease lease = pool.acquire(pool.options.recv_timeout, false, err);
     Connection* c = lease.conn;
     if (c == nullptr) {
-        take_over(pool, std::move(lease), &err, request(), false, 0, nullptr, sink, ctx);
+        take_over(pool, std::move(lease), &err, request(), false, 0, nullptr, sink, ctx());
         return OneKey::done;
     }
     if (c->is_tls() || c->pending_fences != 0 || c->rend != 0) {
         // Not a plain connection: the general driver encodes and sends it.
-        take_over(pool, std::move(lease), nullptr, request(), false, 0, nullptr, sink, ctx);
+        take_over(pool, std::move(lease), nullptr, request(), false, 0, nullptr, sink, ctx());
         return OneKey::done;
     }
     c->wbuf.clear();
@@ -89,7 +88,7 @@ template <class Sink, class Encode, class MakeRequest>
     const IoResult w = c->write_some(line, total);
     if (w.status != IoStatus::ok || w.bytes != total) {
         const std::size_t sent = w.status == IoStatus::ok ? w.bytes : 0;
-        take_over(pool, std::move(lease), nullptr, request(), true, sent, nullptr, sink, ctx);
+        take_over(pool, std::move(lease), nullptr, request(), true, sent, nullptr, sink, ctx());
         return OneKey::done;
     }
     const IoResult r = c->read_wait(c->rbuf.data(), c->rbuf.size());
@@ -109,39 +108,45 @@ template <class Sink, class Encode, class MakeRequest>
                     lease.done(ConnectionPool::Impl::Outcome::ok);
                     return OneKey::done;
                 }
-            } else if (size <= ctx.max_item_size && len + size + 2 == r.bytes &&
+            } else if (size <= max_item_size && len + size + 2 == r.bytes &&
                        frame_value(in, len, size) == FrameResult::complete) {
                 ResponseHeader& h = c->hit_header;
                 h.value_size = size;
                 h.flags.client_flag = flag;
-                sink.answer(0, h, in.substr(len, static_cast<std::size_t>(size)));
+                sink.answer(0, h,
+                            std::string_view(in.data() + len, static_cast<std::size_t>(size)));
                 lease.done(ConnectionPool::Impl::Outcome::ok);
                 return OneKey::done;
             }
         }
     }
     // Anything else, including a partial answer, is the general decoder's to judge.
-    take_over(pool, std::move(lease), nullptr, request(), true, total, &r, sink, ctx);
+    take_over(pool, std::move(lease), nullptr, request(), true, total, &r, sink, ctx());
     return OneKey::done;
 }
 
 }  // namespace one_key_impl
 
 /// A plain read of `key` (mg <prefix><key> f v) on `pool`, its result into `sink` as the
-/// general driver gives it. Declines (nothing sent) for an empty key, which validate()
-/// names, and when the call has an observer; a TLS connection or one with answers of
-/// earlier quiet writes still due is handed to the general driver before anything is sent.
-template <class Sink>
+/// general driver gives it; `ctx()` makes the call's ExecContext, which must have no
+/// observer (the caller declines such calls), only if the general driver needs it.
+/// Declines (nothing sent) for an empty key, which validate() names; a TLS connection or
+/// one with answers of earlier quiet writes still due is handed to the general driver
+/// before anything is sent.
+template <class Sink, class MakeContext>
 [[gnu::always_inline]] inline OneKey read_one(ConnectionPool& pool,
                                               KeyView key,
                                               Sink& sink,
-                                              const ExecContext& ctx) {
+                                              std::string_view key_prefix,
+                                              std::size_t max_item_size,
+                                              MakeContext&& ctx) {
     if (key.key.empty())
         return OneKey::declined;  // validate() names the problem
     const LineTail& tail = one_key_impl::read_tail();
     return one_key_impl::exchange(
-        pool, MetaCommand::get, max_request_line, sink, ctx,
-        [&](char* p) { return put_plain_read(p, ctx.key_prefix, key.key, tail); },
+        pool, MetaCommand::get, max_request_line, sink, max_item_size, ctx,
+        [&](char* p)
+            __attribute__((always_inline)) { return put_plain_read(p, key_prefix, key.key, tail); },
         [&] {
             return Request{MetaCommand::get, key, {}, plain_read_flags()};
         });
@@ -152,24 +157,28 @@ template <class Sink>
 /// a failure is reported to ctx.on_write_failure as the general driver reports it.
 /// Declines as read_one does, and for anything validate() would look at more closely (a
 /// TTL out of range, a value near the item size).
-template <class Sink>
+template <class Sink, class MakeContext>
 [[gnu::always_inline]] inline OneKey set_one(ConnectionPool& pool,
                                              KeyView key,
                                              std::string_view value,
                                              std::uint32_t client_flag,
                                              std::int64_t ttl,
                                              Sink& sink,
-                                             const ExecContext& ctx) {
+                                             std::string_view key_prefix,
+                                             std::size_t max_item_size,
+                                             MakeContext&& ctx) {
     // What validate() would judge more closely goes there: a TTL out of range, a value that
     // may not fit beside its key (the longest wire form of the key is counted here).
-    const std::size_t key_size = ctx.key_prefix.size() + key.key.size();
+    const std::size_t key_size = key_prefix.size() + key.key.size();
     const std::size_t longest_key = key_size >= hashed_key_threshold ? 24 : (key_size + 2) / 3 * 4;
     if (key.key.empty() || ttl < 0 || ttl > max_ttl || value.size() > copy_value_threshold ||
-        value.size() + std::max(key_size, longest_key) + item_overhead >= ctx.max_item_size)
+        value.size() + std::max(key_size, longest_key) + item_overhead >= max_item_size)
         return OneKey::declined;
     return one_key_impl::exchange(
-        pool, MetaCommand::set, max_request_line + value.size() + 2, sink, ctx,
-        [&](char* p) { return put_plain_set(p, ctx.key_prefix, key.key, value, client_flag, ttl); },
+        pool, MetaCommand::set, max_request_line + value.size() + 2, sink, max_item_size, ctx,
+        [&](char* p) __attribute__((always_inline)) {
+            return put_plain_set(p, key_prefix, key.key, value, client_flag, ttl);
+        },
         [&] {
             RequestFlags f;
             f.cache_ttl = ttl;

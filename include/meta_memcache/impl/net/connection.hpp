@@ -2,6 +2,7 @@
 
 #include <meta_memcache/config.hpp>
 #include <meta_memcache/detail/batch_codec.hpp>
+#include <meta_memcache/impl/net/socket_calls.hpp>
 #include <meta_memcache/pool_options.hpp>
 #include <meta_memcache/server_address.hpp>
 
@@ -58,7 +59,8 @@ public:
     /// The same for one run of bytes (one send()).
     [[gnu::always_inline]] IoResult write_some(const char* data, std::size_t n) noexcept {
         if (ssl_ == nullptr) [[likely]] {
-            const ssize_t sent = ::send(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            const ssize_t sent =
+                socket_calls::send_bytes(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (sent >= 0) [[likely]]
                 return {IoStatus::ok, static_cast<std::size_t>(sent), 0, false};
         }
@@ -70,7 +72,7 @@ public:
     /// request's recv_timeout), so a prompt answer costs one system call. TLS: read_some.
     [[gnu::always_inline]] IoResult read_wait(char* buf, std::size_t n) noexcept {
         if (ssl_ == nullptr) [[likely]] {
-            const ssize_t got = ::recv(fd_, buf, n, 0);
+            const ssize_t got = socket_calls::recv_bytes(fd_, buf, n, 0);
             if (got > 0) [[likely]]
                 return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
             return read_wait_ended(got);

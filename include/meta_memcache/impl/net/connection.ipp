@@ -147,8 +147,9 @@ inline int connect_socket(const ServerAddress& server,
 // A socket BIO that never raises SIGPIPE and never blocks: OpenSSL's own uses write().
 inline int bio_write(BIO* b, const char* data, int len) {
     BIO_clear_retry_flags(b);
-    const auto n = ::send(static_cast<int>(BIO_get_fd(b, nullptr)), data,
-                          static_cast<std::size_t>(len), MSG_NOSIGNAL | MSG_DONTWAIT);
+    const auto n =
+        socket_calls::send_bytes(static_cast<int>(BIO_get_fd(b, nullptr)), data,
+                                 static_cast<std::size_t>(len), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         BIO_set_retry_write(b);
     }
@@ -157,8 +158,8 @@ inline int bio_write(BIO* b, const char* data, int len) {
 
 inline int bio_read(BIO* b, char* data, int len) {
     BIO_clear_retry_flags(b);
-    const auto n = ::recv(static_cast<int>(BIO_get_fd(b, nullptr)), data,
-                          static_cast<std::size_t>(len), MSG_DONTWAIT);
+    const auto n = socket_calls::recv_bytes(static_cast<int>(BIO_get_fd(b, nullptr)), data,
+                                            static_cast<std::size_t>(len), MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         BIO_set_retry_read(b);
     }
@@ -475,7 +476,7 @@ META_MEMCACHE_DECL IoResult Connection::write_some_again(const char* data, std::
             return {IoStatus::would_block, 0, 0, false};
         if (errno != EINTR)
             return {IoStatus::error, 0, errno, false};
-        const ssize_t sent = ::send(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        const ssize_t sent = socket_calls::send_bytes(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent >= 0)
             return {IoStatus::ok, static_cast<std::size_t>(sent), 0, false};
     }
@@ -504,7 +505,7 @@ META_MEMCACHE_DECL IoResult Connection::read_some(char* buf, std::size_t n) noex
     }
 #endif
     for (;;) {
-        if (const auto r = recv_outcome(::recv(fd_, buf, n, MSG_DONTWAIT), false))
+        if (const auto r = recv_outcome(socket_calls::recv_bytes(fd_, buf, n, MSG_DONTWAIT), false))
             return *r;
     }
 }
@@ -551,7 +552,7 @@ META_MEMCACHE_DECL IoResult Connection::read_more(std::string& out, Clock::time_
 
 META_MEMCACHE_DECL bool Connection::looks_dead() noexcept {
     char c = 0;
-    const ssize_t got = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t got = socket_calls::recv_bytes(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (got == 0)
         return true;  // closed by the server
     if (got > 0) {

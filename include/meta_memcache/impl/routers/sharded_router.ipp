@@ -98,14 +98,14 @@ META_MEMCACHE_DECL void ShardedRouter::refresh(View::Slot& slot) const {
     }
 }
 
-META_MEMCACHE_DECL ConnectionPool* ShardedRouter::direct_pool(KeyView key,
+META_MEMCACHE_DECL ConnectionPool* ShardedRouter::direct_pool(const KeyView& key,
                                                               bool /*plain_read*/) const {
     // This thread's copy of the topology, as view() keeps it: it changes only when this
     // thread next routes with no View alive, so the pool outlives the caller's request.
     View::Slot* slot = slots_.mine();
     if (slot == nullptr)
         return nullptr;  // a thread beyond the slots: execute() holds a copy instead
-    if (slot->depth == 0)
+    if (slot->depth == 0 && slot->version != version_.load(std::memory_order_acquire))
         refresh(*slot);
     const Topology& t = *slot->topology;
     return t.pools[t.ring.node_for(key.route())].get();
