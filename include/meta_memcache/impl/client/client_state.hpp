@@ -37,7 +37,6 @@ inline thread_local PinnedCall pinned_call{};
 
 /// How far get() went before State::finish_get.
 enum class GetStart : std::uint8_t {
-    hot,       ///< a hot cache keeps keys: nothing tried yet
     declined,  ///< the one-key path declined: nothing sent
     sent,      ///< the one-key path read it: its answer is in the sink
 };

@@ -60,9 +60,8 @@ inline MultiGetSlots& multi_get_slots() {
 
 // ---- reads --------------------------------------------------------------------------------
 
-/// get() past its one-key attempt, with the call's router pinned: the hot cache's copy or
-/// the read itself unless it was `sent`, then what the bytes need (joining chunks,
-/// decompressing).
+/// get() past its one-key attempt, with the call's router pinned: the read itself unless it
+/// was `sent`, then what the bytes need (joining chunks, decompressing).
 META_MEMCACHE_DECL void CacheClient::State::finish_get(KeyView key,
                                                        const GetOptions& get,
                                                        std::optional<std::string>& out,
@@ -71,11 +70,6 @@ META_MEMCACHE_DECL void CacheClient::State::finish_get(KeyView key,
     using namespace detail::cache_client_impl;
     const Pin pin(*this);
     State& s = *this;  // (as the other commands name it)
-    if (start == GetStart::hot) {
-        if (s.served_hot(key, get, out))
-            return;
-        start = s.run_plain_read(key, get, sink) ? GetStart::sent : GetStart::declined;
-    }
     if (start == GetStart::declined) {
         s.run(Request{MetaCommand::get, key, {}, read_flags(get, false)}, sink, get.failure);
     }
@@ -102,15 +96,24 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
     // read buffer into `out`. A plain read of plain bytes is done without pinning the
     // router (it is used once, by run_plain_read); anything else goes on in finish_get.
     std::optional<std::string> out;
-    detail::ReadSink sink(out);
-    GetStart start = GetStart::hot;
-    if (!s_->may_serve_hot()) {
-        start = s_->run_plain_read(key, options, sink) ? GetStart::sent : GetStart::declined;
-        if (start == GetStart::sent && sink.code != detail::ResponseCode::header &&
-            (sink.client_flag & (detail::chunked_flag | value_flag::compression_mask)) == 0) {
-            s_->count(key, out.has_value());
+    if (s_->may_serve_hot()) [[unlikely]] {
+        // The hot cache's copy, else the read, all through the pinned router.
+        const State::Pin pin(*s_);
+        if (s_->served_hot(key, options, out))
             return out;
-        }
+        detail::ReadSink sink(out);
+        s_->finish_get(
+            key, options, out, sink,
+            s_->run_plain_read(key, options, sink) ? GetStart::sent : GetStart::declined);
+        return out;
+    }
+    detail::ReadSink sink(out);
+    const GetStart start =
+        s_->run_plain_read(key, options, sink) ? GetStart::sent : GetStart::declined;
+    if (start == GetStart::sent && sink.code != detail::ResponseCode::header &&
+        (sink.client_flag & (detail::chunked_flag | value_flag::compression_mask)) == 0) {
+        s_->count(key, out.has_value());
+        return out;
     }
     s_->finish_get(key, options, out, sink, start);
     return out;  // (one object returned on every path: no move out of it)
