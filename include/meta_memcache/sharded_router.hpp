@@ -152,8 +152,14 @@ private:
     std::atomic<std::uint64_t> version_{0};  ///< topology_'s, bumped by every change
     /// Each thread's copy of the topology (View::Slot).
     mutable detail::PerThread<View::Slot> slots_;
-    /// Brings a slot up to the current topology (only with none of its Views alive).
-    void refresh(View::Slot& slot) const;
+    /// Brings a slot up to the current topology (only with none of its Views alive): one
+    /// atomic load when it is current.
+    void refresh(View::Slot& slot) const {
+        if (slot.version != version_.load(std::memory_order_acquire))
+            reload(slot);
+    }
+    /// refresh() of a slot behind the current version: copies the topology under the lock.
+    void reload(View::Slot& slot) const;
 };
 
 }  // namespace meta_memcache

@@ -72,12 +72,12 @@ struct CacheClient::State {
     /// when the options have one).
     void switch_to(std::shared_ptr<Router> router);
     void add_extra_counters(ClientCounters& out) const;
-    /// A get (no CAS) of a key the hot cache keeps: true with `out` set (and counted).
     /// True when a hot cache keeps any key (a read may be served from it).
     [[nodiscard]] bool may_serve_hot() const noexcept {
         const detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire);
         return hot != nullptr && hot->keeps_any();
     }
+    /// A get (no CAS) of a key the hot cache keeps: true with `out` set (and counted).
     bool served_hot(const KeyView& key, const GetOptions& get, std::optional<std::string>& out) {
         detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire);
         return hot != nullptr && hot->keeps_any() && serve_hot(*hot, key, get, out);

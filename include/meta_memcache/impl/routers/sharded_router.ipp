@@ -90,12 +90,10 @@ META_MEMCACHE_DECL ShardedRouter::View ShardedRouter::view() const {
     return View(slot->topology.get(), slot, nullptr);
 }
 
-META_MEMCACHE_DECL void ShardedRouter::refresh(View::Slot& slot) const {
-    if (slot.version != version_.load(std::memory_order_acquire)) {
-        std::lock_guard lk(snapshot_mutex_);
-        slot.topology = topology_;
-        slot.version = version_.load(std::memory_order_relaxed);
-    }
+META_MEMCACHE_DECL void ShardedRouter::reload(View::Slot& slot) const {
+    std::lock_guard lk(snapshot_mutex_);
+    slot.topology = topology_;
+    slot.version = version_.load(std::memory_order_relaxed);
 }
 
 META_MEMCACHE_DECL ConnectionPool* ShardedRouter::direct_pool(const KeyView& key,
@@ -105,7 +103,7 @@ META_MEMCACHE_DECL ConnectionPool* ShardedRouter::direct_pool(const KeyView& key
     View::Slot* slot = slots_.mine();
     if (slot == nullptr)
         return nullptr;  // a thread beyond the slots: execute() holds a copy instead
-    if (slot->depth == 0 && slot->version != version_.load(std::memory_order_acquire))
+    if (slot->depth == 0)
         refresh(*slot);
     const Topology& t = *slot->topology;
     return t.pools[t.ring.node_for(key.route())].get();
