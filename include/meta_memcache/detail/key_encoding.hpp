@@ -48,6 +48,14 @@ namespace key_impl {
     const std::uint64_t above = ((w + ones * (127 - 0x7E)) | w) & highs;
     return (below | above) != 0;
 }
+/// Copies 8 to 16 bytes as two overlapping words, `a` the first and `b` the last.
+[[gnu::always_inline]] inline void copy_ends(
+    char* dst, const char* src, std::size_t n, std::uint64_t& a, std::uint64_t& b) noexcept {
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+}
 }  // namespace key_impl
 
 /// True when any of the `n` bytes at `p` must not appear in a raw wire key; sixteen bytes
@@ -100,10 +108,7 @@ namespace key_impl {
     } else if (n >= 8) {
         std::uint64_t a = 0;
         std::uint64_t b = 0;
-        std::memcpy(&a, src, 8);
-        std::memcpy(&b, src + n - 8, 8);
-        std::memcpy(dst, &a, 8);
-        std::memcpy(dst + n - 8, &b, 8);
+        key_impl::copy_ends(dst, src, n, a, b);
     } else if (n >= 4) {
         std::uint32_t a = 0;
         std::uint32_t b = 0;
@@ -115,6 +120,34 @@ namespace key_impl {
         for (std::size_t i = 0; i < n; ++i)
             dst[i] = src[i];
     }
+}
+
+/// copy_short() and any_binary() in one pass over the bytes, for keys of 8 to 32 bytes (the
+/// common ones); both in turn otherwise. True when a copied byte must not appear raw.
+[[nodiscard, gnu::always_inline]] inline bool copy_short_checked(char* dst,
+                                                                 const char* src,
+                                                                 std::size_t n) noexcept {
+#if defined(__SSE2__)
+    if (n >= 16 && n <= 32) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), a);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16), b);
+        const __m128i low = _mm_set1_epi8(0x20);
+        const __m128i high = _mm_set1_epi8(0x7F);
+        const __m128i raw_a = _mm_and_si128(_mm_cmpgt_epi8(a, low), _mm_cmplt_epi8(a, high));
+        const __m128i raw_b = _mm_and_si128(_mm_cmpgt_epi8(b, low), _mm_cmplt_epi8(b, high));
+        return _mm_movemask_epi8(_mm_and_si128(raw_a, raw_b)) != 0xFFFF;
+    }
+#endif
+    if (n >= 8 && n < 16) {
+        std::uint64_t a = 0;
+        std::uint64_t b = 0;
+        key_impl::copy_ends(dst, src, n, a, b);
+        return key_impl::word_has_binary(a) || key_impl::word_has_binary(b);
+    }
+    copy_short(dst, src, n);
+    return any_binary(dst, n);
 }
 
 /// Encodes `prefix + key` exactly as meta-memcache-py does: an empty key is rejected; 187

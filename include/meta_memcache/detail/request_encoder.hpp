@@ -466,11 +466,15 @@ namespace encoder_impl {
     *p++ = ' ';
     const std::size_t total = prefix.size() + key.size();
     if (total < hashed_key_threshold && !key.empty()) [[likely]] {
-        if (!prefix.empty())
+        if (prefix.empty()) {
+            if (!copy_short_checked(p, key.data(), key.size())) [[likely]]
+                return {p + total, false};
+        } else {
             copy_short(p, prefix.data(), prefix.size());
-        copy_short(p + prefix.size(), key.data(), key.size());
-        if (!any_binary(p, total)) [[likely]]
-            return {p + total, false};
+            copy_short(p + prefix.size(), key.data(), key.size());
+            if (!any_binary(p, total)) [[likely]]
+                return {p + total, false};
+        }
     }
     return encoder_impl::put_encoded_key(p, prefix, key);
 }

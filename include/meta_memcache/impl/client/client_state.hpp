@@ -169,7 +169,7 @@ struct CacheClient::State {
     /// the router sends to one pool as it is: on the one-key path (impl/io/one_key.hpp).
     /// False when nothing was sent: run it as any other request.
     template <class Sink>
-    bool run_plain_read(KeyView key, const GetOptions& get, Sink& sink) {
+    bool run_plain_read(const KeyView& key, const GetOptions& get, Sink& sink) {
         if (get.touch_ttl || get.recache_policy || hub)
             return false;
         ConnectionPool* pool = front().direct_pool(key, true);
@@ -190,7 +190,7 @@ struct CacheClient::State {
 
     /// The same for a plain set (no mode, CAS, no_reply, chunking or observer).
     template <class Sink>
-    bool run_plain_set(KeyView key,
+    bool run_plain_set(const KeyView& key,
                        std::string_view value,
                        std::uint32_t client_flag,
                        std::int64_t ttl,
@@ -208,7 +208,7 @@ struct CacheClient::State {
         return true;
     }
 
-    [[gnu::always_inline]] void count(KeyView key, bool hit) {
+    [[gnu::always_inline]] void count(const KeyView& key, bool hit) {
         domains[key.domain].count(hit ? detail::ReadOutcome::hit : detail::ReadOutcome::miss);
     }
 

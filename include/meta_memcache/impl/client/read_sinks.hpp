@@ -81,6 +81,12 @@ public:
         if (!withheld(h, v.size()))
             value_.emplace(v);
     }
+    /// answer() for a plain hit ("VA <size> f<flag>", nothing else): the one-key path's.
+    void hit(std::string_view v, std::uint32_t flag) {
+        code = ResponseCode::value;
+        client_flag = flag;
+        value_.emplace(v);
+    }
     std::string& large_value(std::size_t, const ResponseHeader& h) override {
         code = h.code;
         note(h);

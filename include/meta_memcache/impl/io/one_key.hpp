@@ -36,11 +36,8 @@ namespace one_key_impl {
 
 using Lease = ConnectionPool::Impl::Lease;
 
-/// The flag text of a plain read, made once.
-inline const LineTail& read_tail() {
-    static const LineTail tail = LineTail::of_read(plain_read_flags());
-    return tail;
-}
+/// The flag text of a plain read, made once, at start-up (no guard to test per read).
+inline const LineTail read_tail = LineTail::of_read(plain_read_flags());
 
 /// Finishes a one-key request on the general driver (see Call::take_over): `request`
 /// stands for what the one-key path was sending; `err` when the pool gave no
@@ -69,13 +66,16 @@ template <class Sink, class Encode, class MakeRequest, class MakeContext>
                                               Encode&& encode,
                                               MakeRequest&& request) {
     ConnectionPool::Impl& pool = pool_.impl();
-    AcquireError err;
-    Lease lease = pool.acquire(pool.options.recv_timeout, false, err);
-    Connection* c = lease.conn;
-    if (c == nullptr) {
-        take_over(pool, std::move(lease), &err, request(), false, 0, nullptr, sink, ctx());
-        return OneKey::done;
+    Lease lease = pool.take_parked();
+    if (lease.conn == nullptr) [[unlikely]] {
+        AcquireError err;
+        lease = pool.acquire(pool.options.recv_timeout, false, err);
+        if (lease.conn == nullptr) {
+            take_over(pool, std::move(lease), &err, request(), false, 0, nullptr, sink, ctx());
+            return OneKey::done;
+        }
     }
+    Connection* c = lease.conn;
     if (c->is_tls() || c->pending_fences != 0 || c->rend != 0) {
         // Not a plain connection: the general driver encodes and sends it.
         take_over(pool, std::move(lease), nullptr, request(), false, 0, nullptr, sink, ctx());
@@ -85,13 +85,13 @@ template <class Sink, class Encode, class MakeRequest, class MakeContext>
     char* const line = c->wbuf.room(room);
     const auto total = static_cast<std::size_t>(encode(line) - line);
     c->wbuf.commit(total);
-    const IoResult w = c->write_some(line, total);
+    const IoResult w = c->write_plain(line, total);
     if (w.status != IoStatus::ok || w.bytes != total) {
         const std::size_t sent = w.status == IoStatus::ok ? w.bytes : 0;
         take_over(pool, std::move(lease), nullptr, request(), true, sent, nullptr, sink, ctx());
         return OneKey::done;
     }
-    const IoResult r = c->read_wait(c->rbuf.data(), c->rbuf.size());
+    const IoResult r = c->read_wait_plain(c->rbuf.data(), c->rbuf.size());
     if (r.status == IoStatus::ok) {
         const std::string_view in(c->rbuf.data(), r.bytes);
         ResponseCode code{};
@@ -110,11 +110,15 @@ template <class Sink, class Encode, class MakeRequest, class MakeContext>
                 }
             } else if (size <= max_item_size && len + size + 2 == r.bytes &&
                        frame_value(in, len, size) == FrameResult::complete) {
-                ResponseHeader& h = c->hit_header;
-                h.value_size = size;
-                h.flags.client_flag = flag;
-                sink.answer(0, h,
-                            std::string_view(in.data() + len, static_cast<std::size_t>(size)));
+                const std::string_view value(in.data() + len, static_cast<std::size_t>(size));
+                if constexpr (requires { sink.hit(value, flag); }) {
+                    sink.hit(value, flag);  // (the answer() of a header with only f)
+                } else {
+                    ResponseHeader& h = c->hit_header;
+                    h.value_size = size;
+                    h.flags.client_flag = flag;
+                    sink.answer(0, h, value);
+                }
                 lease.done(ConnectionPool::Impl::Outcome::ok);
                 return OneKey::done;
             }
@@ -135,14 +139,14 @@ template <class Sink, class Encode, class MakeRequest, class MakeContext>
 /// before anything is sent.
 template <class Sink, class MakeContext>
 [[gnu::always_inline]] inline OneKey read_one(ConnectionPool& pool,
-                                              KeyView key,
+                                              const KeyView& key,
                                               Sink& sink,
                                               std::string_view key_prefix,
                                               std::size_t max_item_size,
                                               MakeContext&& ctx) {
     if (key.key.empty())
         return OneKey::declined;  // validate() names the problem
-    const LineTail& tail = one_key_impl::read_tail();
+    const LineTail& tail = one_key_impl::read_tail;
     return one_key_impl::exchange(
         pool, MetaCommand::get, max_request_line, sink, max_item_size, ctx,
         [&](char* p)
@@ -159,7 +163,7 @@ template <class Sink, class MakeContext>
 /// TTL out of range, a value near the item size).
 template <class Sink, class MakeContext>
 [[gnu::always_inline]] inline OneKey set_one(ConnectionPool& pool,
-                                             KeyView key,
+                                             const KeyView& key,
                                              std::string_view value,
                                              std::uint32_t client_flag,
                                              std::int64_t ttl,

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +23,19 @@
 namespace meta_memcache::detail {
 
 using Clock = std::chrono::steady_clock;
+
+/// Clock::now() read with one clock_gettime call, without the standard library's wrapper
+/// around it (its steady_clock is CLOCK_MONOTONIC on Linux): for the per-request idle check.
+[[nodiscard, gnu::always_inline]] inline Clock::time_point clock_now() noexcept {
+#if defined(__linux__) && (defined(__GLIBCXX__) || defined(_LIBCPP_VERSION))
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+#else
+    return Clock::now();
+#endif
+}
 
 /// Outcome of one non-blocking transport call.
 enum class IoStatus : std::uint8_t { ok, would_block, eof, error };
@@ -58,12 +72,15 @@ public:
     IoResult write_some(const iovec* iov, int iovcnt) noexcept;
     /// The same for one run of bytes (one send()).
     [[gnu::always_inline]] IoResult write_some(const char* data, std::size_t n) noexcept {
-        if (ssl_ == nullptr) [[likely]] {
-            const ssize_t sent =
-                socket_calls::send_bytes(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (sent >= 0) [[likely]]
-                return {IoStatus::ok, static_cast<std::size_t>(sent), 0, false};
-        }
+        if (ssl_ == nullptr) [[likely]]
+            return write_plain(data, n);
+        return write_some_again(data, n);
+    }
+    /// write_some() on a connection known not to be TLS.
+    [[gnu::always_inline]] IoResult write_plain(const char* data, std::size_t n) noexcept {
+        const ssize_t sent = socket_calls::send_bytes(fd_, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent >= 0) [[likely]]
+            return {IoStatus::ok, static_cast<std::size_t>(sent), 0, false};
         return write_some_again(data, n);
     }
     /// Reads what is there now, into `buf`.
@@ -71,13 +88,16 @@ public:
     /// Plain sockets: one blocking read bounded by the socket's receive timeout (the
     /// request's recv_timeout), so a prompt answer costs one system call. TLS: read_some.
     [[gnu::always_inline]] IoResult read_wait(char* buf, std::size_t n) noexcept {
-        if (ssl_ == nullptr) [[likely]] {
-            const ssize_t got = socket_calls::recv_bytes(fd_, buf, n, 0);
-            if (got > 0) [[likely]]
-                return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
-            return read_wait_ended(got);
-        }
+        if (ssl_ == nullptr) [[likely]]
+            return read_wait_plain(buf, n);
         return read_some(buf, n);
+    }
+    /// read_wait() on a connection known not to be TLS.
+    [[gnu::always_inline]] IoResult read_wait_plain(char* buf, std::size_t n) noexcept {
+        const ssize_t got = socket_calls::recv_bytes(fd_, buf, n, 0);
+        if (got > 0) [[likely]]
+            return {IoStatus::ok, static_cast<std::size_t>(got), 0, false};
+        return read_wait_ended(got);
     }
     /// Writes all of `bytes`, waiting in poll() while the socket is full. would_block: the
     /// deadline passed first. For the classic-protocol exchanges (authentication, stats).

@@ -68,7 +68,10 @@ struct ConnectionPool::Impl {
         }
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
-        ~Lease() { done(Outcome::failed, "request abandoned"); }
+        ~Lease() {
+            if (conn != nullptr) [[unlikely]]
+                abandon();
+        }
 
         /// Gives the connection back (no-op when there is none).
         [[gnu::always_inline]] void done(Outcome outcome, std::string_view reason = {}) noexcept {
@@ -83,6 +86,8 @@ struct ConnectionPool::Impl {
 
     private:
         friend struct Impl;
+        /// done(Outcome::failed) for a lease dropped before it was done with.
+        [[gnu::noinline]] void abandon() noexcept { done(Outcome::failed, "request abandoned"); }
         Lease(Impl* pool,
               detail::Connection* c,
               detail::Clock::time_point when,
@@ -114,7 +119,7 @@ struct ConnectionPool::Impl {
                 if (detail::Connection* c = p->conn.exchange(nullptr, std::memory_order_acquire)) {
                     // (A parent's connection after fork() is forgotten by the locked path.)
                     if (c->fork_generation == detail::known_fork_generation()) [[likely]] {
-                        const auto now = detail::Clock::now();
+                        const auto now = detail::clock_now();
                         if (now - c->last_used < options.idle_check_after) [[likely]]
                             return Lease(this, c, now, p);
                         return acquire_idle(c, p, now, wait_budget, error);
@@ -123,6 +128,22 @@ struct ConnectionPool::Impl {
             }
         }
         return acquire_shared(wait_budget, force_new, error);
+    }
+    /// acquire()'s common case alone: this thread's parked connection when it is there and
+    /// needs no idle check, else an empty lease with nothing taken (acquire() does the rest).
+    [[gnu::always_inline]] Lease take_parked() noexcept {
+        if (!maybe_down_.load(std::memory_order_relaxed)) {
+            if (Parked* p = parked_.mine()) {
+                if (detail::Connection* c = p->conn.exchange(nullptr, std::memory_order_acquire)) {
+                    const auto now = detail::clock_now();
+                    if (c->fork_generation == detail::known_fork_generation() &&
+                        now - c->last_used < options.idle_check_after) [[likely]]
+                        return Lease(this, c, now, p);
+                    p->conn.store(c, std::memory_order_release);  // for acquire() to judge
+                }
+            }
+        }
+        return {};
     }
     /// acquire(), throwing the TransportError instead (for the classic-protocol exchanges).
     Lease acquire_or_throw(std::chrono::milliseconds wait_budget);
