@@ -15,6 +15,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -27,6 +28,10 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace meta_memcache::detail {
 
@@ -66,43 +71,56 @@ struct HotClock {
     return w;
 }
 
-/// Whether n bytes at a and b are the same: up to 32 eight at a time (the last eight
-/// overlapping), longer ones by memcmp.
+/// Whether n bytes at a and b are the same: 8 to 32 of them in two overlapping loads each
+/// (sixteen bytes wide where SSE2 is there), others by memcmp.
 [[nodiscard, gnu::always_inline]] inline bool hot_same_bytes(const char* a,
                                                              const char* b,
                                                              std::size_t n) noexcept {
-    if (n < 8 || n > 32)
-        return std::memcmp(a, b, n) == 0;
-    for (std::size_t i = 0; i + 8 < n; i += 8) {
-        if (hot_word(a + i) != hot_word(b + i))
-            return false;
+#if defined(__SSE2__)
+    if (n >= 16 && n <= 32) {
+        const auto load = [](const char* q) {
+            return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+        };
+        const __m128i same = _mm_and_si128(_mm_cmpeq_epi8(load(a), load(b)),
+                                           _mm_cmpeq_epi8(load(a + n - 16), load(b + n - 16)));
+        return _mm_movemask_epi8(same) == 0xFFFF;
     }
-    return hot_word(a + n - 8) == hot_word(b + n - 8);
+#endif
+    if (n >= 8 && n <= 16)
+        return hot_word(a) == hot_word(b) && hot_word(a + n - 8) == hot_word(b + n - 8);
+    return std::memcmp(a, b, n) == 0;
 }
 
-/// A key's hash for the hot cache's table and its generations: eight bytes at a time, the
-/// last eight overlapping (no byte-wise tail); the top bit set, so never 0.
+/// A key's hash for the hot cache's table and its generations: its first and last eight
+/// bytes and, past sixteen, the ones between eight at a time (no byte-wise tail, no loop
+/// up to 24 bytes); the top bit set, so never 0.
 [[nodiscard, gnu::always_inline]] inline std::uint64_t hot_key_hash(std::string_view k) noexcept {
     const char* p = k.data();
-    std::size_t n = k.size();
-    std::uint64_t h = 0x9E3779B97F4A7C15ULL * (n + 1);
+    const std::size_t n = k.size();
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    std::uint64_t middle = 0;
     if (n >= 8) {
-        for (; n > 8; p += 8, n -= 8) {
-            h = (h ^ hot_word(p)) * 0xFF51AFD7ED558CCDULL;
-            h ^= h >> 29U;
+        first = hot_word(p);
+        last = hot_word(p + n - 8);
+        if (n > 16) {
+            middle = hot_word(p + 8);
+            for (std::size_t i = 16; i + 8 < n; i += 8)
+                middle = (middle ^ hot_word(p + i)) * 0xFF51AFD7ED558CCDULL;
         }
-        h ^= hot_word(p + n - 8);
     } else if (n >= 4) {
-        std::uint32_t a = 0;
-        std::uint32_t b = 0;
-        std::memcpy(&a, p, 4);
-        std::memcpy(&b, p + n - 4, 4);
-        h ^= (std::uint64_t{a} << 32U) | b;
+        std::uint32_t lo = 0;
+        std::uint32_t hi = 0;
+        std::memcpy(&lo, p, 4);
+        std::memcpy(&hi, p + n - 4, 4);
+        first = (std::uint64_t{hi} << 32U) | lo;
     } else if (n > 0) {
-        h ^= (std::uint64_t{static_cast<unsigned char>(p[0])} << 16U) |
-             (std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8U) |
-             static_cast<unsigned char>(p[n - 1]);
+        first = (std::uint64_t{static_cast<unsigned char>(p[0])} << 16U) |
+                (std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8U) |
+                static_cast<unsigned char>(p[n - 1]);
     }
+    std::uint64_t h = (first ^ (0x9E3779B97F4A7C15ULL * (n + 1))) * 0xFF51AFD7ED558CCDULL;
+    h ^= std::rotl(last * 0xC4CEB9FE1A85EC53ULL, 31) ^ middle;
     h *= 0xC4CEB9FE1A85EC53ULL;
     h ^= h >> 32U;
     return h | (std::uint64_t{1} << 63U);
@@ -171,7 +189,7 @@ public:
             return false;
         if (it != lru_.begin())
             lru_.splice(lru_.begin(), lru_, it);
-        out.emplace(*it->value);  // the only allocation of a hit
+        out.emplace(it->value->data(), it->value->size());  // the only allocation of a hit
         client_flag = it->client_flag;
         count_hit_locked();
         // The client's per-domain hit, counted here (for_each_domain_hit adds it).

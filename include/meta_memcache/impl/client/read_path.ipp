@@ -89,6 +89,25 @@ META_MEMCACHE_DECL void CacheClient::State::finish_get(KeyView key,
     }
 }
 
+META_MEMCACHE_DECL void CacheClient::State::get_hot(detail::HotCacheRouter& hot,
+                                                    const KeyView& key,
+                                                    const GetOptions& get,
+                                                    std::optional<std::string>& out) {
+    using namespace detail::cache_client_impl;
+    // The hot cache's copy: no router is entered, so nothing is pinned for it.
+    std::uint32_t flag = 0;
+    if (!get.touch_ttl && hot.serve(key, out, flag)) [[likely]] {
+        if ((flag & value_flag::compression_mask) != 0) [[unlikely]]
+            out = std::move(serializer->try_decode_bytes(*out, flag).value);
+        return;
+    }
+    // Else the read, all through the pinned router.
+    const Pin pin(*this);
+    detail::ReadSink sink(out);
+    finish_get(key, get, out, sink,
+               run_plain_read(key, get, sink) ? GetStart::sent : GetStart::declined);
+}
+
 META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
                                                                const GetOptions& options) {
     using namespace detail::cache_client_impl;
@@ -96,15 +115,9 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
     // read buffer into `out`. A plain read of plain bytes is done without pinning the
     // router (it is used once, by run_plain_read); anything else goes on in finish_get.
     std::optional<std::string> out;
-    if (s_->may_serve_hot()) [[unlikely]] {
-        // The hot cache's copy, else the read, all through the pinned router.
-        const State::Pin pin(*s_);
-        if (s_->served_hot(key, options, out))
-            return out;
-        detail::ReadSink sink(out);
-        s_->finish_get(
-            key, options, out, sink,
-            s_->run_plain_read(key, options, sink) ? GetStart::sent : GetStart::declined);
+    if (detail::HotCacheRouter* hot = s_->hot_.load(std::memory_order_acquire);
+        hot != nullptr && hot->keeps_any()) [[unlikely]] {
+        s_->get_hot(*hot, key, options, out);
         return out;
     }
     detail::ReadSink sink(out);
