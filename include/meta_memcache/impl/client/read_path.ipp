@@ -21,17 +21,41 @@ namespace detail::cache_client_impl {
 /// vector, allocated while small freed blocks wait for reuse (the previous call's values,
 /// typically), first merges them all, and this call's values then come from the merged
 /// memory the slow way; allocated after the values, it finds those blocks reused already.
-/// And the small block allocated after the vector, held until the next call, keeps the
-/// vector from bordering the heap's unused top, so that the caller freeing it does not
-/// merge the values freed just before it either. (Elsewhere this is one small allocation
-/// more per call.)
+/// And the caller freeing the vector must not merge it with free memory beside it into a
+/// block of 64 KiB or more either (glibc then merges every small freed block, the values
+/// freed just before it among them): a guard block, held by the thread, sits right after
+/// the vector's block (a vector is carved from the front of free memory, so what is before
+/// it is in use). The guard is kept while the vector comes back to the same place, as it
+/// does call after call; otherwise a new one is taken, which lands right after a vector
+/// just carved out, its size being one nothing else frees. (Elsewhere this is a block of
+/// guard_size per thread and, now and then, an allocation more.)
 struct MultiGetSlots {
+    static constexpr std::size_t guard_size = 472;  ///< a 480-byte block in glibc's malloc
+
     std::vector<std::optional<std::string>> values;
     std::unique_ptr<char[]> end_mark;
     bool busy = false;
 
-    /// Allocates the block after the vector, freeing the previous call's.
-    void mark_end() { end_mark = std::make_unique_for_overwrite<char[]>(16); }
+    /// Puts the guard right after `out`'s block, unless it is there already.
+    template <class T>
+    void mark_end(const std::vector<T>& out) {
+        const auto* end = reinterpret_cast<const char*>(out.data() + out.capacity());
+        const auto after = [&](const std::unique_ptr<char[]>& g) {
+            return g != nullptr && g.get() >= end && g.get() - end < 64;
+        };
+        if (after(end_mark))
+            return;
+        // The previous guard goes only once the new one is taken (it would take its place);
+        // one that did not land after the vector (one freed earlier was reused) is dropped
+        // after a second try, so that a guard never costs more than two allocations a call.
+        auto first = std::make_unique_for_overwrite<char[]>(guard_size);
+        if (!after(first)) {
+            auto second = std::make_unique_for_overwrite<char[]>(guard_size);
+            if (after(second))
+                first = std::move(second);
+        }
+        end_mark = std::move(first);
+    }
 
     /// Marks the slots in use for one call, and empties them when it ends.
     class Use {
@@ -197,7 +221,7 @@ META_MEMCACHE_DECL std::vector<std::optional<std::string>> CacheClient::multi_ge
     if (sink.failure.failed && s_->raise(options.failure))
         sink.failure.raise();
     std::vector<std::optional<std::string>> out(keys.size());
-    slots.mark_end();
+    slots.mark_end(out);
     for (std::size_t i = 0; i < out.size(); ++i) {
         if (slots.values[i])
             out[i].emplace(std::move(*slots.values[i]));
