@@ -23,38 +23,26 @@ namespace detail::cache_client_impl {
 /// memory the slow way; allocated after the values, it finds those blocks reused already.
 /// And the caller freeing the vector must not merge it with free memory beside it into a
 /// block of 64 KiB or more either (glibc then merges every small freed block, the values
-/// freed just before it among them): a guard block, held by the thread, sits right after
-/// the vector's block (a vector is carved from the front of free memory, so what is before
-/// it is in use). The guard is kept while the vector comes back to the same place, as it
-/// does call after call; otherwise a new one is taken, which lands right after a vector
-/// just carved out, its size being one nothing else frees. (Elsewhere this is a block of
-/// guard_size per thread and, now and then, an allocation more.)
+/// freed just before it among them): a guard block, held by the thread, is taken right
+/// after a vector carved from free memory, so that it sits after the vector's block (what
+/// is before it is in use). The guard is kept while the vector comes back to the same
+/// place, as it does call after call with what is beside it unchanged; a new one is taken
+/// only when the vector moved. (Elsewhere this is a small block per thread and, when the
+/// vector moves, an allocation more.)
 struct MultiGetSlots {
-    static constexpr std::size_t guard_size = 472;  ///< a 480-byte block in glibc's malloc
-
     std::vector<std::optional<std::string>> values;
     std::unique_ptr<char[]> end_mark;
+    const void* guarded = nullptr;  ///< the vector block end_mark was taken after
     bool busy = false;
 
-    /// Puts the guard right after `out`'s block, unless it is there already.
+    /// Takes a new guard after `out`'s block unless `out` is where the last one was taken.
     template <class T>
     void mark_end(const std::vector<T>& out) {
-        const auto* end = reinterpret_cast<const char*>(out.data() + out.capacity());
-        const auto after = [&](const std::unique_ptr<char[]>& g) {
-            return g != nullptr && g.get() >= end && g.get() - end < 64;
-        };
-        if (after(end_mark))
+        if (end_mark != nullptr && guarded == out.data())
             return;
-        // The previous guard goes only once the new one is taken (it would take its place);
-        // one that did not land after the vector (one freed earlier was reused) is dropped
-        // after a second try, so that a guard never costs more than two allocations a call.
-        auto first = std::make_unique_for_overwrite<char[]>(guard_size);
-        if (!after(first)) {
-            auto second = std::make_unique_for_overwrite<char[]>(guard_size);
-            if (after(second))
-                first = std::move(second);
-        }
-        end_mark = std::move(first);
+        // (The previous guard goes once the new one is taken: it would take its place.)
+        end_mark = std::make_unique_for_overwrite<char[]>(16);
+        guarded = out.data();
     }
 
     /// Marks the slots in use for one call, and empties them when it ends.
