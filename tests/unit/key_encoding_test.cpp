@@ -113,3 +113,29 @@ TEST_CASE("a single binary byte anywhere in a key makes it base64", "[key]") {
         }
     }
 }
+
+TEST_CASE(
+    "copying a key and checking it for bytes that need base64 in one pass agrees with "
+    "doing each on its own",
+    "[key]") {
+    using meta_memcache::detail::any_binary;
+    using meta_memcache::detail::copy_short_checked;
+    // Every length up to past the two-load sizes, every position, the bytes on each side of
+    // the printable range; the bytes around the copy must stay untouched.
+    for (std::size_t len = 1; len <= 40; ++len) {
+        for (std::size_t at = 0; at < len; ++at) {
+            for (const int c : {0x00, 0x20, 0x21, 0x61, 0x7E, 0x7F, 0xFF}) {
+                std::string key(len, 'k');
+                key[at] = static_cast<char>(c);
+                std::string dst(len + 32, '#');
+                INFO("length " << len << ", byte " << c << " at " << at);
+                const bool binary = copy_short_checked(dst.data() + 16, key.data(), len);
+                REQUIRE(binary == any_binary(key.data(), len));
+                REQUIRE(binary == (c <= 0x20 || c > 0x7E));
+                REQUIRE(dst.substr(16, len) == key);
+                REQUIRE(dst.substr(0, 16) == std::string(16, '#'));
+                REQUIRE(dst.substr(16 + len) == std::string(16, '#'));
+            }
+        }
+    }
+}

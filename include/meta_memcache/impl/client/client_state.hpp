@@ -87,10 +87,10 @@ struct CacheClient::State {
                    const GetOptions& get,
                    std::optional<std::string>& out);
     /// get() while `hot` keeps keys: its copy, else the read (read_path.ipp).
-    [[gnu::noinline]] void get_hot(detail::HotCacheRouter& hot,
-                                   const KeyView& key,
-                                   const GetOptions& get,
-                                   std::optional<std::string>& out);
+    void get_hot(detail::HotCacheRouter& hot,
+                 const KeyView& key,
+                 const GetOptions& get,
+                 std::optional<std::string>& out);
 
     /// The router this thread's call pinned, or the current one outside of a call.
     [[nodiscard]] Router& front() const noexcept {

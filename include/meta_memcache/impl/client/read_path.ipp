@@ -23,26 +23,40 @@ namespace detail::cache_client_impl {
 /// memory the slow way; allocated after the values, it finds those blocks reused already.
 /// And the caller freeing the vector must not merge it with free memory beside it into a
 /// block of 64 KiB or more either (glibc then merges every small freed block, the values
-/// freed just before it among them): a guard block, held by the thread, is taken right
-/// after a vector carved from free memory, so that it sits after the vector's block (what
-/// is before it is in use). The guard is kept while the vector comes back to the same
-/// place, as it does call after call with what is beside it unchanged; a new one is taken
-/// only when the vector moved. (Elsewhere this is a small block per thread and, when the
-/// vector moves, an allocation more.)
+/// freed just before it among them): a guard block, held by the thread, sits right after
+/// the vector's block. A vector carved from the front of free memory has the rest of it
+/// after it, where a small block of a size nothing else frees is carved next; one that is
+/// a freed block of its size reused has blocks in use on both sides. So the guard is kept
+/// while it is right after the vector; otherwise up to two are taken (the first may be a
+/// guard freed earlier), and when neither lands there the vector's block is taken to be
+/// bordered already, and no more are tried while the vector stays in it. (Elsewhere this is
+/// a small block per thread, and an allocation or two when the vector moves.)
 struct MultiGetSlots {
+    static constexpr std::size_t guard_size = 472;  ///< a 480-byte block in glibc's malloc
+
     std::vector<std::optional<std::string>> values;
     std::unique_ptr<char[]> end_mark;
-    const void* guarded = nullptr;  ///< the vector block end_mark was taken after
+    const void* bordered = nullptr;  ///< a vector block no guard landed after
     bool busy = false;
 
-    /// Takes a new guard after `out`'s block unless `out` is where the last one was taken.
+    /// Puts the guard right after `out`'s block, unless it is there (or cannot be).
     template <class T>
     void mark_end(const std::vector<T>& out) {
-        if (end_mark != nullptr && guarded == out.data())
+        const auto* end = reinterpret_cast<const char*>(out.data() + out.capacity());
+        const auto after = [&](const std::unique_ptr<char[]>& g) {
+            return g != nullptr && g.get() >= end && g.get() - end < 64;
+        };
+        if (end_mark != nullptr && (after(end_mark) || bordered == out.data()))
             return;
         // (The previous guard goes once the new one is taken: it would take its place.)
-        end_mark = std::make_unique_for_overwrite<char[]>(16);
-        guarded = out.data();
+        auto guard = std::make_unique_for_overwrite<char[]>(guard_size);
+        if (!after(guard)) {
+            auto second = std::make_unique_for_overwrite<char[]>(guard_size);
+            if (after(second))
+                guard = std::move(second);
+        }
+        bordered = after(guard) ? nullptr : out.data();
+        end_mark = std::move(guard);
     }
 
     /// Marks the slots in use for one call, and empties them when it ends.
@@ -101,10 +115,12 @@ META_MEMCACHE_DECL void CacheClient::State::finish_get(KeyView key,
     }
 }
 
-META_MEMCACHE_DECL void CacheClient::State::get_hot(detail::HotCacheRouter& hot,
-                                                    const KeyView& key,
-                                                    const GetOptions& get,
-                                                    std::optional<std::string>& out) {
+// (Not inlined into get(), whose frame stays that of a read without a hot cache.)
+[[gnu::noinline]] META_MEMCACHE_DECL void CacheClient::State::get_hot(
+    detail::HotCacheRouter& hot,
+    const KeyView& key,
+    const GetOptions& get,
+    std::optional<std::string>& out) {
     using namespace detail::cache_client_impl;
     // The hot cache's copy: no router is entered, so nothing is pinned for it.
     std::uint32_t flag = 0;
