@@ -7,6 +7,7 @@
 #include <meta_memcache/impl/client/client_state.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,15 +25,16 @@ namespace detail::cache_client_impl {
 /// And the caller freeing the vector must not merge it with free memory beside it into a
 /// block of 64 KiB or more either (glibc then merges every small freed block, the values
 /// freed just before it among them): a guard block, held by the thread, sits right after
-/// the vector's block. A vector carved from the front of free memory has the rest of it
-/// after it, where a small block of a size nothing else frees is carved next; one that is
-/// a freed block of its size reused has blocks in use on both sides. So the guard is kept
-/// while it is right after the vector; otherwise up to two are taken (the first may be a
-/// guard freed earlier), and when neither lands there the vector's block is taken to be
-/// bordered already, and no more are tried while the vector stays in it. (Elsewhere this is
-/// a small block per thread, and an allocation or two when the vector moves.)
+/// the vector's block. A vector carved from the front of free memory (or from the heap's
+/// unused top) has the rest of it after it, and the guard, larger than the small blocks
+/// freed about the heap, is carved there next rather than taken from one of them; a vector
+/// that is a freed block of its size reused has blocks in use on both sides. So the guard
+/// is kept while it is right after the vector; otherwise up to two are taken (the first
+/// may be a guard freed earlier), and when neither lands there the vector's block is taken
+/// to be bordered already, and no more are tried while the vector stays in it. (Elsewhere
+/// this is 8 KiB per thread, and an allocation or two when the vector moves.)
 struct MultiGetSlots {
-    static constexpr std::size_t guard_size = 472;  ///< a 480-byte block in glibc's malloc
+    static constexpr std::size_t guard_size = 8192;
 
     std::vector<std::optional<std::string>> values;
     std::unique_ptr<char[]> end_mark;
@@ -42,9 +44,11 @@ struct MultiGetSlots {
     /// Puts the guard right after `out`'s block, unless it is there (or cannot be).
     template <class T>
     void mark_end(const std::vector<T>& out) {
-        const auto* end = reinterpret_cast<const char*>(out.data() + out.capacity());
+        // (Addresses of separate blocks compared as integers.)
+        const auto end = reinterpret_cast<std::uintptr_t>(out.data() + out.capacity());
         const auto after = [&](const std::unique_ptr<char[]>& g) {
-            return g != nullptr && g.get() >= end && g.get() - end < 64;
+            const auto at = reinterpret_cast<std::uintptr_t>(g.get());
+            return g != nullptr && at >= end && at - end < 64;
         };
         if (end_mark != nullptr && (after(end_mark) || bordered == out.data()))
             return;
