@@ -125,6 +125,21 @@ Seen parse_one(std::string_view in, std::size_t offset, const md::ParserLimits& 
                     slow.code == hm_code && slow.value_size == hm_size && slow.flags == only_f,
                 "the hit-or-miss fast path reads a line as the general parser does");
     }
+    // And with a place for an opaque (the pipelined client's answers).
+    std::string_view hm_opaque;
+    if (md::parser_impl::parse_hit_or_miss(in, limits, hm_code, hm_size, hm_flag, hm_length,
+                                           &hm_opaque)) {
+        md::ResponseHeader slow;
+        const md::ParseResult sr = md::parser_impl::parse_header_general(in, slow, limits);
+        meta_memcache::ResponseFlags expected;
+        if (hm_code == md::ResponseCode::value)
+            expected.client_flag = hm_flag;
+        if (!hm_opaque.empty())
+            expected.opaque = meta_memcache::Opaque::unchecked(hm_opaque);
+        require(sr.status == md::ParseStatus::complete && sr.length == hm_length &&
+                    slow.code == hm_code && slow.value_size == hm_size && slow.flags == expected,
+                "the hit-or-miss fast path reads an opaque as the general parser does");
+    }
     md::ResponseHeader hh;
     const md::ParseResult hr = no_alloc([&] { return md::parse_header(in, hh, limits); });
     md::ResponseHeader h;
@@ -219,7 +234,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     return 0;
 }
 
-/// The requests the batch byte picks: 1..4 of mg, quiet mg, ms, quiet ms, md, ma.
+/// The requests the batch byte picks: 1..4 of mg, quiet mg, ms, quiet ms, md, ma, with or
+/// without opaques.
 std::vector<meta_memcache::Request> batch_of(unsigned pick) {
     using meta_memcache::MetaCommand;
     using meta_memcache::Request;
@@ -252,6 +268,10 @@ std::vector<meta_memcache::Request> batch_of(unsigned pick) {
                 r.flags.return_value = true;
                 break;
         }
+        // With bit 5, each request carries an opaque (O1, O2, ...), as the pipelined
+        // client's do: its echo is checked on the fast path, or read by the general one.
+        if (((pick >> 5) & 1U) != 0)
+            r.flags.opaque = meta_memcache::Opaque::unchecked(std::to_string(k + 1));
         out.push_back(r);
     }
     return out;

@@ -400,6 +400,50 @@ TEST_CASE("too many flags on one line is a protocol error", "[parser][malformed]
     CHECK(detail::parse_header(line + " W\r\n", h).status == ParseStatus::invalid);
 }
 
+namespace {
+
+/// What parse_hit_or_miss read.
+struct HitOrMiss {
+    detail::ResponseCode code{};
+    std::uint64_t size = 0;
+    std::uint32_t flag = 0;
+    std::size_t length = 0;
+};
+
+/// For every cut of each line, alone and with a 100-byte value after it, that
+/// parse_hit_or_miss takes (with a place for an opaque when given one): the general parser
+/// reads the same line, code, size and client flag, and check(h, read) looks further.
+template <class Check>
+void for_each_hit_or_miss(const std::vector<std::string>& lines,
+                          std::string_view* opaque,
+                          Check&& check) {
+    for (const std::string& line : lines) {
+        for (const std::string& tail : {std::string(), std::string(100, 'v') + "\r\n"}) {
+            const std::string in = line + tail;
+            for (std::size_t cut = 0; cut <= in.size(); ++cut) {
+                const std::string_view part(in.data(), cut);
+                CAPTURE(line, cut);
+                HitOrMiss read;
+                if (!detail::parser_impl::parse_hit_or_miss(part, {}, read.code, read.size,
+                                                            read.flag, read.length, opaque))
+                    continue;
+                ResponseHeader h;
+                const auto r = detail::parser_impl::parse_header_general(part, h, {});
+                REQUIRE(r.status == ParseStatus::complete);
+                CHECK(r.length == read.length);
+                CHECK(h.code == read.code);
+                if (read.code == ResponseCode::value) {
+                    CHECK(h.value_size == read.size);
+                    CHECK(h.flags.client_flag == read.flag);
+                }
+                check(h, read);
+            }
+        }
+    }
+}
+
+}  // namespace
+
 TEST_CASE("the hit-or-miss fast path reads EN, HD and VA <size> f<flag> as the general parser does",
           "[parser]") {
     // Lines the fast path takes, and near misses it must leave to the general parser; each
@@ -428,37 +472,12 @@ TEST_CASE("the hit-or-miss fast path reads EN, HD and VA <size> f<flag> as the g
                                             "EN \r\n",
                                             "VA 100 g0\r\n",
                                             "VA 07 f007\r\n"};
-    for (const std::string& line : lines) {
-        for (const std::string& tail : {std::string(), std::string(100, 'v') + "\r\n"}) {
-            const std::string in = line + tail;
-            for (std::size_t cut = 0; cut <= in.size(); ++cut) {
-                const std::string_view part(in.data(), cut);
-                CAPTURE(line, cut);
-                detail::ResponseCode code{};
-                std::uint64_t size = 0;
-                std::uint32_t flag = 0;
-                std::size_t length = 0;
-                if (!detail::parser_impl::parse_hit_or_miss(part, {}, code, size, flag, length))
-                    continue;
-                ResponseHeader h;
-                const auto r = detail::parse_header(part, h);
-                REQUIRE(r.status == ParseStatus::complete);
-                CHECK(r.length == length);
-                CHECK(h.code == code);
-                if (code == ResponseCode::value) {
-                    CHECK(h.value_size == size);
-                    CHECK(h.flags.client_flag == flag);
-                    ResponseHeader only_f;
-                    only_f.code = ResponseCode::value;
-                    only_f.value_size = size;
-                    only_f.flags.client_flag = flag;
-                    CHECK(h.flags == only_f.flags);
-                } else {
-                    CHECK(h.flags == ResponseHeader{}.flags);
-                }
-            }
-        }
-    }
+    for_each_hit_or_miss(lines, nullptr, [](const ResponseHeader& h, const HitOrMiss& read) {
+        ResponseFlags only_f;
+        if (read.code == ResponseCode::value)
+            only_f.client_flag = read.flag;
+        CHECK(h.flags == only_f);
+    });
     // And the fast path does take the common lines, when eight bytes follow each number.
     detail::ResponseCode code{};
     std::uint64_t size = 0;
@@ -511,4 +530,63 @@ TEST_CASE("the common-answer fast path reads O opaque tokens as the general pars
     REQUIRE(detail::parser_impl::parse_common("VA 100 f0 O17\r\n", h, {}, length));
     REQUIRE(h.flags.opaque.has_value());
     CHECK(h.flags.opaque->view() == "17");
+}
+
+TEST_CASE(
+    "the hit-or-miss fast path, given a place for an opaque, reads the O token of the "
+    "pipelined client's answers as the general parser does",
+    "[parser]") {
+    // Only "VA <size> f<flag> O<token>", "EN O<token>" and "HD O<token>" (and the lines
+    // without a token) are taken; near misses are left to the general parser. Every line
+    // is tried whole and cut at every byte, with and without a value after it.
+    const std::vector<std::string> lines = {"VA 100 f0 O1\r\n",
+                                            "VA 100 f16 O123\r\n",
+                                            "VA 5 f1234 O9\r\n",
+                                            "VA 100 O123 f7\r\n",
+                                            "HD O42\r\n",
+                                            "EN O9\r\n",
+                                            "EN\r\n",
+                                            "VA 100 f0\r\n",
+                                            "HD c5 O77 t10\r\n",
+                                            "VA 3 f0 O\r\n",
+                                            "VA 3 f0 O1 O2\r\n",
+                                            "VA 3 f0 Oabc\rd\r\n",
+                                            "VA 3 f0 O1\nabc\r\n",
+                                            "VA 3 f0 O1234567890123456789012345678901\r\n",
+                                            "VA 3 f0 O12345678901234567890123456789012\r\n",
+                                            "VA 3 f0 O1 \r\n",
+                                            "VA 3 f0 O1 k\r\n",
+                                            "VA 3 f0 O\x7f\r\n",
+                                            "EN O\r\n",
+                                            "EN O1 \r\n",
+                                            "HD O1 O2\r\n"};
+    std::string_view opaque;
+    for_each_hit_or_miss(lines, &opaque, [&](const ResponseHeader& h, const HitOrMiss&) {
+        if (opaque.empty()) {
+            CHECK_FALSE(h.flags.opaque.has_value());
+        } else {
+            REQUIRE(h.flags.opaque.has_value());
+            CHECK(h.flags.opaque->view() == opaque);
+        }
+    });
+    // The pipelined client's usual answers take it; without a place for the token, a line
+    // with one does not.
+    detail::ResponseCode code{};
+    std::uint64_t size = 0;
+    std::uint32_t flag = 0;
+    std::size_t length = 0;
+    const std::string hit = "VA 100 f0 O17\r\n" + std::string(100, 'v') + "\r\n";
+    REQUIRE(detail::parser_impl::parse_hit_or_miss(hit, {}, code, size, flag, length, &opaque));
+    CHECK((code == ResponseCode::value && size == 100 && flag == 0 && length == 15));
+    CHECK(opaque == "17");
+    CHECK_FALSE(detail::parser_impl::parse_hit_or_miss(hit, {}, code, size, flag, length));
+    REQUIRE(
+        detail::parser_impl::parse_hit_or_miss("EN O9\r\n", {}, code, size, flag, length, &opaque));
+    CHECK((code == ResponseCode::miss && length == 7 && opaque == "9"));
+    REQUIRE(detail::parser_impl::parse_hit_or_miss("HD O42\r\n", {}, code, size, flag, length,
+                                                   &opaque));
+    CHECK((code == ResponseCode::header && length == 8 && opaque == "42"));
+    REQUIRE(
+        detail::parser_impl::parse_hit_or_miss("HD\r\n", {}, code, size, flag, length, &opaque));
+    CHECK(opaque.empty());
 }

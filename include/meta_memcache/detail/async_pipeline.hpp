@@ -373,7 +373,8 @@ private:
 
     void start_front() {
         Batch& b = flight_.front();
-        dec_.start(b.reqs, nullptr, b.reqs.size(), fences_, max_value_, limits_, server_);
+        dec_.start(b.reqs, nullptr, b.reqs.size(), fences_, max_value_, limits_, server_,
+                   hit_.get());
         fences_ = 0;
         front_started_ = true;
     }
@@ -444,6 +445,9 @@ private:
     std::size_t received_ = 0;  ///< bytes received on the connection
     bool mismatch_ = false;
     std::string scratch_;  ///< where a dropped large value is read
+    /// The header the decoder describes plain hits in, kept from batch to batch.
+    std::unique_ptr<ResponseHeader> hit_ =
+        std::make_unique<ResponseHeader>(BatchDecoder::hit_header());
     std::string error_;
 };
 

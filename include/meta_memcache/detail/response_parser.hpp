@@ -2,6 +2,7 @@
 
 #include <meta_memcache/response_flags.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cstddef>
@@ -296,17 +297,44 @@ namespace parser_impl {
     return ((v & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32U;
 }
 
+/// Where a plain answer's line that has reached byte `i` ends: right there ("\r\n"), or,
+/// when `opaque` is given, after " O<token>\r\n" (a token of 1 to 31 bytes of 0x21..0x7E,
+/// viewed in *opaque, and counted in `flags`). 0 for anything else.
+[[gnu::always_inline]] inline std::size_t plain_line_end(const char* s,
+                                                         std::size_t n,
+                                                         std::size_t i,
+                                                         std::string_view* opaque,
+                                                         unsigned& flags) noexcept {
+    if (i + 2 <= n && s[i] == '\r' && s[i + 1] == '\n')
+        return i + 2;
+    if (opaque == nullptr || i + 5 > n || s[i] != ' ' || s[i + 1] != 'O')
+        return 0;
+    const std::size_t start = i + 2;
+    const std::size_t stop = std::min(n, start + 32);
+    std::size_t j = start;
+    while (j < stop && static_cast<unsigned char>(s[j] - 0x21) <= 0x7E - 0x21)
+        ++j;
+    if (j == start || j - start > 31 || j + 2 > n || s[j] != '\r' || s[j + 1] != '\n')
+        return 0;
+    *opaque = std::string_view(s + start, j - start);
+    ++flags;
+    return j + 2;
+}
+
 /// The answers of high-level reads and writes, read with the fewest steps: "EN\r\n",
 /// "HD\r\n" and "VA <size> f<flag>\r\n" (each number of one to seven digits, with eight bytes
-/// readable from its start). True when `in` starts with a whole such line, with `code`, `size` and
-/// `client_flag` set and `length` its bytes; false, with nothing set, for anything else
-/// (parse_common and the general parser judge it then, as they do a line over `limits`).
+/// readable from its start), and, when `opaque` is given, the same lines with " O<token>"
+/// before the "\r\n" (the pipelined client's). True when `in` starts with a whole such line,
+/// with `code`, `size`, `client_flag` and `*opaque` (empty when there was none) set and
+/// `length` its bytes; false, with nothing set, for anything else (parse_common and the
+/// general parser judge it then, as they do a line over `limits`).
 [[gnu::always_inline]] inline bool parse_hit_or_miss(std::string_view in,
                                                      const ParserLimits& limits,
                                                      ResponseCode& code,
                                                      std::uint64_t& size,
                                                      std::uint32_t& client_flag,
-                                                     std::size_t& length) noexcept {
+                                                     std::size_t& length,
+                                                     std::string_view* opaque = nullptr) noexcept {
     const std::size_t n = in.size();
     const char* const s = in.data();
     if (n < 4)
@@ -315,14 +343,24 @@ namespace parser_impl {
     std::memcpy(&head, s, 4);
     if (limits.max_line < 4)
         return false;
-    if (head == ('E' | 'N' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
-        code = ResponseCode::miss;
+    unsigned flags = 0;
+    std::string_view seen{};
+    if (head == ('E' | 'N' << 8 | '\r' << 16 | unsigned{'\n'} << 24) ||
+        head == ('H' | 'D' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
+        code = s[0] == 'E' ? ResponseCode::miss : ResponseCode::header;
         length = 4;
+        if (opaque != nullptr)
+            *opaque = {};
         return true;
     }
-    if (head == ('H' | 'D' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
-        code = ResponseCode::header;
-        length = 4;
+    if (opaque != nullptr && ((head == ('E' | 'N' << 8 | ' ' << 16 | unsigned{'O'} << 24)) ||
+                              (head == ('H' | 'D' << 8 | ' ' << 16 | unsigned{'O'} << 24)))) {
+        const std::size_t end = plain_line_end(s, n, 2, &seen, flags);
+        if (end == 0 || end > limits.max_line || limits.max_flags < flags)
+            return false;
+        code = s[0] == 'E' ? ResponseCode::miss : ResponseCode::header;
+        length = end;
+        *opaque = seen;
         return true;
     }
     if ((head & 0xFFFFFFU) != ('V' | 'A' << 8 | ' ' << 16) || n < 3 + 8)
@@ -337,23 +375,30 @@ namespace parser_impl {
     const auto d0 = static_cast<unsigned char>(s[i] - '0');
     const auto d1 = static_cast<unsigned char>(s[i + 1] - '0');
     std::uint64_t flag = 0;
-    if (d0 <= 9 && s[i + 1] == '\r') {
+    if (d0 <= 9 && d1 > 9) {
         flag = d0;
         digits = 1;
-    } else if (d0 <= 9 && d1 <= 9 && s[i + 2] == '\r') {
+    } else if (d0 <= 9 && d1 <= 9 && static_cast<unsigned char>(s[i + 2] - '0') > 9) {
         flag = d0 * 10U + d1;
         digits = 2;
     } else {
         flag = swar_digits(s + i, digits);
     }
-    i += digits;  // at the '\r'
-    if (digits == 0 || digits == 8 || i + 2 > n || s[i] != '\r' || s[i + 1] != '\n' ||
-        i + 2 > limits.max_line || value_size > limits.max_value_size || limits.max_flags < 1)
+    i += digits;  // after the flag
+    flags = 1;
+    const std::size_t end =
+        digits == 0 || digits == 8
+            ? 0
+            : plain_line_end(s, n, i, opaque != nullptr ? &seen : nullptr, flags);
+    if (end == 0 || end > limits.max_line || value_size > limits.max_value_size ||
+        limits.max_flags < flags)
         return false;
     code = ResponseCode::value;
     size = value_size;
     client_flag = static_cast<std::uint32_t>(flag);  // (seven digits at most)
-    length = i + 2;
+    length = end;
+    if (opaque != nullptr)
+        *opaque = seen;
     return true;
 }
 

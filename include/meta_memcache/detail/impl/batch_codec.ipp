@@ -294,19 +294,31 @@ inline bool BatchDecoder::plain(std::string_view in,
                                 ResponseHeader& hit,
                                 std::size_t& consumed) {
     using codec_impl::nominal;
-    // The answers of a plain mg with f v, and a bare HD, as nearly every call gets them.
+    // The answers of a plain mg with f v, and a bare HD, as nearly every call gets them;
+    // with the request's opaque echoed when it sent one (the pipelined client's), checked
+    // here: anything else, a missing or different opaque included, is one()'s to judge.
     ResponseCode code{};
     std::uint64_t size = 0;
     std::uint32_t flag = 0;
     std::size_t len = 0;
+    std::string_view opaque{};
     const Request& req = request(next_);
+    const Opaque* sent = req.flags.opaque ? &*req.flags.opaque : nullptr;
     if (req.flags.no_reply || req.command == MetaCommand::noop ||
-        !parser_impl::parse_hit_or_miss(in, limits_, code, size, flag, len) || size > max_value_ ||
-        !codec_impl::answers(req.command, code))
+        !parser_impl::parse_hit_or_miss(in, limits_, code, size, flag, len,
+                                        sent != nullptr ? &opaque : nullptr) ||
+        size > max_value_ || !codec_impl::answers(req.command, code) ||
+        (sent != nullptr && opaque != sent->view()))
         return false;
-    if (code != ResponseCode::value) {  // EN or HD, without flags: as nominal() says
-        sink.answer(slot(next_),
-                    nominal(code == ResponseCode::miss ? MetaCommand::get : MetaCommand::set), {});
+    if (code != ResponseCode::value) {  // EN or HD: as nominal() says, with the opaque
+        const MetaCommand as = code == ResponseCode::miss ? MetaCommand::get : MetaCommand::set;
+        if (sent == nullptr) {
+            sink.answer(slot(next_), nominal(as), {});
+        } else {
+            ResponseHeader h = nominal(as);
+            h.flags.opaque = *sent;
+            sink.answer(slot(next_), h, {});
+        }
         ++next_;
         consumed = len;
         return true;
@@ -316,6 +328,10 @@ inline bool BatchDecoder::plain(std::string_view in,
     const auto n = static_cast<std::size_t>(size);
     hit.value_size = size;
     hit.flags.client_flag = flag;
+    if (sent != nullptr)
+        hit.flags.opaque = *sent;
+    else if (hit.flags.opaque)
+        hit.flags.opaque.reset();
     sink.answer(slot(next_), hit, std::string_view(in.data() + len, n));
     ++next_;
     consumed = len + n + 2;
