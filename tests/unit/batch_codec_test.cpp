@@ -411,8 +411,10 @@ std::string general_bytes(const Request& r, std::string_view prefix) {
 
 }  // namespace
 
-TEST_CASE("the one-key path writes the general encoder's bytes for a plain get and set",
-          "[codec][one-key]") {
+TEST_CASE(
+    "the one-key path and the pipelined client write the general encoder's bytes for a plain get "
+    "and set",
+    "[codec][one-key]") {
     const std::string binary("k\x01y\xff", 4);
     const std::vector<std::string> keys = {"k",
                                            "seven77",
@@ -436,6 +438,17 @@ TEST_CASE("the one-key path writes the general encoder's bytes for a plain get a
                 detail::MetaCommand::get, KeyView(key), {}, detail::plain_read_flags()};
             CHECK(std::string(line.data(), static_cast<std::size_t>(end - line.data())) ==
                   general_bytes(get, prefix));
+            // With an opaque, as the pipelined client sends its plain reads.
+            for (const std::string_view opaque :
+                 {std::string_view("1"), std::string_view("4294967295"),
+                  std::string_view("1234567890123456789012345678901")}) {
+                std::array<char, detail::max_request_line + detail::plain_read_opaque_room> with{};
+                char* e = detail::put_plain_read(with.data(), prefix, key, tail, opaque);
+                Request tagged = get;
+                tagged.flags.opaque = Opaque(opaque);
+                CHECK(std::string(with.data(), static_cast<std::size_t>(e - with.data())) ==
+                      general_bytes(tagged, prefix));
+            }
             for (const std::int64_t ttl : {std::int64_t{0}, std::int64_t{1}, detail::max_ttl}) {
                 for (const std::uint32_t flag : {0U, 16U, 4294967295U}) {
                     for (const std::string& value : {std::string(), std::string(100, 'v')}) {

@@ -185,6 +185,9 @@ public:
     std::string value{};
     /// Whether a failed write among the requests goes to on_write_failure.
     bool track_write_failures = true;
+    /// Every request is a plain read (mg with f v, validated at initiation): written with
+    /// put_plain_read, without the general encoder.
+    bool plain_reads = false;
     /// Requests not answered yet.
     std::size_t remaining = 0;
     /// Completed (answered, failed or cancelled): later answers are dropped.

@@ -22,6 +22,7 @@
 
 #include <meta_memcache/detail/async_call.hpp>
 #include <meta_memcache/detail/batch_codec.hpp>
+#include <meta_memcache/detail/request_encoder.hpp>
 #include <meta_memcache/detail/response_parser.hpp>
 #include <meta_memcache/detail/result_sink.hpp>
 #include <meta_memcache/request.hpp>
@@ -109,7 +110,16 @@ public:
             Request& r = b.reqs.back();
             if (!r.flags.opaque)
                 r.flags.opaque = next_opaque();
-            encode(r, key_prefix, wbuf_);
+            if (it.call->plain_reads && !r.key.key.empty()) [[likely]] {
+                // (The bytes encode() writes for it, as the one-key path writes them.)
+                char* p = wbuf_.room(max_request_line + plain_read_opaque_room);
+                wbuf_.commit(static_cast<std::size_t>(put_plain_read(p, key_prefix, r.key.key,
+                                                                     plain_read_tail,
+                                                                     r.flags.opaque->view()) -
+                                                      p));
+            } else {
+                encode(r, key_prefix, wbuf_);
+            }
             b.items.push_back(std::move(it));
         }
         queue_.clear();

@@ -517,6 +517,39 @@ struct LineTail {
     return p + tail.size;
 }
 
+/// put_plain_read with an O flag, last as encode() puts it: "mg <prefix><key>[ b]", `tail`
+/// and " O<opaque>" before its "\r\n" (the pipelined client's plain read). Room:
+/// max_request_line + plain_read_opaque_room. Returns the end.
+inline constexpr std::size_t plain_read_opaque_room = 2 + Opaque::max_size;
+[[gnu::always_inline]] inline char* put_plain_read(char* p,
+                                                   std::string_view prefix,
+                                                   std::string_view key,
+                                                   const LineTail& tail,
+                                                   std::string_view opaque) {
+    char* end = put_plain_read(p, prefix, key, tail) - 2;  // at the tail's "\r\n"
+    end[0] = ' ';
+    end[1] = 'O';
+    std::memcpy(end + 2, opaque.data(), opaque.size());
+    end += 2 + opaque.size();
+    end[0] = '\r';
+    end[1] = '\n';
+    return end + 2;
+}
+
+/// The flags of a plain read: the value and its client flag (mg <key> f v).
+[[nodiscard]] inline const RequestFlags& plain_read_flags() {
+    static const RequestFlags flags = [] {
+        RequestFlags f;
+        f.return_client_flag = true;
+        f.return_value = true;
+        return f;
+    }();
+    return flags;
+}
+
+/// The flag text of a plain read, made once, at start-up (no guard to test per read).
+inline const LineTail plain_read_tail = LineTail::of_read(plain_read_flags());
+
 /// The one-key path's plain set, "ms <prefix><key> <size>[ b] T<ttl> F<client_flag>",
 /// value and "\r\n": the bytes encode() writes for an ms with only T and F. Room:
 /// max_request_line + value.size() + 2. Returns the end.

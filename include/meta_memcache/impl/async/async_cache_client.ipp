@@ -450,9 +450,12 @@ META_MEMCACHE_DECL AsyncCacheClient::CallPtr<bool> AsyncCacheClient::touch_call(
 META_MEMCACHE_DECL AsyncCacheClient::CallPtr<std::optional<std::string>> AsyncCacheClient::get_call(
     KeyView key, const GetOptions& options) const {
     using namespace detail::async_commands;
-    return one<ReadCall<std::optional<std::string>>>(
+    auto call = one<ReadCall<std::optional<std::string>>>(
         e_, MetaCommand::get, key, detail::cache_client_impl::read_flags(options, false), {},
         options.failure);
+    // No T or R: the flags are plain_read_flags() (read_flags says so).
+    call->plain_reads = !options.touch_ttl && !options.recache_policy;
+    return call;
 }
 
 META_MEMCACHE_DECL AsyncCacheClient::CallPtr<CasValue> AsyncCacheClient::get_cas_call(

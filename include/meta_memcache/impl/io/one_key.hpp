@@ -29,15 +29,9 @@ enum class OneKey : std::uint8_t {
     declined,  ///< nothing was sent: run the request on the general path
 };
 
-/// The flags of a plain read: the value and its client flag (mg <key> f v).
-[[nodiscard]] const RequestFlags& plain_read_flags();
-
 namespace one_key_impl {
 
 using Lease = ConnectionPool::Impl::Lease;
-
-/// The flag text of a plain read, made once, at start-up (no guard to test per read).
-inline const LineTail read_tail = LineTail::of_read(plain_read_flags());
 
 /// Finishes a one-key request on the general driver (see Call::take_over): `request`
 /// stands for what the one-key path was sending; `err` when the pool gave no
@@ -146,7 +140,7 @@ template <class Sink, class MakeContext>
                                               MakeContext&& ctx) {
     if (key.key.empty())
         return OneKey::declined;  // validate() names the problem
-    const LineTail& tail = one_key_impl::read_tail;
+    const LineTail& tail = plain_read_tail;
     return one_key_impl::exchange(
         pool, MetaCommand::get, max_request_line, sink, max_item_size, ctx,
         [&](char* p)

@@ -8,16 +8,6 @@
 
 namespace meta_memcache::detail {
 
-META_MEMCACHE_DECL const RequestFlags& plain_read_flags() {
-    static const RequestFlags flags = [] {
-        RequestFlags f;
-        f.return_client_flag = true;
-        f.return_value = true;
-        return f;
-    }();
-    return flags;
-}
-
 META_MEMCACHE_DECL void one_key_impl::take_over(ConnectionPool::Impl& pool,
                                                 Lease&& lease,
                                                 const AcquireError* err,
