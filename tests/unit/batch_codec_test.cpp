@@ -467,3 +467,35 @@ TEST_CASE(
         }
     }
 }
+
+TEST_CASE("a plain read's key is judged as the general validation judges it", "[codec]") {
+    // validate_plain_read checks the key alone (a plain read's flags are checked once):
+    // whatever validate() rejects for such a read, it rejects too, with the same error.
+    const std::string binary("k\x01y\xff", 4);
+    for (const std::string_view prefix : {std::string_view(), std::string_view("app:")}) {
+        for (const std::string& key :
+             {std::string(), std::string("k"), binary, std::string(186, 'c'), std::string(187, 'd'),
+              std::string(1000, 'e'), std::string("with space")}) {
+            CAPTURE(prefix, key.size());
+            const Request get{
+                detail::MetaCommand::get, KeyView(key), {}, detail::plain_read_flags()};
+            std::string general;
+            std::string plain;
+            try {
+                detail::validate(get, prefix, 1024 * 1024);
+            } catch (const InvalidInputError& e) {
+                general = e.what();
+            }
+            try {
+                detail::validate_plain_read(get, prefix);
+            } catch (const InvalidInputError& e) {
+                plain = e.what();
+            }
+            CHECK(plain == general);
+        }
+    }
+    CHECK_THROWS_AS(
+        detail::validate_plain_read(
+            Request{detail::MetaCommand::get, KeyView(""), {}, detail::plain_read_flags()}, ""),
+        InvalidInputError);
+}

@@ -158,6 +158,10 @@ private:
 /// Returns the flags the request sends (flag_mask), for encode().
 /// @throws InvalidInputError naming the command and the problem.
 std::uint32_t validate(const Request& r, std::string_view key_prefix, std::size_t max_item_size);
+/// validate() of a request known to be a plain read (mg with plain_read_flags(), whose
+/// flags are checked once): its key alone.
+/// @throws InvalidInputError naming the problem.
+void validate_plain_read(const Request& r, std::string_view key_prefix);
 
 /// The part of validate() that depends on the key: not empty, and within memcached's
 /// flag-token limit with the `b` that its wire form may add to flags `mask`.

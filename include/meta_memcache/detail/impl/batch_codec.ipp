@@ -94,6 +94,15 @@ inline void validate_key(MetaCommand cmd,
     }
 }
 
+inline void validate_plain_read(const Request& r, std::string_view key_prefix) {
+    static const std::uint32_t mask = [] {
+        const std::uint32_t m = flag_mask(plain_read_flags());
+        validate_flags(MetaCommand::get, plain_read_flags(), m);
+        return m;
+    }();
+    validate_key(MetaCommand::get, r.key.key, key_prefix, mask);
+}
+
 inline std::uint32_t validate(const Request& r,
                               std::string_view key_prefix,
                               std::size_t max_item_size) {

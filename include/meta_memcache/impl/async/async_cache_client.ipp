@@ -279,8 +279,9 @@ private:
     std::optional<ResponseSink> sink_;
 };
 
-/// Builds a call of type C for one request.
-template <class C, class... A>
+/// Builds a call of type C for one request; `PlainReads`: the request is a plain read
+/// (flags plain_read_flags()), whose flags need no checking per call.
+template <class C, bool PlainReads = false, class... A>
 std::shared_ptr<C> one(const std::shared_ptr<AsyncEngine>& e,
                        MetaCommand cmd,
                        KeyView key,
@@ -292,6 +293,7 @@ std::shared_ptr<C> one(const std::shared_ptr<AsyncEngine>& e,
     c->add(cmd, key, flags);
     if (!value.empty())
         c->value.assign(value);
+    c->plain_reads = PlainReads;
     c->seal();
     return c;
 }
@@ -450,12 +452,12 @@ META_MEMCACHE_DECL AsyncCacheClient::CallPtr<bool> AsyncCacheClient::touch_call(
 META_MEMCACHE_DECL AsyncCacheClient::CallPtr<std::optional<std::string>> AsyncCacheClient::get_call(
     KeyView key, const GetOptions& options) const {
     using namespace detail::async_commands;
-    auto call = one<ReadCall<std::optional<std::string>>>(
-        e_, MetaCommand::get, key, detail::cache_client_impl::read_flags(options, false), {},
-        options.failure);
-    // No T or R: the flags are plain_read_flags() (read_flags says so).
-    call->plain_reads = !options.touch_ttl && !options.recache_policy;
-    return call;
+    using Call = ReadCall<std::optional<std::string>>;
+    if (!options.touch_ttl && !options.recache_policy)  // (read_flags: plain_read_flags())
+        return one<Call, true>(e_, MetaCommand::get, key, detail::plain_read_flags(), {},
+                               options.failure);
+    return one<Call>(e_, MetaCommand::get, key,
+                     detail::cache_client_impl::read_flags(options, false), {}, options.failure);
 }
 
 META_MEMCACHE_DECL AsyncCacheClient::CallPtr<CasValue> AsyncCacheClient::get_cas_call(

@@ -592,8 +592,12 @@ META_MEMCACHE_DECL bool AsyncEngine::raise(const FailureHandling& fh) const noex
 
 META_MEMCACHE_DECL std::error_code AsyncEngine::validate(const AsyncCall& call) const {
     try {
-        for (const Request& r : call.requests)
-            detail::validate(r, options.key_prefix, options.max_item_size);
+        for (const Request& r : call.requests) {
+            if (call.plain_reads)
+                detail::validate_plain_read(r, options.key_prefix);
+            else
+                detail::validate(r, options.key_prefix, options.max_item_size);
+        }
     } catch (const InvalidInputError& e) {
         return e.code();
     }
