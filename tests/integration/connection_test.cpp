@@ -141,7 +141,7 @@ TEST_CASE("a server that accepts and never answers times out at recv_timeout",
     const auto r = thrown_by([&] { cache.get("k"); });
     CHECK(r.timeout);
     CHECK(r.took >= 320ms);
-    CHECK(r.took <= 480ms);
+    CHECK(r.took <= 600ms);  // the deadline, not two of it (slack for a loaded machine)
     CHECK_THAT(r.message, Catch::Contains("no complete answer within 400 ms"));
     CHECK(silent.received().rfind("mg k ", 0) == 0);
     const PoolCounters c = counters_of(cache);

@@ -206,7 +206,7 @@ TEST_CASE("a paused server times out at recv_timeout and is marked down after th
         const auto r = thrown_by([&] { cache.get(key); });
         CHECK(r.timeout);
         CHECK(r.took >= 400ms);
-        CHECK(r.took <= 600ms);
+        CHECK(r.took <= 750ms);  // the deadline, not two of it (slack for a loaded machine)
         CHECK_THAT(r.message, Catch::Contains("500 ms"));
         const PoolCounters c = counters_of(cache);
         CHECK(c.timeouts == static_cast<std::uint64_t>(i));

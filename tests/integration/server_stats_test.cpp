@@ -130,7 +130,7 @@ TEST_CASE("stats of a paused server times out at recv_timeout and discards the c
     CHECK(r.timeout);
     CHECK_THAT(r.message, Catch::Contains("within 300 ms"));
     CHECK(r.took >= 240ms);
-    CHECK(r.took <= 360ms);
+    CHECK(r.took <= 450ms);  // the deadline, not two of it (slack for a loaded machine)
     const PoolCounters c = pool.counters();
     CHECK(c.timeouts == 1);
     CHECK(c.established == 0);
