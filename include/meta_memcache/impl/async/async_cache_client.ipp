@@ -167,6 +167,13 @@ protected:
             retry();
             return;
         }
+        if constexpr (std::is_same_v<T, std::optional<std::string>>) {
+            // Plain bytes (as nearly every value is) go to the caller as they were read.
+            if ((sink_->client_flag & (chunked_flag | value_flag::compression_mask)) == 0) {
+                this->deliver({}, std::move(value_));
+                return;
+            }
+        }
         auto bytes = value_bytes(*this->engine_->serializer, std::move(value_), sink_->client_flag);
         if constexpr (std::is_same_v<T, CasValue>) {
             this->deliver({}, CasValue{std::move(bytes), sink_->cas, sink_->won});
