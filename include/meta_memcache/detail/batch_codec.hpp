@@ -328,8 +328,10 @@ private:
         }
     }
     /// One plain answer at the start of `in` (parse_hit_or_miss: a VA with only f, a bare
-    /// EN or HD) to the current request, a hit described in `hit`; false, with nothing
-    /// consumed, for anything else (one() judges it then).
+    /// EN or HD, with the request's opaque echoed when `Opaque`) to the current request, a
+    /// hit described in `hit`; false, with nothing consumed, for anything else (one() judges
+    /// it then).
+    template <bool Opaque>
     [[gnu::always_inline]] bool plain(std::string_view in,
                                       ResultSink& sink,
                                       ResponseHeader& hit,

@@ -345,9 +345,15 @@ namespace parser_impl {
         return false;
     unsigned flags = 0;
     std::string_view seen{};
-    if (head == ('E' | 'N' << 8 | '\r' << 16 | unsigned{'\n'} << 24) ||
-        head == ('H' | 'D' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
-        code = s[0] == 'E' ? ResponseCode::miss : ResponseCode::header;
+    if (head == ('E' | 'N' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
+        code = ResponseCode::miss;
+        length = 4;
+        if (opaque != nullptr)
+            *opaque = {};
+        return true;
+    }
+    if (head == ('H' | 'D' << 8 | '\r' << 16 | unsigned{'\n'} << 24)) {
+        code = ResponseCode::header;
         length = 4;
         if (opaque != nullptr)
             *opaque = {};
@@ -375,10 +381,12 @@ namespace parser_impl {
     const auto d0 = static_cast<unsigned char>(s[i] - '0');
     const auto d1 = static_cast<unsigned char>(s[i + 1] - '0');
     std::uint64_t flag = 0;
-    if (d0 <= 9 && d1 > 9) {
+    // (What may follow the flag: the line's end, or with an opaque its space.)
+    const auto after_flag = [&](char c) { return c == '\r' || (opaque != nullptr && c == ' '); };
+    if (d0 <= 9 && after_flag(s[i + 1])) {
         flag = d0;
         digits = 1;
-    } else if (d0 <= 9 && d1 <= 9 && static_cast<unsigned char>(s[i + 2] - '0') > 9) {
+    } else if (d0 <= 9 && d1 <= 9 && after_flag(s[i + 2])) {
         flag = d0 * 10U + d1;
         digits = 2;
     } else {

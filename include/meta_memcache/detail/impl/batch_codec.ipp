@@ -281,9 +281,13 @@ inline BatchDecoder::Fed BatchDecoder::feed(std::string_view in,
             if (hit == nullptr)
                 hit = &own_hit.emplace(hit_header());
             std::size_t used = 0;
-            while (next_ < read_until_ &&
-                   plain(std::string_view(in.data() + pos, in.size() - pos), sink, *hit, used))
+            while (next_ < read_until_) {
+                const std::string_view rest(in.data() + pos, in.size() - pos);
+                if (!(request(next_).flags.opaque ? plain<true>(rest, sink, *hit, used)
+                                                  : plain<false>(rest, sink, *hit, used)))
+                    break;
                 pos += used;
+            }
             if (done())
                 break;
         }
@@ -298,35 +302,35 @@ inline BatchDecoder::Fed BatchDecoder::feed(std::string_view in,
     return {pos, Status::done};
 }
 
+template <bool Opaque>
 inline bool BatchDecoder::plain(std::string_view in,
                                 ResultSink& sink,
                                 ResponseHeader& hit,
                                 std::size_t& consumed) {
     using codec_impl::nominal;
     // The answers of a plain mg with f v, and a bare HD, as nearly every call gets them;
-    // with the request's opaque echoed when it sent one (the pipelined client's), checked
+    // `Opaque`: the request sent an opaque (the pipelined client's), whose echo is checked
     // here: anything else, a missing or different opaque included, is one()'s to judge.
     ResponseCode code{};
     std::uint64_t size = 0;
     std::uint32_t flag = 0;
     std::size_t len = 0;
-    std::string_view opaque{};
+    std::string_view echoed{};
     const Request& req = request(next_);
-    const Opaque* sent = req.flags.opaque ? &*req.flags.opaque : nullptr;
     if (req.flags.no_reply || req.command == MetaCommand::noop ||
         !parser_impl::parse_hit_or_miss(in, limits_, code, size, flag, len,
-                                        sent != nullptr ? &opaque : nullptr) ||
+                                        Opaque ? &echoed : nullptr) ||
         size > max_value_ || !codec_impl::answers(req.command, code) ||
-        (sent != nullptr && opaque != sent->view()))
+        (Opaque && echoed != req.flags.opaque->view()))
         return false;
-    if (code != ResponseCode::value) {  // EN or HD: as nominal() says, with the opaque
+    if (code != ResponseCode::value) {  // EN or HD: as nominal() says (with the opaque)
         const MetaCommand as = code == ResponseCode::miss ? MetaCommand::get : MetaCommand::set;
-        if (sent == nullptr) {
-            sink.answer(slot(next_), nominal(as), {});
-        } else {
+        if constexpr (Opaque) {
             ResponseHeader h = nominal(as);
-            h.flags.opaque = *sent;
+            h.flags.opaque = *req.flags.opaque;
             sink.answer(slot(next_), h, {});
+        } else {
+            sink.answer(slot(next_), nominal(as), {});
         }
         ++next_;
         consumed = len;
@@ -337,11 +341,11 @@ inline bool BatchDecoder::plain(std::string_view in,
     const auto n = static_cast<std::size_t>(size);
     hit.value_size = size;
     hit.flags.client_flag = flag;
-    if (sent != nullptr)
-        hit.flags.opaque = *sent;
-    else if (hit.flags.opaque)
-        hit.flags.opaque.reset();
+    if constexpr (Opaque)
+        hit.flags.opaque = *req.flags.opaque;
     sink.answer(slot(next_), hit, std::string_view(in.data() + len, n));
+    if constexpr (Opaque)
+        hit.flags.opaque.reset();  // (the header is kept for answers without one)
     ++next_;
     consumed = len + n + 2;
     return true;
