@@ -56,6 +56,14 @@ namespace key_impl {
     std::memcpy(dst, &a, 8);
     std::memcpy(dst + n - 8, &b, 8);
 }
+#if defined(__SSE2__)
+/// Each of the sixteen bytes of `v` that may appear in a raw wire key, as 0xFF (signed
+/// bytes: 0x80..0xFF are negative, so "> 0x20 and < 0x7F" is the raw range).
+[[gnu::always_inline]] inline __m128i raw_key_bytes(__m128i v) noexcept {
+    return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)),
+                         _mm_cmplt_epi8(v, _mm_set1_epi8(0x7F)));
+}
+#endif
 }  // namespace key_impl
 
 /// True when any of the `n` bytes at `p` must not appear in a raw wire key; sixteen bytes
@@ -64,12 +72,8 @@ namespace key_impl {
 [[nodiscard, gnu::always_inline]] inline bool any_binary(const char* p, std::size_t n) noexcept {
 #if defined(__SSE2__)
     if (n >= 16) {
-        // Signed bytes: 0x80..0xFF are negative, so "> 0x20 and < 0x7F" is the raw range.
-        const __m128i low = _mm_set1_epi8(0x20);
-        const __m128i high = _mm_set1_epi8(0x7F);
-        const auto raw = [&](const char* q) {
-            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-            return _mm_and_si128(_mm_cmpgt_epi8(v, low), _mm_cmplt_epi8(v, high));
+        const auto raw = [](const char* q) {
+            return key_impl::raw_key_bytes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
         };
         __m128i all = raw(p + n - 16);
         for (std::size_t i = 0; i + 16 < n; i += 16)
@@ -133,11 +137,8 @@ namespace key_impl {
         const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), a);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16), b);
-        const __m128i low = _mm_set1_epi8(0x20);
-        const __m128i high = _mm_set1_epi8(0x7F);
-        const __m128i raw_a = _mm_and_si128(_mm_cmpgt_epi8(a, low), _mm_cmplt_epi8(a, high));
-        const __m128i raw_b = _mm_and_si128(_mm_cmpgt_epi8(b, low), _mm_cmplt_epi8(b, high));
-        return _mm_movemask_epi8(_mm_and_si128(raw_a, raw_b)) != 0xFFFF;
+        return _mm_movemask_epi8(
+                   _mm_and_si128(key_impl::raw_key_bytes(a), key_impl::raw_key_bytes(b))) != 0xFFFF;
     }
 #endif
     if (n >= 8 && n < 16) {

@@ -72,15 +72,15 @@ struct CacheClient::State {
     /// when the options have one).
     void switch_to(std::shared_ptr<Router> router);
     void add_extra_counters(ClientCounters& out) const;
-    /// True when a hot cache keeps any key (a read may be served from it).
-    [[nodiscard]] bool may_serve_hot() const noexcept {
-        const detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire);
-        return hot != nullptr && hot->keeps_any();
+    /// The hot cache when it keeps any key (a read may be served from it), else null.
+    [[nodiscard]] detail::HotCacheRouter* hot_keeping_keys() const noexcept {
+        detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire);
+        return hot != nullptr && hot->keeps_any() ? hot : nullptr;
     }
     /// A get (no CAS) of a key the hot cache keeps: true with `out` set (and counted).
     bool served_hot(const KeyView& key, const GetOptions& get, std::optional<std::string>& out) {
-        detail::HotCacheRouter* hot = hot_.load(std::memory_order_acquire);
-        return hot != nullptr && hot->keeps_any() && serve_hot(*hot, key, get, out);
+        detail::HotCacheRouter* hot = hot_keeping_keys();
+        return hot != nullptr && serve_hot(*hot, key, get, out);
     }
     bool serve_hot(detail::HotCacheRouter& hot,
                    const KeyView& key,

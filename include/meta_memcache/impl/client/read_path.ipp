@@ -147,8 +147,7 @@ META_MEMCACHE_DECL std::optional<std::string> CacheClient::get(KeyView key,
     // read buffer into `out`. A plain read of plain bytes is done without pinning the
     // router (it is used once, by run_plain_read); anything else goes on in finish_get.
     std::optional<std::string> out;
-    if (detail::HotCacheRouter* hot = s_->hot_.load(std::memory_order_acquire);
-        hot != nullptr && hot->keeps_any()) [[unlikely]] {
+    if (detail::HotCacheRouter* hot = s_->hot_keeping_keys()) [[unlikely]] {
         s_->get_hot(*hot, key, options, out);
         return out;
     }
